@@ -1,0 +1,73 @@
+// The storage interface every CAS backend implements (disk, memory) and every decorator wraps.
+// Modeled on Buildbarn's BlobAccess: get, put, find-missing — streaming, so blobs larger than
+// memory pass through without being held whole.
+#ifndef KFARM_COMMON_BLOB_ACCESS_H_
+#define KFARM_COMMON_BLOB_ACCESS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "common/digest.h"
+
+namespace kfarm {
+
+class BlobReader {
+ public:
+  virtual ~BlobReader() = default;
+  // Fills up to `max` bytes; 0 means the end. A verifying store reports corruption at the end
+  // (an error instead of 0), so callers hold back the last chunk until Read returns 0: nothing
+  // corrupt is ever delivered as a complete blob.
+  virtual absl::StatusOr<size_t> Read(char* buf, size_t max) = 0;
+};
+
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;  // Without Commit, everything written is discarded.
+  virtual absl::Status Write(absl::string_view data) = 0;
+  virtual int64_t bytes_written() const = 0;
+  // Checks the bytes against the digest (size and hash) and only then makes the blob visible,
+  // atomically. A mismatch is INVALID_ARGUMENT naming both digests; nothing is stored.
+  virtual absl::Status Commit() = 0;
+};
+
+class BlobAccess {
+ public:
+  virtual ~BlobAccess() = default;
+
+  // NOT_FOUND when absent. The empty blob is always present.
+  absl::StatusOr<std::unique_ptr<BlobReader>> OpenRead(const Digest& digest);
+  absl::StatusOr<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& digest);
+  // The subset of `digests` not present, in request order; present ones have their lifetime
+  // extended (they become most recently used).
+  absl::StatusOr<std::vector<Digest>> FindMissing(absl::Span<const Digest> digests);
+
+  // Whole-blob helpers for small blobs (protos, batch calls). Get verifies like OpenRead.
+  absl::StatusOr<std::string> Get(const Digest& digest);
+  absl::Status Put(const Digest& digest, absl::string_view data);
+
+ protected:
+  virtual absl::StatusOr<std::unique_ptr<BlobReader>> DoOpenRead(const Digest& digest) = 0;
+  virtual absl::StatusOr<std::unique_ptr<BlobWriter>> DoOpenWrite(const Digest& digest) = 0;
+  virtual absl::StatusOr<std::vector<Digest>> DoFindMissing(absl::Span<const Digest> digests) = 0;
+};
+
+// Reads a reader to its end into memory.
+absl::StatusOr<std::string> ReadAll(BlobReader& reader);
+
+// Reader over bytes held in memory (shared, so a store may hand out its buffer without copying).
+class StringBlobReader : public BlobReader {
+ public:
+  explicit StringBlobReader(std::shared_ptr<const std::string> data) : data_(std::move(data)) {}
+  absl::StatusOr<size_t> Read(char* buf, size_t max) override;
+
+ private:
+  std::shared_ptr<const std::string> data_;
+  size_t pos_ = 0;
+};
+
+}  // namespace kfarm
+
+#endif  // KFARM_COMMON_BLOB_ACCESS_H_

@@ -1,0 +1,335 @@
+#include "common/disk_blob_access.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/content_verifier.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace kfarm {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status MakeDirs(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return ErrnoError("mkdir", path, ec.value());
+  return absl::OkStatus();
+}
+
+absl::Status WriteFully(int fd, absl::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("write", path);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+class DiskBlobReader : public BlobReader {
+ public:
+  DiskBlobReader(DiskBlobAccess* store, const Digest& digest, int fd, std::string path)
+      : store_(store), digest_(digest), fd_(fd), path_(std::move(path)), verifier_(digest) {}
+  ~DiskBlobReader() override { ::close(fd_); }
+
+  absl::StatusOr<size_t> Read(char* buf, size_t max) override {
+    ssize_t n;
+    do {
+      n = ::read(fd_, buf, max);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return ErrnoError("read", path_);
+    if (!store_->verify_content()) return static_cast<size_t>(n);
+    if (n > 0) {
+      verifier_.Update(absl::string_view(buf, static_cast<size_t>(n)));
+      return static_cast<size_t>(n);
+    }
+    absl::Status ok = verifier_.Finish();
+    if (!ok.ok()) {
+      store_->DropCorrupt(digest_, ok.message());
+      return absl::NotFoundError(absl::StrCat("blob ", digest_.ToString(),
+                                              " was corrupt on disk and has been removed; "
+                                              "upload it again"));
+    }
+    return 0;
+  }
+
+ private:
+  DiskBlobAccess* store_;
+  Digest digest_;
+  int fd_;
+  std::string path_;
+  ContentVerifier verifier_;
+};
+
+class DiskBlobWriter : public BlobWriter {
+ public:
+  DiskBlobWriter(DiskBlobAccess* store, const Digest& digest, int fd, std::string temp_path)
+      : store_(store), digest_(digest), fd_(fd), temp_path_(std::move(temp_path)),
+        verifier_(digest) {}
+  ~DiskBlobWriter() override {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(temp_path_.c_str());
+  }
+
+  absl::Status Write(absl::string_view data) override {
+    if (store_->verify_content() &&
+        verifier_.size() + static_cast<int64_t>(data.size()) > digest_.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("blob ", digest_.ToString(), ": more than ",
+                                                     digest_.size(), " bytes sent"));
+    }
+    verifier_.Update(data);
+    return WriteFully(fd_, data, temp_path_);
+  }
+
+  int64_t bytes_written() const override { return verifier_.size(); }
+
+  absl::Status Commit() override {
+    int64_t bytes = verifier_.size();
+    if (store_->verify_content()) RETURN_IF_ERROR(verifier_.Finish());
+    // No fsync: a blob torn by power loss fails verification on its next read and is dropped.
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) return ErrnoError("close", temp_path_);
+    RETURN_IF_ERROR(store_->CommitFile(temp_path_, digest_, bytes));
+    committed_ = true;
+    return absl::OkStatus();
+  }
+
+ private:
+  DiskBlobAccess* store_;
+  Digest digest_;
+  int fd_;
+  std::string temp_path_;
+  ContentVerifier verifier_;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DiskBlobAccess>> DiskBlobAccess::Open(const Options& options) {
+  auto store = std::unique_ptr<DiskBlobAccess>(new DiskBlobAccess(options));
+  RETURN_IF_ERROR(MakeDirs(options.root));
+  std::string lock_path = options.root + "/LOCK";
+  store->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (store->lock_fd_ < 0) return ErrnoError("open", lock_path);
+  if (::flock(store->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store ", options.root, " is in use by another process (", lock_path,
+                     " is locked)"));
+  }
+  for (int i = 0; i < 256; ++i) {
+    RETURN_IF_ERROR(MakeDirs(absl::StrFormat("%s/blobs/%02x", options.root, i)));
+  }
+  store->temp_dir_ = absl::StrCat(options.root, "/tmp/", ::getpid(), "-",
+                                  absl::ToUnixNanos(absl::Now()));
+  RETURN_IF_ERROR(MakeDirs(store->temp_dir_));
+  {
+    absl::MutexLock lock(&store->mu_);
+    ASSIGN_OR_RETURN(store->journal_, DiskJournal::Open(options.root + "/journal", &store->lru_));
+    store->EvictLocked();  // The cap may have shrunk since the last run.
+  }
+  store->reconciler_ = std::thread([s = store.get()] { s->Reconcile(); });
+  return store;
+}
+
+DiskBlobAccess::~DiskBlobAccess() {
+  stopping_ = true;
+  if (reconciler_.joinable()) reconciler_.join();
+  {
+    absl::MutexLock lock(&mu_);
+    if (journal_) journal_->Flush().IgnoreError();
+  }
+  std::error_code ec;
+  if (!temp_dir_.empty()) fs::remove_all(temp_dir_, ec);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+void DiskBlobAccess::WaitForReconcile() {
+  if (reconciler_.joinable()) reconciler_.join();
+}
+
+int64_t DiskBlobAccess::total_bytes() {
+  absl::MutexLock lock(&mu_);
+  return lru_.total_bytes();
+}
+
+size_t DiskBlobAccess::blob_count() {
+  absl::MutexLock lock(&mu_);
+  return lru_.count();
+}
+
+std::string DiskBlobAccess::BlobPath(const Digest& d) const {
+  return absl::StrFormat("%s/blobs/%02x/%s-%d", options_.root, d.hash()[0], d.hex(), d.size());
+}
+
+std::string DiskBlobAccess::NewTempPath() {
+  return absl::StrCat(temp_dir_, "/", temp_counter_.fetch_add(1));
+}
+
+absl::Status DiskBlobAccess::CommitFile(const std::string& temp_path, const Digest& d,
+                                        int64_t bytes) {
+  std::string path = BlobPath(d);
+  absl::MutexLock lock(&mu_);
+  // Renaming under the lock keeps eviction's unlink from racing a re-upload of the same blob.
+  if (::rename(temp_path.c_str(), path.c_str()) != 0) return ErrnoError("rename", temp_path);
+  lru_.Insert(d, bytes);
+  journal_->RecordAdd(d, bytes);
+  EvictLocked();
+  if (journal_->NeedsCompaction(lru_)) {
+    absl::Status s = journal_->Compact(lru_);
+    if (!s.ok()) LogWarning("CAS journal compaction failed: ", s.message());
+  }
+  return journal_->Flush();
+}
+
+void DiskBlobAccess::RemoveLocked(const Digest& d) {
+  std::optional<int64_t> bytes = lru_.Remove(d);
+  if (!bytes) return;
+  journal_->RecordRemove(d, *bytes);
+  ::unlink(BlobPath(d).c_str());
+}
+
+void DiskBlobAccess::EvictLocked() {
+  // The newest blob is never evicted, so a blob larger than the cap is still usable once.
+  while (lru_.total_bytes() > options_.max_bytes && lru_.count() > 1) {
+    RemoveLocked(*lru_.Oldest());
+  }
+}
+
+void DiskBlobAccess::DropCorrupt(const Digest& d, absl::string_view why) {
+  LogError("CAS: blob ", d.ToString(), " at ", BlobPath(d), " is corrupt (", why,
+           "); removed");
+  absl::MutexLock lock(&mu_);
+  RemoveLocked(d);
+  journal_->Flush().IgnoreError();
+}
+
+absl::StatusOr<std::unique_ptr<BlobReader>> DiskBlobAccess::DoOpenRead(const Digest& digest) {
+  std::string path = BlobPath(digest);
+  {
+    absl::MutexLock lock(&mu_);
+    std::optional<int64_t> bytes = lru_.Touch(digest);
+    if (!bytes) {
+      return absl::NotFoundError(absl::StrCat("blob ", digest.ToString(), " is not in the CAS"));
+    }
+    journal_->RecordAdd(digest, *bytes);
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT) return ErrnoError("open", path);
+    LogWarning("CAS: blob ", digest.ToString(), " is indexed but ", path,
+               " is gone; dropping it from the index");
+    absl::MutexLock lock(&mu_);
+    RemoveLocked(digest);
+    return absl::NotFoundError(absl::StrCat("blob ", digest.ToString(), " is not in the CAS"));
+  }
+  if (options_.verify_content) {
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && st.st_size != digest.size()) {
+      ::close(fd);
+      DropCorrupt(digest, absl::StrCat("file has ", st.st_size, " bytes"));
+      return absl::NotFoundError(absl::StrCat("blob ", digest.ToString(),
+                                              " was corrupt on disk and has been removed; "
+                                              "upload it again"));
+    }
+  }
+  return std::make_unique<DiskBlobReader>(this, digest, fd, std::move(path));
+}
+
+absl::StatusOr<std::unique_ptr<BlobWriter>> DiskBlobAccess::DoOpenWrite(const Digest& digest) {
+  std::string temp = NewTempPath();
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (fd < 0) return ErrnoError("open", temp);
+  return std::make_unique<DiskBlobWriter>(this, digest, fd, std::move(temp));
+}
+
+absl::StatusOr<std::vector<Digest>> DiskBlobAccess::DoFindMissing(
+    absl::Span<const Digest> digests) {
+  std::vector<Digest> missing;
+  absl::MutexLock lock(&mu_);
+  for (const Digest& d : digests) {
+    if (std::optional<int64_t> bytes = lru_.Touch(d)) {
+      journal_->RecordAdd(d, *bytes);
+    } else {
+      missing.push_back(d);
+    }
+  }
+  return missing;
+}
+
+void DiskBlobAccess::Reconcile() {
+  // Leftovers of earlier processes: partial uploads that never committed.
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.root + "/tmp", ec)) {
+    if (entry.path().string() != temp_dir_) fs::remove_all(entry.path(), ec);
+  }
+  size_t adopted = 0, dropped = 0;
+  for (int i = 0; i < 256 && !stopping_; ++i) {
+    std::string dir = absl::StrFormat("%s/blobs/%02x", options_.root, i);
+    std::vector<std::pair<Digest, int64_t>> found;
+    if (DIR* dp = ::opendir(dir.c_str())) {
+      while (struct dirent* e = ::readdir(dp)) {
+        absl::string_view name(e->d_name);
+        size_t dash = name.find('-');
+        int64_t size = 0;
+        if (dash == absl::string_view::npos || !absl::SimpleAtoi(name.substr(dash + 1), &size)) {
+          continue;
+        }
+        auto d = Digest::FromHexAndSize(name.substr(0, dash), size);
+        if (d.ok()) found.emplace_back(*d, size);
+      }
+      ::closedir(dp);
+    }
+    absl::MutexLock lock(&mu_);
+    for (auto& [d, size] : found) {
+      if (lru_.Contains(d)) continue;
+      int64_t bytes = size;
+      struct stat st;
+      if (!options_.verify_content && ::stat(BlobPath(d).c_str(), &st) == 0) bytes = st.st_size;
+      lru_.InsertOldest(d, bytes);
+      ++adopted;
+    }
+  }
+  // Entries whose file is gone (deleted by hand, lost in a crash) must not be reported present.
+  std::vector<Digest> known;
+  {
+    absl::MutexLock lock(&mu_);
+    known.reserve(lru_.count());
+    lru_.ForEach([&](const Digest& d, int64_t) { known.push_back(d); });
+  }
+  for (const Digest& d : known) {
+    if (stopping_) break;
+    if (::access(BlobPath(d).c_str(), F_OK) == 0) continue;
+    absl::MutexLock lock(&mu_);
+    if (::access(BlobPath(d).c_str(), F_OK) != 0 && lru_.Contains(d)) {
+      RemoveLocked(d);
+      ++dropped;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (adopted > 0 || dropped > 0) {
+    // Adopted entries go into the journal at the old end, as a compaction writes them.
+    journal_->Compact(lru_).IgnoreError();
+    LogInfo("CAS ", options_.root, ": adopted ", adopted, " unjournaled blobs, dropped ",
+            dropped, " missing ones");
+  }
+  EvictLocked();
+  journal_->Flush().IgnoreError();
+}
+
+}  // namespace kfarm

@@ -1,0 +1,74 @@
+// The embedded default CAS: one file per blob under {root}/blobs/{hh}/{hash}-{size}, a size cap
+// with LRU eviction, and a journal (disk_journal.h) so a restart replays one file instead of
+// rescanning. Writes go to {root}/tmp and are renamed into place only after the bytes verify, so
+// no partial or wrong blob is ever visible. Reads re-hash and a blob found corrupt is removed and
+// reported NOT_FOUND. A background pass after Open adopts blob files the journal missed (a crash
+// between rename and journal write) and drops entries whose files vanished.
+//
+// With verify_content=false the store holds arbitrary values under digest-shaped keys (the action
+// cache uses this); sizes then come from the files, not the keys.
+#ifndef KFARM_COMMON_DISK_BLOB_ACCESS_H_
+#define KFARM_COMMON_DISK_BLOB_ACCESS_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "common/blob_access.h"
+#include "common/disk_journal.h"
+#include "common/lru_index.h"
+
+namespace kfarm {
+
+class DiskBlobAccess : public BlobAccess {
+ public:
+  struct Options {
+    std::string root;
+    int64_t max_bytes = int64_t{10} << 30;
+    bool verify_content = true;
+  };
+
+  // Fails if another process holds the store (a lock file guards it).
+  static absl::StatusOr<std::unique_ptr<DiskBlobAccess>> Open(const Options& options);
+  ~DiskBlobAccess() override;
+
+  // Blocks until the post-open reconciliation pass has finished (tests, benchmarks).
+  void WaitForReconcile();
+  int64_t total_bytes();
+  size_t blob_count();
+
+  // Internal to the store's readers and writers.
+  std::string BlobPath(const Digest& d) const;
+  absl::Status CommitFile(const std::string& temp_path, const Digest& d, int64_t bytes);
+  void DropCorrupt(const Digest& d, absl::string_view why);
+  std::string NewTempPath();
+  bool verify_content() const { return options_.verify_content; }
+
+ protected:
+  absl::StatusOr<std::unique_ptr<BlobReader>> DoOpenRead(const Digest& digest) override;
+  absl::StatusOr<std::unique_ptr<BlobWriter>> DoOpenWrite(const Digest& digest) override;
+  absl::StatusOr<std::vector<Digest>> DoFindMissing(absl::Span<const Digest> digests) override;
+
+ private:
+  explicit DiskBlobAccess(Options options) : options_(std::move(options)) {}
+  void Reconcile();
+  void RemoveLocked(const Digest& d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EvictLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  std::string temp_dir_;
+  int lock_fd_ = -1;
+  std::atomic<uint64_t> temp_counter_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread reconciler_;
+
+  absl::Mutex mu_;
+  LruIndex lru_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<DiskJournal> journal_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kfarm
+
+#endif  // KFARM_COMMON_DISK_BLOB_ACCESS_H_

@@ -1,0 +1,102 @@
+#include "common/disk_journal.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status.h"
+
+namespace kfarm {
+namespace {
+
+// Parses one record; false for a torn or foreign line, which replay skips.
+bool ParseRecord(absl::string_view line, char* op, Digest* d, int64_t* bytes) {
+  if (line.size() < 2 || (line[0] != '+' && line[0] != '-')) return false;
+  std::vector<absl::string_view> f = absl::StrSplit(line.substr(1), ' ');
+  int64_t size = 0;
+  if (f.size() != 3 || !absl::SimpleAtoi(f[1], &size) || !absl::SimpleAtoi(f[2], bytes)) {
+    return false;
+  }
+  auto digest = Digest::FromHexAndSize(f[0], size);
+  if (!digest.ok()) return false;
+  *op = line[0];
+  *d = *digest;
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DiskJournal>> DiskJournal::Open(const std::string& path,
+                                                               LruIndex* index) {
+  size_t records = 0;
+  if (FILE* in = std::fopen(path.c_str(), "re")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, in) != nullptr) {
+      size_t len = std::strlen(line);
+      if (len == 0 || line[len - 1] != '\n') break;  // Torn tail from a crash.
+      char op;
+      Digest d;
+      int64_t bytes;
+      if (!ParseRecord(absl::string_view(line, len - 1), &op, &d, &bytes)) continue;
+      ++records;
+      if (op == '+') {
+        index->Insert(d, bytes);
+      } else {
+        index->Remove(d);
+      }
+    }
+    std::fclose(in);
+  } else if (errno != ENOENT) {
+    return ErrnoError("open", path);
+  }
+  FILE* out = std::fopen(path.c_str(), "ae");
+  if (out == nullptr) return ErrnoError("open", path);
+  auto journal = std::unique_ptr<DiskJournal>(new DiskJournal(path, out, records));
+  // A torn tail would glue itself onto the next record; start on a fresh line.
+  std::fputc('\n', out);
+  return journal;
+}
+
+DiskJournal::~DiskJournal() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void DiskJournal::Append(char op, const Digest& d, int64_t bytes) {
+  std::string rec = absl::StrCat(absl::string_view(&op, 1), d.hex(), " ", d.size(), " ", bytes, "\n");
+  std::fwrite(rec.data(), 1, rec.size(), file_);
+  ++records_;
+}
+
+void DiskJournal::RecordAdd(const Digest& d, int64_t bytes) { Append('+', d, bytes); }
+void DiskJournal::RecordRemove(const Digest& d, int64_t bytes) { Append('-', d, bytes); }
+
+absl::Status DiskJournal::Flush() {
+  if (std::fflush(file_) != 0) return ErrnoError("write", path_);
+  return absl::OkStatus();
+}
+
+bool DiskJournal::NeedsCompaction(const LruIndex& index) const {
+  return records_ > 4 * index.count() + 4096;
+}
+
+absl::Status DiskJournal::Compact(const LruIndex& index) {
+  std::string tmp = path_ + ".compact";
+  FILE* out = std::fopen(tmp.c_str(), "we");
+  if (out == nullptr) return ErrnoError("open", tmp);
+  index.ForEach([&](const Digest& d, int64_t bytes) {
+    std::string rec = absl::StrCat("+", d.hex(), " ", d.size(), " ", bytes, "\n");
+    std::fwrite(rec.data(), 1, rec.size(), out);
+  });
+  if (std::fclose(out) != 0) return ErrnoError("write", tmp);
+  if (std::rename(tmp.c_str(), path_.c_str()) != 0) return ErrnoError("rename", tmp);
+  FILE* reopened = std::fopen(path_.c_str(), "ae");
+  if (reopened == nullptr) return ErrnoError("open", path_);
+  std::fclose(file_);
+  file_ = reopened;
+  records_ = index.count();
+  return absl::OkStatus();
+}
+
+}  // namespace kfarm

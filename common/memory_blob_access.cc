@@ -1,0 +1,75 @@
+#include "common/memory_blob_access.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/content_verifier.h"
+#include "common/status.h"
+
+namespace kfarm {
+namespace {
+
+class MemoryBlobWriter : public BlobWriter {
+ public:
+  MemoryBlobWriter(MemoryBlobAccess* store, const Digest& digest)
+      : store_(store), digest_(digest), verifier_(digest) {}
+
+  absl::Status Write(absl::string_view data) override {
+    if (verifier_.size() + static_cast<int64_t>(data.size()) > digest_.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("blob ", digest_.ToString(), ": more than ",
+                                                     digest_.size(), " bytes sent"));
+    }
+    verifier_.Update(data);
+    buffer_.append(data.data(), data.size());
+    return absl::OkStatus();
+  }
+  int64_t bytes_written() const override { return verifier_.size(); }
+  absl::Status Commit() override {
+    RETURN_IF_ERROR(verifier_.Finish());
+    store_->Store(digest_, std::make_shared<const std::string>(std::move(buffer_)));
+    return absl::OkStatus();
+  }
+
+ private:
+  MemoryBlobAccess* store_;
+  Digest digest_;
+  ContentVerifier verifier_;
+  std::string buffer_;
+};
+
+}  // namespace
+
+void MemoryBlobAccess::Store(const Digest& digest, std::shared_ptr<const std::string> data) {
+  absl::MutexLock lock(&mu_);
+  blobs_[digest] = std::move(data);
+  lru_.Insert(digest, digest.size());
+  while (lru_.total_bytes() > max_bytes_ && lru_.count() > 1) {
+    Digest victim = *lru_.Oldest();
+    lru_.Remove(victim);
+    blobs_.erase(victim);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<BlobReader>> MemoryBlobAccess::DoOpenRead(const Digest& digest) {
+  absl::MutexLock lock(&mu_);
+  auto it = blobs_.find(digest);
+  if (it == blobs_.end()) {
+    return absl::NotFoundError(absl::StrCat("blob ", digest.ToString(), " is not in the CAS"));
+  }
+  lru_.Touch(digest);
+  return std::make_unique<StringBlobReader>(it->second);
+}
+
+absl::StatusOr<std::unique_ptr<BlobWriter>> MemoryBlobAccess::DoOpenWrite(const Digest& digest) {
+  return std::make_unique<MemoryBlobWriter>(this, digest);
+}
+
+absl::StatusOr<std::vector<Digest>> MemoryBlobAccess::DoFindMissing(
+    absl::Span<const Digest> digests) {
+  std::vector<Digest> missing;
+  absl::MutexLock lock(&mu_);
+  for (const Digest& d : digests) {
+    if (!lru_.Touch(d)) missing.push_back(d);
+  }
+  return missing;
+}
+
+}  // namespace kfarm
