@@ -14,7 +14,10 @@ namespace kfarm {
 
 class MemoryBlobAccess : public BlobAccess {
  public:
-  explicit MemoryBlobAccess(int64_t max_bytes) : max_bytes_(max_bytes) {}
+  // With verify_content=false it holds arbitrary values under digest-shaped keys (action cache).
+  explicit MemoryBlobAccess(int64_t max_bytes, bool verify_content = true)
+      : max_bytes_(max_bytes), verify_content_(verify_content) {}
+  bool verify_content() const { return verify_content_; }
 
   // Called by writers once their bytes are verified.
   void Store(const Digest& digest, std::shared_ptr<const std::string> data);
@@ -26,6 +29,7 @@ class MemoryBlobAccess : public BlobAccess {
 
  private:
   const int64_t max_bytes_;
+  const bool verify_content_;
   absl::Mutex mu_;
   LruIndex lru_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Digest, std::shared_ptr<const std::string>> blobs_ ABSL_GUARDED_BY(mu_);

@@ -1,0 +1,31 @@
+// ActionCache service: validates, converts, delegates to common/action_cache.
+#ifndef KFARM_SCHEDULER_ACTION_CACHE_SERVICE_H_
+#define KFARM_SCHEDULER_ACTION_CACHE_SERVICE_H_
+
+#include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
+#include "common/action_cache.h"
+
+namespace kfarm {
+
+class ActionCacheService final : public reapi::ActionCache::Service {
+ public:
+  ActionCacheService(ActionCache* cache, BlobAccess* cas, bool updates_enabled)
+      : cache_(cache), cas_(cas), updates_enabled_(updates_enabled) {}
+
+  grpc::Status GetActionResult(grpc::ServerContext* ctx, const reapi::GetActionResultRequest* req,
+                               reapi::ActionResult* resp) override;
+  grpc::Status UpdateActionResult(grpc::ServerContext* ctx,
+                                  const reapi::UpdateActionResultRequest* req,
+                                  reapi::ActionResult* resp) override;
+
+ private:
+  absl::Status Inline(const reapi::GetActionResultRequest& req, reapi::ActionResult* result);
+
+  ActionCache* cache_;
+  BlobAccess* cas_;
+  bool updates_enabled_;
+};
+
+}  // namespace kfarm
+
+#endif  // KFARM_SCHEDULER_ACTION_CACHE_SERVICE_H_

@@ -1,0 +1,215 @@
+#include "scheduler/bytestream_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/status.h"
+#include "scheduler/request_checks.h"
+
+namespace kfarm {
+namespace {
+
+using google::bytestream::ReadResponse;
+using google::bytestream::WriteRequest;
+
+constexpr size_t kChunk = 1 << 20;
+
+bool Compressed(const ResourceName& r) { return r.compressor != reapi::Compressor::IDENTITY; }
+
+}  // namespace
+
+absl::Status ByteStreamService::CheckResource(const ResourceName& r) {
+  RETURN_IF_ERROR(CheckInstance(r.instance_name));
+  if (r.compressor != reapi::Compressor::IDENTITY && r.compressor != reapi::Compressor::ZSTD) {
+    return absl::InvalidArgumentError(absl::StrCat("compressor \"", CompressorName(r.compressor),
+                                                   "\" is not supported; use zstd"));
+  }
+  if (max_blob_size_ > 0 && r.digest.size() > max_blob_size_) {
+    return absl::InvalidArgumentError(absl::StrCat("blob ", r.digest.ToString(),
+                                                   " exceeds max_cas_blob_size_bytes (",
+                                                   max_blob_size_, ")"));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status ByteStreamService::Read(grpc::ServerContext* ctx,
+                                     const google::bytestream::ReadRequest* req,
+                                     grpc::ServerWriter<ReadResponse>* writer) {
+  auto r = ParseReadResourceName(req->resource_name());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  absl::Status s = CheckResource(*r);
+  if (!s.ok()) return ToGrpcStatus(s);
+  if (req->read_offset() < 0 || req->read_offset() > r->digest.size()) {
+    return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                        absl::StrCat("read_offset ", req->read_offset(), " is outside blob ",
+                                     r->digest.ToString()));
+  }
+  if (req->read_limit() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("read_limit ", req->read_limit(), " is negative"));
+  }
+  if (Compressed(*r) && req->read_limit() != 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "read_limit must be 0 for compressed-blobs reads");
+  }
+  return ToGrpcStatus(ReadBlob(ctx, *r, req->read_offset(), req->read_limit(), writer));
+}
+
+absl::Status ByteStreamService::ReadBlob(grpc::ServerContext* ctx, const ResourceName& r,
+                                         int64_t offset, int64_t limit,
+                                         grpc::ServerWriter<ReadResponse>* writer) {
+  ASSIGN_OR_RETURN(auto reader, cas_->OpenRead(r.digest));
+  std::unique_ptr<ZstdCompressor> zstd;
+  if (Compressed(r)) zstd = std::make_unique<ZstdCompressor>();
+  int64_t remaining = limit > 0 ? limit : r.digest.size() - offset;
+  int64_t skip = offset;
+  std::string buf(kChunk, '\0');
+  // The last piece is held back until the reader reports a clean end: a store that finds the
+  // blob corrupt says so only then, and the client must never receive the whole corrupt blob.
+  ReadResponse pending;
+  bool have_pending = false;
+  for (;;) {
+    if (ctx->IsCancelled()) return absl::CancelledError("client went away");
+    ASSIGN_OR_RETURN(size_t n, reader->Read(buf.data(), buf.size()));
+    absl::string_view piece(buf.data(), n);
+    size_t drop = static_cast<size_t>(std::min<int64_t>(skip, static_cast<int64_t>(n)));
+    skip -= static_cast<int64_t>(drop);
+    piece.remove_prefix(drop);
+    piece = piece.substr(0, static_cast<size_t>(std::min<int64_t>(remaining, piece.size())));
+    remaining -= static_cast<int64_t>(piece.size());
+    if (n > 0 && piece.empty() && !zstd) continue;  // Skipping, or past the limit.
+    if (have_pending && !writer->Write(pending)) return absl::CancelledError("client went away");
+    have_pending = false;
+    pending.Clear();
+    if (zstd) {
+      RETURN_IF_ERROR(zstd->Compress(piece, /*last=*/n == 0, pending.mutable_data()));
+    } else {
+      pending.mutable_data()->assign(piece.data(), piece.size());
+    }
+    have_pending = !pending.data().empty();
+    if (n == 0) break;
+  }
+  if (have_pending && !writer->Write(pending)) return absl::CancelledError("client went away");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> ByteStreamService::AlreadyStored(const Digest& d) {
+  ASSIGN_OR_RETURN(std::vector<Digest> missing, cas_->FindMissing({d}));
+  return missing.empty();
+}
+
+absl::Status ByteStreamService::Accept(Upload& up, const ResourceName& r,
+                                       const WriteRequest& req) {
+  if (req.write_offset() != up.committed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "write_offset ", req.write_offset(), " for blob ", r.digest.ToString(), " but ",
+        up.committed, " bytes were committed; resume at the committed size"));
+  }
+  if (up.zstd) {
+    RETURN_IF_ERROR(Annotate(
+        up.zstd->Decompress(req.data(), [&](absl::string_view p) { return up.writer->Write(p); }),
+        absl::StrCat("blob ", r.digest.ToString())));
+  } else {
+    RETURN_IF_ERROR(up.writer->Write(req.data()));
+  }
+  up.committed += static_cast<int64_t>(req.data().size());
+  if (!req.finish_write()) return absl::OkStatus();
+  if (up.zstd && !up.zstd->at_frame_end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("blob ", r.digest.ToString(), ": zstd data ends in the middle of a frame"));
+  }
+  RETURN_IF_ERROR(up.writer->Commit());
+  up.complete = true;
+  return absl::OkStatus();
+}
+
+grpc::Status ByteStreamService::Write(grpc::ServerContext*,
+                                      grpc::ServerReader<WriteRequest>* reader,
+                                      google::bytestream::WriteResponse* resp) {
+  WriteRequest req;
+  if (!reader->Read(&req)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "write stream carried no request");
+  }
+  const std::string name = req.resource_name();
+  auto r = ParseWriteResourceName(name);
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  if (absl::Status s = CheckResource(*r); !s.ok()) return ToGrpcStatus(s);
+  const int64_t full_size = Compressed(*r) ? -1 : r->digest.size();
+
+  // A blob that is already stored needs none of the client's bytes.
+  auto stored = AlreadyStored(r->digest);
+  if (!stored.ok()) return ToGrpcStatus(stored.status());
+  if (*stored) {
+    resp->set_committed_size(full_size);
+    return grpc::Status::OK;
+  }
+
+  auto acquired = uploads_.Acquire(name);
+  if (!acquired.ok()) return ToGrpcStatus(acquired.status());
+  Upload& up = **acquired;
+  if (up.complete) {
+    uploads_.Release(name, true);
+    resp->set_committed_size(Compressed(*r) ? up.committed : full_size);
+    return grpc::Status::OK;
+  }
+  if (!up.writer || req.write_offset() == 0) {  // New upload, or the client starts over.
+    auto w = cas_->OpenWrite(r->digest);
+    if (!w.ok()) {
+      uploads_.Release(name, false);
+      return ToGrpcStatus(w.status());
+    }
+    up.writer = std::move(*w);
+    up.zstd = Compressed(*r) ? std::make_unique<ZstdDecompressor>() : nullptr;
+    up.committed = 0;
+  }
+  for (;;) {
+    if (!req.resource_name().empty() && req.resource_name() != name) {
+      uploads_.Release(name, false);
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("resource_name changed mid-stream from \"", name,
+                                       "\" to \"", req.resource_name(), "\""));
+    }
+    absl::Status s = Accept(up, *r, req);
+    if (!s.ok()) {
+      uploads_.Release(name, false);
+      return ToGrpcStatus(s);
+    }
+    if (up.complete) break;
+    if (!reader->Read(&req)) {
+      uploads_.Release(name, true);  // Resumable from up.committed.
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("write stream for \"", name, "\" ended without finish_write after ",
+                                       up.committed, " bytes; resume with QueryWriteStatus"));
+    }
+  }
+  const int64_t committed = up.committed;
+  uploads_.Release(name, true);
+  if (reader->Read(&req)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("\"", name, "\": a request followed finish_write"));
+  }
+  resp->set_committed_size(Compressed(*r) ? committed : full_size);
+  return grpc::Status::OK;
+}
+
+grpc::Status ByteStreamService::QueryWriteStatus(
+    grpc::ServerContext*, const google::bytestream::QueryWriteStatusRequest* req,
+    google::bytestream::QueryWriteStatusResponse* resp) {
+  auto r = ParseWriteResourceName(req->resource_name());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  if (auto p = uploads_.Query(req->resource_name())) {
+    resp->set_committed_size(p->complete && !Compressed(*r) ? r->digest.size() : p->committed);
+    resp->set_complete(p->complete);
+    return grpc::Status::OK;
+  }
+  auto stored = AlreadyStored(r->digest);
+  if (!stored.ok()) return ToGrpcStatus(stored.status());
+  if (*stored) {
+    resp->set_committed_size(Compressed(*r) ? -1 : r->digest.size());
+    resp->set_complete(true);
+    return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                      absl::StrCat("no upload \"", req->resource_name(), "\" is in progress"));
+}
+
+}  // namespace kfarm

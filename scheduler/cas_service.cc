@@ -1,0 +1,177 @@
+#include "scheduler/cas_service.h"
+
+#include <deque>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/status.h"
+#include "common/zstd_stream.h"
+#include "scheduler/request_checks.h"
+
+namespace kfarm {
+namespace {
+
+constexpr int kDefaultTreePageSize = 1000;
+constexpr size_t kMaxTreeResponseBytes = 2 << 20;
+
+template <typename Req>
+absl::Status CheckCommon(const Req& req) {
+  RETURN_IF_ERROR(CheckInstance(req.instance_name()));
+  return CheckDigestFunction(req.digest_function());
+}
+
+absl::Status TooLarge(int64_t total, int64_t limit) {
+  return absl::InvalidArgumentError(absl::StrCat("batch of ", total,
+                                                 " bytes exceeds max_batch_total_size_bytes (",
+                                                 limit, "); use ByteStream for large blobs"));
+}
+
+}  // namespace
+
+grpc::Status CasService::FindMissingBlobs(grpc::ServerContext*,
+                                          const reapi::FindMissingBlobsRequest* req,
+                                          reapi::FindMissingBlobsResponse* resp) {
+  if (absl::Status s = CheckCommon(*req); !s.ok()) return ToGrpcStatus(s);
+  std::vector<Digest> digests;
+  digests.reserve(req->blob_digests_size());
+  for (int i = 0; i < req->blob_digests_size(); ++i) {
+    auto d = ParseDigestField(req->blob_digests(i), absl::StrCat("blob_digests[", i, "]"));
+    if (!d.ok()) return ToGrpcStatus(d.status());
+    digests.push_back(*d);
+  }
+  auto missing = cas_->FindMissing(digests);
+  if (!missing.ok()) return ToGrpcStatus(missing.status());
+  for (const Digest& d : *missing) d.ToProto(resp->add_missing_blob_digests());
+  return grpc::Status::OK;
+}
+
+absl::Status CasService::UpdateOne(const reapi::BatchUpdateBlobsRequest::Request& r) {
+  ASSIGN_OR_RETURN(Digest d, Digest::FromProto(r.digest()));
+  if (limits_.max_cas_blob_size_bytes > 0 && d.size() > limits_.max_cas_blob_size_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("blob ", d.ToString(),
+                                                   " exceeds max_cas_blob_size_bytes (",
+                                                   limits_.max_cas_blob_size_bytes, ")"));
+  }
+  ASSIGN_OR_RETURN(auto writer, cas_->OpenWrite(d));
+  if (r.compressor() == reapi::Compressor::IDENTITY) {
+    RETURN_IF_ERROR(writer->Write(r.data()));
+  } else if (r.compressor() == reapi::Compressor::ZSTD) {
+    ZstdDecompressor z;
+    RETURN_IF_ERROR(Annotate(
+        z.Decompress(r.data(), [&](absl::string_view piece) { return writer->Write(piece); }),
+        absl::StrCat("blob ", d.ToString())));
+    if (!z.at_frame_end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("blob ", d.ToString(), ": zstd data ends in the middle of a frame"));
+    }
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("blob ", d.ToString(), ": compressor ",
+                     reapi::Compressor::Value_Name(r.compressor()), " is not supported"));
+  }
+  return writer->Commit();
+}
+
+grpc::Status CasService::BatchUpdateBlobs(grpc::ServerContext*,
+                                          const reapi::BatchUpdateBlobsRequest* req,
+                                          reapi::BatchUpdateBlobsResponse* resp) {
+  if (absl::Status s = CheckCommon(*req); !s.ok()) return ToGrpcStatus(s);
+  int64_t total = 0;
+  for (const auto& r : req->requests()) total += static_cast<int64_t>(r.data().size());
+  if (total > limits_.max_batch_total_size_bytes) {
+    return ToGrpcStatus(TooLarge(total, limits_.max_batch_total_size_bytes));
+  }
+  for (const auto& r : req->requests()) {
+    auto* out = resp->add_responses();
+    *out->mutable_digest() = r.digest();
+    *out->mutable_status() = ToRpcStatus(UpdateOne(r));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CasService::BatchReadBlobs(grpc::ServerContext*,
+                                        const reapi::BatchReadBlobsRequest* req,
+                                        reapi::BatchReadBlobsResponse* resp) {
+  if (absl::Status s = CheckCommon(*req); !s.ok()) return ToGrpcStatus(s);
+  int64_t total = 0;
+  for (const auto& d : req->digests()) total += std::max<int64_t>(d.size_bytes(), 0);
+  if (total > limits_.max_batch_total_size_bytes) {
+    return ToGrpcStatus(TooLarge(total, limits_.max_batch_total_size_bytes));
+  }
+  for (const auto& proto : req->digests()) {
+    auto* out = resp->add_responses();
+    *out->mutable_digest() = proto;
+    auto d = Digest::FromProto(proto);
+    absl::StatusOr<std::string> data = d.ok() ? cas_->Get(*d) : d.status();
+    if (data.ok()) {
+      *out->mutable_data() = std::move(*data);
+    } else {
+      *out->mutable_status() = ToRpcStatus(data.status());
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CasService::GetTree(grpc::ServerContext* ctx, const reapi::GetTreeRequest* req,
+                                 grpc::ServerWriter<reapi::GetTreeResponse>* writer) {
+  if (absl::Status s = CheckCommon(*req); !s.ok()) return ToGrpcStatus(s);
+  auto root = ParseDigestField(req->root_digest(), "root_digest");
+  if (!root.ok()) return ToGrpcStatus(root.status());
+  if (req->page_size() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("page_size ", req->page_size(), " is negative"));
+  }
+  // The token is how many directories of the breadth-first walk were already returned; the walk
+  // is deterministic (children in Directory order, each digest once), so resuming is exact.
+  int64_t skip = 0;
+  if (!req->page_token().empty() && (!absl::SimpleAtoi(req->page_token(), &skip) || skip < 0)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("page_token \"", req->page_token(), "\" was not issued here"));
+  }
+  const int page_size = req->page_size() > 0 ? req->page_size() : kDefaultTreePageSize;
+
+  std::deque<Digest> queue{*root};
+  absl::flat_hash_set<Digest> seen{*root};
+  reapi::GetTreeResponse page;
+  size_t page_bytes = 0;
+  int64_t emitted = 0;
+  bool first = true;
+  while (!queue.empty()) {
+    if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+    Digest d = queue.front();
+    queue.pop_front();
+    auto bytes = cas_->Get(d);
+    if (!bytes.ok()) {
+      if (first) {
+        return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                            absl::StrCat("root directory ", d.ToString(), " is not in the CAS"));
+      }
+      continue;  // REAPI: missing subtrees are omitted.
+    }
+    reapi::Directory dir;
+    if (!dir.ParseFromString(*bytes)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("blob ", d.ToString(), " is not a Directory message"));
+    }
+    first = false;
+    for (const auto& child : dir.directories()) {
+      auto cd = Digest::FromProto(child.digest());
+      if (cd.ok() && seen.insert(*cd).second) queue.push_back(*cd);
+    }
+    if (emitted++ < skip) continue;
+    page_bytes += bytes->size();
+    *page.add_directories() = std::move(dir);
+    if (page.directories_size() >= page_size || page_bytes >= kMaxTreeResponseBytes) {
+      if (!queue.empty()) page.set_next_page_token(absl::StrCat(emitted));
+      if (!writer->Write(page)) return grpc::Status(grpc::StatusCode::CANCELLED, "write failed");
+      page.Clear();
+      page_bytes = 0;
+    }
+  }
+  if (page.directories_size() > 0 || emitted <= skip) writer->Write(page);
+  return grpc::Status::OK;
+}
+
+}  // namespace kfarm

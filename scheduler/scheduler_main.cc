@@ -1,0 +1,99 @@
+// kfarm-scheduler: the one endpoint REAPI clients talk to.
+#include <signal.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "scheduler/server.h"
+
+ABSL_FLAG(std::string, config, "", "Scheduler configuration file (protobuf text format, "
+                                   "kfarm.config.SchedulerConfig); flags override it");
+ABSL_FLAG(std::string, listen, "", "Address to listen on (default 127.0.0.1:8980; port 0 = any)");
+ABSL_FLAG(std::string, data_dir, "", "Directory for the CAS and action cache (default ./kfarm-data)");
+ABSL_FLAG(std::string, storage, "", "Storage backend: disk (default) or memory");
+ABSL_FLAG(std::string, port_file, "", "Write the listening port to this file once serving");
+
+namespace {
+
+class ConfigErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit ConfigErrors(std::string path) : path_(std::move(path)) {}
+  void AddError(int line, int column, const std::string& message) override {
+    errors_ += absl::StrCat(path_, ":", line + 1, ":", column + 1, ": ", message, "\n");
+  }
+  const std::string& errors() const { return errors_; }
+
+ private:
+  std::string path_;
+  std::string errors_;
+};
+
+int Fail(const std::string& message) {
+  std::cerr << "kfarm-scheduler: " << message << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("kfarm-scheduler [--config FILE] [--listen ADDR] [--data_dir DIR]");
+  absl::ParseCommandLine(argc, argv);
+
+  kfarm::config::SchedulerConfig config;
+  if (std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+    std::ifstream in(path);
+    if (!in) return Fail(absl::StrCat("cannot read config ", path));
+    std::stringstream text;
+    text << in.rdbuf();
+    google::protobuf::TextFormat::Parser parser;
+    ConfigErrors errors(path);
+    parser.RecordErrorsTo(&errors);
+    if (!parser.ParseFromString(text.str(), &config)) return Fail(errors.errors());
+  }
+  if (auto v = absl::GetFlag(FLAGS_listen); !v.empty()) config.set_listen_address(v);
+  if (auto v = absl::GetFlag(FLAGS_data_dir); !v.empty()) config.set_data_dir(v);
+  if (auto v = absl::GetFlag(FLAGS_storage); !v.empty()) {
+    if (v == "memory") {
+      config.mutable_storage()->set_backend(kfarm::config::StorageConfig::MEMORY);
+    } else if (v == "disk") {
+      config.mutable_storage()->set_backend(kfarm::config::StorageConfig::DISK);
+    } else {
+      return Fail(absl::StrCat("--storage=", v, ": expected disk or memory"));
+    }
+  }
+
+  // Signals are taken by a dedicated thread so shutdown runs outside a signal handler.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = kfarm::SchedulerServer::Start(config);
+  if (!server.ok()) return Fail(std::string(server.status().message()));
+  kfarm::LogInfo("kfarm-scheduler serving on 127.0.0.1:", (*server)->port());
+  if (std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
+    std::string tmp = path + ".tmp";
+    std::ofstream(tmp) << (*server)->port() << "\n";
+    std::rename(tmp.c_str(), path.c_str());
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    kfarm::LogInfo("kfarm-scheduler: signal ", sig, ", shutting down");
+    (*server)->Shutdown();
+  });
+  (*server)->Wait();
+  waiter.detach();
+  return 0;
+}

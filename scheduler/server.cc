@@ -1,0 +1,53 @@
+#include "scheduler/server.h"
+
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "scheduler/action_cache_service.h"
+#include "scheduler/bytestream_service.h"
+#include "scheduler/capabilities_service.h"
+#include "scheduler/cas_service.h"
+
+namespace kfarm {
+
+absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
+    config::SchedulerConfig config) {
+  auto s = std::unique_ptr<SchedulerServer>(new SchedulerServer());
+  s->config_ = WithDefaults(std::move(config));
+  const auto& c = s->config_;
+  ASSIGN_OR_RETURN(s->storage_, OpenStorage(c));
+
+  BlobAccess* cas = s->storage_.cas.get();
+  s->services_.push_back(std::make_unique<CapabilitiesService>(c, /*exec_enabled=*/false));
+  s->services_.push_back(std::make_unique<CasService>(
+      cas, CasLimits{c.max_batch_total_size_bytes(), c.storage().max_cas_blob_size_bytes()}));
+  s->services_.push_back(std::make_unique<ByteStreamService>(
+      cas, c.storage().max_cas_blob_size_bytes(), absl::Seconds(c.upload_idle_seconds())));
+  s->services_.push_back(std::make_unique<ActionCacheService>(
+      s->storage_.action_cache.get(), cas, !c.disable_action_cache_updates()));
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(c.listen_address(), grpc::InsecureServerCredentials(), &s->port_);
+  // A full batch plus its per-blob framing must fit in one message.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(c.max_batch_total_size_bytes() + (4 << 20)));
+  builder.SetMaxSendMessageSize(static_cast<int>(c.max_batch_total_size_bytes() + (4 << 20)));
+  for (auto& service : s->services_) builder.RegisterService(service.get());
+  s->server_ = builder.BuildAndStart();
+  if (!s->server_ || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen_address()));
+  }
+  return s;
+}
+
+void SchedulerServer::Shutdown() {
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+}
+
+SchedulerServer::~SchedulerServer() {
+  Shutdown();
+  if (server_) server_->Wait();
+}
+
+}  // namespace kfarm

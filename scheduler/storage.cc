@@ -1,0 +1,35 @@
+#include "scheduler/storage.h"
+
+#include "common/disk_blob_access.h"
+#include "common/memory_blob_access.h"
+#include "common/status.h"
+
+namespace kfarm {
+
+config::SchedulerConfig WithDefaults(config::SchedulerConfig c) {
+  if (c.listen_address().empty()) c.set_listen_address("127.0.0.1:8980");
+  if (c.data_dir().empty()) c.set_data_dir("kfarm-data");
+  auto* s = c.mutable_storage();
+  if (s->cas_max_bytes() <= 0) s->set_cas_max_bytes(int64_t{10} << 30);
+  if (s->ac_max_bytes() <= 0) s->set_ac_max_bytes(int64_t{256} << 20);
+  if (c.max_batch_total_size_bytes() <= 0) c.set_max_batch_total_size_bytes(int64_t{4} << 20);
+  if (c.upload_idle_seconds() <= 0) c.set_upload_idle_seconds(600);
+  return c;
+}
+
+absl::StatusOr<Storage> OpenStorage(const config::SchedulerConfig& c) {
+  Storage out;
+  const auto& s = c.storage();
+  if (s.backend() == config::StorageConfig::MEMORY) {
+    out.cas = std::make_unique<MemoryBlobAccess>(s.cas_max_bytes());
+    out.results = std::make_unique<MemoryBlobAccess>(s.ac_max_bytes(), /*verify_content=*/false);
+  } else {
+    ASSIGN_OR_RETURN(out.cas, DiskBlobAccess::Open({c.data_dir() + "/cas", s.cas_max_bytes(), true}));
+    ASSIGN_OR_RETURN(out.results,
+                     DiskBlobAccess::Open({c.data_dir() + "/ac", s.ac_max_bytes(), false}));
+  }
+  out.action_cache = std::make_unique<ActionCache>(out.results.get(), out.cas.get());
+  return out;
+}
+
+}  // namespace kfarm
