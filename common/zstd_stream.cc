@@ -51,12 +51,14 @@ absl::Status ZstdDecompressor::Decompress(absl::string_view in, const ByteSink& 
   ZSTD_inBuffer input{in.data(), in.size(), 0};
   for (;;) {
     ZSTD_outBuffer output{buffer_.data(), buffer_.size(), 0};
+    const size_t consumed_before = input.pos;
     size_t hint = ZSTD_decompressStream(ctx_, &output, &input);
     if (ZSTD_isError(hint)) {
       return absl::InvalidArgumentError(
           absl::StrCat("zstd data is malformed: ", ZSTD_getErrorName(hint)));
     }
-    at_frame_end_ = hint == 0;
+    // A call that neither consumed nor produced anything only hints at a next frame.
+    if (input.pos > consumed_before || output.pos > 0) at_frame_end_ = hint == 0;
     if (output.pos > 0) {
       absl::Status s = sink(absl::string_view(buffer_.data(), output.pos));
       if (!s.ok()) return s;

@@ -1,0 +1,94 @@
+#include "client/cas_commands.h"
+
+#include <sys/stat.h>
+
+#include <iostream>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/file_util.h"
+#include "common/status.h"
+
+namespace kfarm {
+namespace {
+
+absl::StatusOr<Digest> Put(CasClient& client, const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ErrnoError("stat", path);
+  if (S_ISDIR(st.st_mode)) {
+    ASSIGN_OR_RETURN(MerkleTree tree, BuildMerkleTree(path));
+    RETURN_IF_ERROR(client.UploadTree(tree));
+    return tree.root;
+  }
+  ASSIGN_OR_RETURN(Digest d, DigestOfFile(path));
+  RETURN_IF_ERROR(client.UploadMissing({{d, path, nullptr}}));
+  return d;
+}
+
+absl::Status Get(CasClient& client, const Digest& d, const std::string& out, bool as_dir) {
+  if (as_dir) return client.DownloadTree(d, out);
+  return client.DownloadFile(d, out, /*executable=*/false);
+}
+
+absl::Status PrintTree(CasClient& client, const Digest& root) {
+  ASSIGN_OR_RETURN(std::vector<reapi::Directory> dirs, client.GetTree(root));
+  absl::flat_hash_map<Digest, const reapi::Directory*> by_digest;
+  for (const auto& d : dirs) by_digest.emplace(Digest::Of(d.SerializeAsString()), &d);
+  std::vector<std::pair<Digest, std::string>> stack{{root, "."}};
+  while (!stack.empty()) {
+    auto [digest, path] = stack.back();
+    stack.pop_back();
+    auto it = by_digest.find(digest);
+    if (it == by_digest.end()) {
+      std::cout << path << "/  " << digest.ToString() << "  (missing from the CAS)\n";
+      continue;
+    }
+    std::cout << path << "/  " << digest.ToString() << "\n";
+    for (const auto& f : it->second->files()) {
+      std::cout << path << "/" << f.name() << "  " << DescribeDigest(f.digest())
+                << (f.is_executable() ? "  executable" : "") << "\n";
+    }
+    for (const auto& s : it->second->symlinks()) {
+      std::cout << path << "/" << s.name() << " -> " << s.target() << "\n";
+    }
+    const auto& subs = it->second->directories();
+    for (auto sub = subs.rbegin(); sub != subs.rend(); ++sub) {
+      auto d = Digest::FromProto(sub->digest());
+      if (d.ok()) stack.emplace_back(*d, path + "/" + sub->name());
+    }
+  }
+  return absl::OkStatus();
+}
+
+int Usage() {
+  std::cerr << "usage: kfarm cas put PATH\n"
+               "       kfarm cas get [--dir] DIGEST OUT\n"
+               "       kfarm cas tree DIGEST\n"
+               "DIGEST is HASH/SIZE as `cas put` prints it.\n";
+  return 2;
+}
+
+}  // namespace
+
+int RunCasCommand(CasClient& client, const std::vector<std::string>& args, bool as_dir) {
+  if (args.empty()) return Usage();
+  const std::string& verb = args[0];
+  absl::Status status;
+  if (verb == "put" && args.size() == 2) {
+    auto d = Put(client, args[1]);
+    status = d.status();
+    if (d.ok()) std::cout << d->ToString() << "\n";
+  } else if ((verb == "get" && args.size() == 3) || (verb == "tree" && args.size() == 2)) {
+    auto d = Digest::Parse(args[1]);
+    status = d.status();
+    if (d.ok()) status = verb == "get" ? Get(client, *d, args[2], as_dir) : PrintTree(client, *d);
+  } else {
+    return Usage();
+  }
+  if (!status.ok()) {
+    std::cerr << "kfarm cas " << verb << ": " << status.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace kfarm

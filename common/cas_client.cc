@@ -1,0 +1,297 @@
+#include "common/cas_client.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <filesystem>
+#include <random>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/content_verifier.h"
+#include "common/file_util.h"
+#include "common/grpc_status.h"
+#include "common/resource_name.h"
+#include "common/status.h"
+
+namespace kfarm {
+namespace {
+
+constexpr size_t kChunk = 1 << 20;
+constexpr int kFindMissingChunk = 10000;
+
+std::string NewUploadId() {
+  std::random_device rd;
+  std::mt19937_64 rng((uint64_t{rd()} << 32) ^ rd());
+  return absl::StrFormat("%016x%016x", rng(), rng());
+}
+
+absl::Status RpcError(const grpc::Status& s, absl::string_view what) {
+  return Annotate(FromGrpcStatus(s), what);
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::Channel> DialRemote(const std::string& remote) {
+  std::string target = remote;
+  if (absl::StartsWith(target, "grpc://")) target = target.substr(7);
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+CasClient::CasClient(std::shared_ptr<grpc::Channel> channel, std::string instance)
+    : channel_(std::move(channel)),
+      instance_(std::move(instance)),
+      cas_(reapi::ContentAddressableStorage::NewStub(channel_)),
+      bytestream_(google::bytestream::ByteStream::NewStub(channel_)) {}
+
+absl::StatusOr<std::vector<Digest>> CasClient::FindMissing(absl::Span<const Digest> digests) {
+  std::vector<Digest> missing;
+  for (size_t start = 0; start < digests.size(); start += kFindMissingChunk) {
+    reapi::FindMissingBlobsRequest req;
+    req.set_instance_name(instance_);
+    for (const Digest& d : digests.subspan(start, kFindMissingChunk)) {
+      d.ToProto(req.add_blob_digests());
+    }
+    reapi::FindMissingBlobsResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = cas_->FindMissingBlobs(&ctx, req, &resp);
+    if (!s.ok()) return RpcError(s, "FindMissingBlobs");
+    for (const auto& p : resp.missing_blob_digests()) {
+      ASSIGN_OR_RETURN(Digest d, Digest::FromProto(p));
+      missing.push_back(d);
+    }
+  }
+  return missing;
+}
+
+absl::Status CasClient::UploadMissing(const std::vector<BlobSource>& blobs) {
+  absl::flat_hash_map<Digest, const BlobSource*> by_digest;
+  std::vector<Digest> digests;
+  for (const BlobSource& b : blobs) {
+    if (by_digest.emplace(b.digest, &b).second) digests.push_back(b.digest);
+  }
+  ASSIGN_OR_RETURN(std::vector<Digest> missing, FindMissing(digests));
+  std::vector<const BlobSource*> batch;
+  int64_t batch_bytes = 0;
+  for (const Digest& d : missing) {
+    const BlobSource* b = by_digest.at(d);
+    if (d.size() >= kStreamThreshold) {
+      RETURN_IF_ERROR(StreamUpload(*b));
+      continue;
+    }
+    if (batch_bytes + d.size() > max_batch_bytes_ / 2) {
+      RETURN_IF_ERROR(BatchUpload(batch));
+      batch.clear();
+      batch_bytes = 0;
+    }
+    batch.push_back(b);
+    batch_bytes += d.size();
+  }
+  return BatchUpload(batch);
+}
+
+absl::Status CasClient::UploadTree(const MerkleTree& tree) {
+  std::vector<BlobSource> blobs;
+  for (const auto& [d, bytes] : tree.directories) {
+    blobs.push_back({d, "", std::make_shared<const std::string>(bytes)});
+  }
+  for (const auto& [d, path] : tree.files) blobs.push_back({d, path, nullptr});
+  return UploadMissing(blobs);
+}
+
+absl::Status CasClient::BatchUpload(const std::vector<const BlobSource*>& blobs) {
+  if (blobs.empty()) return absl::OkStatus();
+  reapi::BatchUpdateBlobsRequest req;
+  req.set_instance_name(instance_);
+  for (const BlobSource* b : blobs) {
+    auto* r = req.add_requests();
+    b->digest.ToProto(r->mutable_digest());
+    if (b->data) {
+      r->set_data(*b->data);
+    } else {
+      ASSIGN_OR_RETURN(*r->mutable_data(), ReadFile(b->path));
+    }
+  }
+  reapi::BatchUpdateBlobsResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = cas_->BatchUpdateBlobs(&ctx, req, &resp);
+  if (!s.ok()) return RpcError(s, "BatchUpdateBlobs");
+  for (int i = 0; i < resp.responses_size(); ++i) {
+    const auto& r = resp.responses(i);
+    if (r.status().code() != 0) {
+      const BlobSource* b = blobs[static_cast<size_t>(i)];
+      return absl::Status(static_cast<absl::StatusCode>(r.status().code()),
+                          absl::StrCat("uploading ", b->data ? "" : b->path + " as ",
+                                       DescribeDigest(r.digest()), ": ", r.status().message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CasClient::StreamUpload(const BlobSource& blob) {
+  const std::string what =
+      absl::StrCat("uploading ", blob.data ? "" : blob.path + " as ", blob.digest.ToString());
+  int fd = -1;
+  if (!blob.data) {
+    fd = ::open(blob.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ErrnoError("open", blob.path);
+  }
+  grpc::ClientContext ctx;
+  google::bytestream::WriteResponse resp;
+  auto writer = bytestream_->Write(&ctx, &resp);
+  google::bytestream::WriteRequest req;
+  req.set_resource_name(MakeWriteResourceName(instance_, NewUploadId(), blob.digest));
+  int64_t offset = 0;
+  std::string buf(kChunk, '\0');
+  absl::Status local = absl::OkStatus();
+  for (;;) {
+    size_t n;
+    if (blob.data) {
+      n = std::min(kChunk, blob.data->size() - static_cast<size_t>(offset));
+      req.mutable_data()->assign(blob.data->data() + offset, n);
+    } else {
+      ssize_t got = ::read(fd, buf.data(), buf.size());
+      if (got < 0) {
+        local = ErrnoError("read", blob.path);
+        break;
+      }
+      n = static_cast<size_t>(got);
+      req.mutable_data()->assign(buf.data(), n);
+    }
+    req.set_write_offset(offset);
+    offset += static_cast<int64_t>(n);
+    bool last = offset >= blob.digest.size() || n == 0;
+    req.set_finish_write(last);
+    if (!writer->Write(req)) break;  // The server ended the stream; Finish says why.
+    req.clear_resource_name();
+    if (last) break;
+  }
+  if (fd >= 0) ::close(fd);
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  if (!local.ok()) return local;
+  if (!s.ok()) return RpcError(s, what);
+  if (resp.committed_size() != blob.digest.size()) {
+    return absl::DataLossError(absl::StrCat(what, ": server committed ", resp.committed_size(),
+                                            " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> CasClient::ReadBlob(const Digest& digest) {
+  grpc::ClientContext ctx;
+  google::bytestream::ReadRequest req;
+  req.set_resource_name(MakeReadResourceName(instance_, digest));
+  auto reader = bytestream_->Read(&ctx, req);
+  google::bytestream::ReadResponse resp;
+  std::string out;
+  ContentVerifier verifier(digest);
+  while (reader->Read(&resp)) {
+    verifier.Update(resp.data());
+    out += resp.data();
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return RpcError(s, absl::StrCat("reading ", digest.ToString()));
+  RETURN_IF_ERROR(verifier.Finish());
+  return out;
+}
+
+absl::Status CasClient::DownloadFile(const Digest& digest, const std::string& path,
+                                     bool executable) {
+  std::string tmp = absl::StrCat(path, ".kfarm-tmp.", ::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                  executable ? 0755 : 0644);
+  if (fd < 0) return ErrnoError("open", tmp);
+  grpc::ClientContext ctx;
+  google::bytestream::ReadRequest req;
+  req.set_resource_name(MakeReadResourceName(instance_, digest));
+  auto reader = bytestream_->Read(&ctx, req);
+  google::bytestream::ReadResponse resp;
+  ContentVerifier verifier(digest);
+  absl::Status local = absl::OkStatus();
+  while (local.ok() && reader->Read(&resp)) {
+    verifier.Update(resp.data());
+    if (::write(fd, resp.data().data(), resp.data().size()) !=
+        static_cast<ssize_t>(resp.data().size())) {
+      local = ErrnoError("write", tmp);
+      ctx.TryCancel();
+    }
+  }
+  grpc::Status s = reader->Finish();
+  ::close(fd);
+  if (local.ok() && !s.ok()) local = RpcError(s, absl::StrCat("downloading ", digest.ToString()));
+  if (local.ok()) local = Annotate(verifier.Finish(), path);
+  if (local.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) local = ErrnoError("rename", tmp);
+  if (!local.ok()) ::unlink(tmp.c_str());
+  return local;
+}
+
+absl::StatusOr<std::vector<reapi::Directory>> CasClient::GetTree(const Digest& root) {
+  std::vector<reapi::Directory> out;
+  grpc::ClientContext ctx;
+  reapi::GetTreeRequest req;
+  req.set_instance_name(instance_);
+  root.ToProto(req.mutable_root_digest());
+  auto reader = cas_->GetTree(&ctx, req);
+  reapi::GetTreeResponse resp;
+  while (reader->Read(&resp)) {
+    for (auto& d : *resp.mutable_directories()) out.push_back(std::move(d));
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return RpcError(s, absl::StrCat("GetTree ", root.ToString()));
+  return out;
+}
+
+absl::Status CasClient::DownloadTree(const Digest& root, const std::string& out_dir) {
+  ASSIGN_OR_RETURN(std::vector<reapi::Directory> dirs, GetTree(root));
+  absl::flat_hash_map<Digest, const reapi::Directory*> by_digest;
+  for (const auto& d : dirs) {
+    std::string bytes;
+    d.SerializeToString(&bytes);
+    by_digest.emplace(Digest::Of(bytes), &d);
+  }
+  // Depth-first over (digest, path); the tree is finite because digests are content hashes.
+  std::vector<std::pair<Digest, std::string>> stack{{root, out_dir}};
+  while (!stack.empty()) {
+    auto [digest, path] = stack.back();
+    stack.pop_back();
+    auto it = by_digest.find(digest);
+    if (it == by_digest.end()) {
+      return absl::NotFoundError(absl::StrCat("directory ", digest.ToString(), " for ", path,
+                                              " is not in the CAS"));
+    }
+    const reapi::Directory& dir = *it->second;
+    RETURN_IF_ERROR(ValidateDirectory(dir, digest));
+    if (::mkdir(path.c_str(), 0755) != 0) return ErrnoError("mkdir", path);
+    for (const auto& f : dir.files()) {
+      ASSIGN_OR_RETURN(Digest d, Digest::FromProto(f.digest()));
+      std::string file_path = path + "/" + f.name();
+      if (d.size() >= kStreamThreshold) {
+        RETURN_IF_ERROR(DownloadFile(d, file_path, f.is_executable()));
+      } else {
+        ASSIGN_OR_RETURN(std::string bytes, ReadBlob(d));
+        RETURN_IF_ERROR(WriteFileAtomic(file_path, bytes, f.is_executable()));
+      }
+    }
+    for (const auto& s : dir.symlinks()) {
+      std::string link = path + "/" + s.name();
+      if (::symlink(s.target().c_str(), link.c_str()) != 0) return ErrnoError("symlink", link);
+    }
+    for (const auto& sub : dir.directories()) {
+      ASSIGN_OR_RETURN(Digest d, Digest::FromProto(sub.digest()));
+      stack.emplace_back(d, path + "/" + sub.name());
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kfarm

@@ -1,0 +1,63 @@
+// Client side of the CAS: what kfarm's CLI, worker and kernel client use to move blobs.
+// Uploads ask FindMissingBlobs first and send only what is missing — small blobs batched,
+// large ones streamed through ByteStream from their files without loading them whole.
+#ifndef KFARM_COMMON_CAS_CLIENT_H_
+#define KFARM_COMMON_CAS_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/channel.h>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
+#include "common/digest.h"
+#include "common/merkle.h"
+#include "google/bytestream/bytestream.grpc.pb.h"
+
+namespace kfarm {
+
+// "grpc://host:port" or "host:port"; insecure (loopback and trusted networks).
+std::shared_ptr<grpc::Channel> DialRemote(const std::string& remote);
+
+// A blob to upload: bytes in memory, or a file read when (and only if) it must be sent.
+struct BlobSource {
+  Digest digest;
+  std::string path;                        // Used when data is null.
+  std::shared_ptr<const std::string> data;
+};
+
+class CasClient {
+ public:
+  CasClient(std::shared_ptr<grpc::Channel> channel, std::string instance);
+
+  absl::StatusOr<std::vector<Digest>> FindMissing(absl::Span<const Digest> digests);
+  absl::Status UploadMissing(const std::vector<BlobSource>& blobs);
+  absl::Status UploadTree(const MerkleTree& tree);
+
+  absl::StatusOr<std::string> ReadBlob(const Digest& digest);
+  absl::Status DownloadFile(const Digest& digest, const std::string& path, bool executable);
+  // Every Directory of the tree under `root` (root first), via GetTree.
+  absl::StatusOr<std::vector<reapi::Directory>> GetTree(const Digest& root);
+  // Recreates the tree under `out_dir` (which must not exist yet).
+  absl::Status DownloadTree(const Digest& root, const std::string& out_dir);
+
+  // Blobs at or above this size travel through ByteStream.
+  static constexpr int64_t kStreamThreshold = 1 << 20;
+
+ private:
+  absl::Status BatchUpload(const std::vector<const BlobSource*>& blobs);
+  absl::Status StreamUpload(const BlobSource& blob);
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::string instance_;
+  std::unique_ptr<reapi::ContentAddressableStorage::Stub> cas_;
+  std::unique_ptr<google::bytestream::ByteStream::Stub> bytestream_;
+  int64_t max_batch_bytes_ = 4 << 20;
+};
+
+}  // namespace kfarm
+
+#endif  // KFARM_COMMON_CAS_CLIENT_H_
