@@ -99,11 +99,6 @@ absl::StatusOr<bool> ByteStreamService::AlreadyStored(const Digest& d) {
 
 absl::Status ByteStreamService::Accept(Upload& up, const ResourceName& r,
                                        const WriteRequest& req) {
-  if (req.write_offset() != up.committed) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "write_offset ", req.write_offset(), " for blob ", r.digest.ToString(), " but ",
-        up.committed, " bytes were committed; resume at the committed size"));
-  }
   if (up.zstd) {
     RETURN_IF_ERROR(Annotate(
         up.zstd->Decompress(req.data(), [&](absl::string_view p) { return up.writer->Write(p); }),
@@ -167,6 +162,13 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext*,
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           absl::StrCat("resource_name changed mid-stream from \"", name,
                                        "\" to \"", req.resource_name(), "\""));
+    }
+    if (req.write_offset() != up.committed) {
+      uploads_.Release(name, true);  // Nothing was written: the upload stays resumable.
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("write_offset ", req.write_offset(), " for blob ",
+                                       r->digest.ToString(), " but ", up.committed,
+                                       " bytes were committed; resume at the committed size"));
     }
     absl::Status s = Accept(up, *r, req);
     if (!s.ok()) {

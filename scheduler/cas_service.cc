@@ -161,16 +161,18 @@ grpc::Status CasService::GetTree(grpc::ServerContext* ctx, const reapi::GetTreeR
       if (cd.ok() && seen.insert(*cd).second) queue.push_back(*cd);
     }
     if (emitted++ < skip) continue;
-    page_bytes += bytes->size();
-    *page.add_directories() = std::move(dir);
+    // A full page goes out only once another directory exists to follow it, so the last page
+    // is the one without a token.
     if (page.directories_size() >= page_size || page_bytes >= kMaxTreeResponseBytes) {
-      if (!queue.empty()) page.set_next_page_token(absl::StrCat(emitted));
+      page.set_next_page_token(absl::StrCat(emitted - 1));
       if (!writer->Write(page)) return grpc::Status(grpc::StatusCode::CANCELLED, "write failed");
       page.Clear();
       page_bytes = 0;
     }
+    page_bytes += bytes->size();
+    *page.add_directories() = std::move(dir);
   }
-  if (page.directories_size() > 0 || emitted <= skip) writer->Write(page);
+  writer->Write(page);
   return grpc::Status::OK;
 }
 

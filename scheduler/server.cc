@@ -42,7 +42,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
 }
 
 void SchedulerServer::Shutdown() {
-  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // In-flight calls get a moment to finish; after that they are cancelled, and clients retry.
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
 }
 
 SchedulerServer::~SchedulerServer() {
