@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# A real third-party client against kfarm: Debian's Bazel 4.2.3 builds and tests a small
+# workspace (genrule + cc_library + cc_binary + cc_test) with --remote_cache pointing at a
+# kfarm-scheduler on loopback; after `bazel clean`, every action must be a remote cache hit.
+# Usage: tests/bazel_client/run.sh BIN_DIR   (BIN_DIR holds kfarm-scheduler)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+bin=$(cd "${1:?usage: run.sh BIN_DIR}" && pwd)
+
+work=$(mktemp -d /tmp/kfarm-bazel-client.XXXXXX)
+sched_pid=""
+cleanup() {
+  (cd "$work/ws" 2>/dev/null && bazel --output_base="$work/ob" shutdown >/dev/null 2>&1) || true
+  [ -n "$sched_pid" ] && kill "$sched_pid" 2>/dev/null && wait "$sched_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cp -r "$here/workspace" "$work/ws"
+sed -i "s|@KFARM@|$repo|g" "$work/ws/WORKSPACE"
+
+"$bin/kfarm-scheduler" --listen=127.0.0.1:0 --data_dir="$work/data" --port_file="$work/port" \
+  2>"$work/scheduler.log" &
+sched_pid=$!
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
+port=$(cat "$work/port")
+
+cd "$work/ws"
+flags=(--remote_cache="grpc://127.0.0.1:$port" --remote_instance_name=ci/bazel-4.2.3)
+bz() { bazel --output_base="$work/ob" "$@"; }
+
+fail() { echo "bazel client check FAILED: $*" >&2; tail -20 "$work/scheduler.log" >&2; exit 1; }
+
+bz test "${flags[@]}" //src:all >"$work/first.log" 2>&1 || { cat "$work/first.log"; fail "first build"; }
+[ "$(./bazel-bin/src/hello)" = "hello from a genrule, kfarm" ] || fail "wrong program output"
+
+bz clean >/dev/null 2>&1
+bz test "${flags[@]}" //src:all >"$work/second.log" 2>&1 || { cat "$work/second.log"; fail "second build"; }
+summary=$(grep -E "^INFO: [0-9]+ processes" "$work/second.log" | tail -1)
+echo "after bazel clean: $summary"
+hits=$(echo "$summary" | grep -oE "[0-9]+ remote cache hit" | grep -oE "^[0-9]+" || echo 0)
+ran_locally=$(echo "$summary" | grep -oE "[0-9]+ (linux-sandbox|local|processwrapper-sandbox)" | grep -oE "^[0-9]+" | paste -sd+ | bc || echo 0)
+[ "${hits:-0}" -ge 4 ] || fail "expected at least 4 remote cache hits, got ${hits:-0}"
+[ "${ran_locally:-0}" -eq 0 ] || fail "$ran_locally actions ran locally instead of coming from the cache"
+grep -q "(cached) PASSED" "$work/second.log" || fail "test result was not served from the cache"
+[ "$(./bazel-bin/src/hello)" = "hello from a genrule, kfarm" ] || fail "wrong program output after cache hits"
+echo "bazel client check passed: $hits remote cache hits, 0 local actions"

@@ -1,0 +1,2 @@
+#include <string>
+std::string Greet(const std::string& who);

@@ -1,0 +1,3 @@
+#include <iostream>
+#include "src/lib.h"
+int main() { std::cout << Greet("kfarm") << "\n"; }
