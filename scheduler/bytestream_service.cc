@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/prefetching_reader.h"
 #include "common/status.h"
 #include "scheduler/request_checks.h"
 
@@ -12,6 +13,8 @@ using google::bytestream::ReadResponse;
 using google::bytestream::WriteRequest;
 
 constexpr size_t kChunk = 1 << 20;
+// Above this size, reading and hashing run a few chunks ahead on a thread of their own.
+constexpr int64_t kPrefetchThreshold = 4 << 20;
 
 bool Compressed(const ResourceName& r) { return r.compressor != reapi::Compressor::IDENTITY; }
 
@@ -57,7 +60,10 @@ grpc::Status ByteStreamService::Read(grpc::ServerContext* ctx,
 absl::Status ByteStreamService::ReadBlob(grpc::ServerContext* ctx, const ResourceName& r,
                                          int64_t offset, int64_t limit,
                                          grpc::ServerWriter<ReadResponse>* writer) {
-  ASSIGN_OR_RETURN(auto reader, cas_->OpenRead(r.digest));
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader, cas_->OpenRead(r.digest));
+  if (r.digest.size() >= kPrefetchThreshold) {
+    reader = std::make_unique<PrefetchingReader>(std::move(reader), kChunk, 4);
+  }
   std::unique_ptr<ZstdCompressor> zstd;
   if (Compressed(r)) zstd = std::make_unique<ZstdCompressor>();
   int64_t remaining = limit > 0 ? limit : r.digest.size() - offset;
