@@ -4,26 +4,83 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_split.h"
 #include "client/cas_commands.h"
+#include "client/run_command.h"
+#include "client/up_command.h"
 
 ABSL_FLAG(std::string, remote, "grpc://127.0.0.1:8980", "The kfarm scheduler (grpc://HOST:PORT)");
 ABSL_FLAG(std::string, instance, "", "REAPI instance name");
 ABSL_FLAG(bool, dir, false, "cas get: DIGEST is a directory tree, recreate it at OUT");
+ABSL_FLAG(std::string, input, "", "run: directory uploaded as the input root");
+ABSL_FLAG(std::string, out_dir, "", "run: where outputs are written (default: --input or .)");
+ABSL_FLAG(std::vector<std::string>, outputs, {}, "run: output paths, comma-separated");
+ABSL_FLAG(std::vector<std::string>, env, {}, "run: environment, NAME=VALUE,...");
+ABSL_FLAG(std::vector<std::string>, platform, {}, "run: platform properties, NAME=VALUE,...");
+ABSL_FLAG(std::string, cwd, "", "run: working directory inside the input root");
+ABSL_FLAG(int, timeout, 0, "run: timeout in seconds (0: the server's default)");
+ABSL_FLAG(bool, no_cache, false, "run: do_not_cache, and skip the cache lookup");
+ABSL_FLAG(int, priority, 0, "run: execution priority (lower runs first)");
+ABSL_FLAG(int, workers, 2, "up: number of workers");
+ABSL_FLAG(int, slots, 0, "up: slots per worker (default: cores / workers)");
+ABSL_FLAG(std::string, listen, "127.0.0.1:8980", "up: scheduler address");
+ABSL_FLAG(std::string, data_dir, "kfarm-up", "up: data directory");
+ABSL_FLAG(std::string, port_file, "", "up: write the scheduler's port here once it listens");
+ABSL_FLAG(std::string, sandbox, "bubblewrap", "up: worker sandbox (bubblewrap or none)");
+
+namespace {
+
+std::vector<std::pair<std::string, std::string>> Pairs(const std::vector<std::string>& items) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& i : items) out.push_back(absl::StrSplit(i, absl::MaxSplits('=', 1)));
+  return out;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "kfarm [--remote grpc://HOST:PORT] [--instance NAME] COMMAND ...\n"
       "commands:\n"
-      "  cas put PATH              upload a file or directory, print its digest\n"
+      "  up                          start a local farm (scheduler + --workers) until Ctrl-C\n"
+      "  run [--input DIR] [--outputs a,b] -- ARGS...   run a command on the farm\n"
+      "  cas put PATH                upload a file or directory, print its digest\n"
       "  cas get [--dir] DIGEST OUT  download a blob (or with --dir a directory tree)\n"
-      "  cas tree DIGEST           list a directory tree");
+      "  cas tree DIGEST             list a directory tree");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(rest.begin() + 1, rest.end());
-  if (args.empty() || args[0] != "cas") {
-    std::cerr << "kfarm: expected a command (try --help)\n";
-    return 2;
+  const std::string cmd = args.empty() ? "" : args[0];
+  if (cmd == "up") {
+    kfarm::UpOptions o;
+    o.workers = absl::GetFlag(FLAGS_workers);
+    o.slots_per_worker = absl::GetFlag(FLAGS_slots);
+    o.listen = absl::GetFlag(FLAGS_listen);
+    o.data_dir = absl::GetFlag(FLAGS_data_dir);
+    o.port_file = absl::GetFlag(FLAGS_port_file);
+    o.sandbox = absl::GetFlag(FLAGS_sandbox);
+    return kfarm::RunUp(o);
   }
-  kfarm::CasClient client(kfarm::DialRemote(absl::GetFlag(FLAGS_remote)),
-                          absl::GetFlag(FLAGS_instance));
-  return kfarm::RunCasCommand(client, {args.begin() + 1, args.end()}, absl::GetFlag(FLAGS_dir));
+  auto channel = kfarm::DialRemote(absl::GetFlag(FLAGS_remote));
+  kfarm::CasClient cas(channel, absl::GetFlag(FLAGS_instance));
+  if (cmd == "cas") {
+    return kfarm::RunCasCommand(cas, {args.begin() + 1, args.end()}, absl::GetFlag(FLAGS_dir));
+  }
+  if (cmd == "run" && args.size() > 1) {
+    kfarm::ExecutionClient exec(channel, absl::GetFlag(FLAGS_instance));
+    kfarm::RunOptions o;
+    o.input_dir = absl::GetFlag(FLAGS_input);
+    o.out_dir = absl::GetFlag(FLAGS_out_dir);
+    o.spec.arguments.assign(args.begin() + 1, args.end());
+    o.spec.output_paths = absl::GetFlag(FLAGS_outputs);
+    o.spec.environment = Pairs(absl::GetFlag(FLAGS_env));
+    o.spec.platform = Pairs(absl::GetFlag(FLAGS_platform));
+    o.spec.working_directory = absl::GetFlag(FLAGS_cwd);
+    o.spec.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout));
+    o.spec.do_not_cache = absl::GetFlag(FLAGS_no_cache);
+    o.skip_cache_lookup = absl::GetFlag(FLAGS_no_cache);
+    o.priority = absl::GetFlag(FLAGS_priority);
+    return kfarm::RunRemote(cas, exec, o);
+  }
+  std::cerr << "kfarm: expected a command: up, run, cas (try --help)\n";
+  return 2;
 }

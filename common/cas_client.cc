@@ -205,6 +205,54 @@ absl::StatusOr<std::string> CasClient::ReadBlob(const Digest& digest) {
   return out;
 }
 
+absl::Status CasClient::StreamBlob(const Digest& digest,
+                                   const std::function<absl::Status(absl::string_view)>& sink) {
+  grpc::ClientContext ctx;
+  google::bytestream::ReadRequest req;
+  req.set_resource_name(MakeReadResourceName(instance_, digest));
+  auto reader = bytestream_->Read(&ctx, req);
+  google::bytestream::ReadResponse resp;
+  ContentVerifier verifier(digest);
+  absl::Status local = absl::OkStatus();
+  while (local.ok() && reader->Read(&resp)) {
+    verifier.Update(resp.data());
+    local = sink(resp.data());
+    if (!local.ok()) ctx.TryCancel();
+  }
+  grpc::Status s = reader->Finish();
+  if (!local.ok()) return local;
+  if (!s.ok()) return RpcError(s, absl::StrCat("reading ", digest.ToString()));
+  return verifier.Finish();
+}
+
+absl::StatusOr<std::vector<std::string>> CasClient::BatchRead(const std::vector<Digest>& digests) {
+  reapi::BatchReadBlobsRequest req;
+  req.set_instance_name(instance_);
+  for (const Digest& d : digests) d.ToProto(req.add_digests());
+  reapi::BatchReadBlobsResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = cas_->BatchReadBlobs(&ctx, req, &resp);
+  if (!s.ok()) return RpcError(s, "BatchReadBlobs");
+  if (resp.responses_size() != static_cast<int>(digests.size())) {
+    return absl::InternalError(absl::StrCat("BatchReadBlobs answered ", resp.responses_size(),
+                                            " of ", digests.size(), " blobs"));
+  }
+  std::vector<std::string> out;
+  for (int i = 0; i < resp.responses_size(); ++i) {
+    auto* r = resp.mutable_responses(i);
+    const Digest& d = digests[static_cast<size_t>(i)];
+    if (r->status().code() != 0) {
+      return absl::Status(static_cast<absl::StatusCode>(r->status().code()),
+                          absl::StrCat("reading ", d.ToString(), ": ", r->status().message()));
+    }
+    if (Digest::Of(r->data()) != d) {
+      return absl::DataLossError(absl::StrCat("BatchReadBlobs returned wrong bytes for ", d.ToString()));
+    }
+    out.push_back(std::move(*r->mutable_data()));
+  }
+  return out;
+}
+
 absl::Status CasClient::DownloadFile(const Digest& digest, const std::string& path,
                                      bool executable) {
   std::string tmp = absl::StrCat(path, ".kfarm-tmp.", ::getpid());

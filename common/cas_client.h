@@ -4,6 +4,7 @@
 #ifndef KFARM_COMMON_CAS_CLIENT_H_
 #define KFARM_COMMON_CAS_CLIENT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,12 @@ class CasClient {
   absl::Status UploadTree(const MerkleTree& tree);
 
   absl::StatusOr<std::string> ReadBlob(const Digest& digest);
+  // Streams the blob's bytes to `sink` (verified: a mismatch fails after the last piece).
+  absl::Status StreamBlob(const Digest& digest,
+                          const std::function<absl::Status(absl::string_view)>& sink);
+  // Small blobs in one BatchReadBlobs call; every digest must be found.
+  absl::StatusOr<std::vector<std::string>> BatchRead(const std::vector<Digest>& digests);
+  int64_t max_batch_bytes() const { return max_batch_bytes_; }
   absl::Status DownloadFile(const Digest& digest, const std::string& path, bool executable);
   // Every Directory of the tree under `root` (root first), via GetTree.
   absl::StatusOr<std::vector<reapi::Directory>> GetTree(const Digest& root);

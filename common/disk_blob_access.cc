@@ -173,6 +173,14 @@ size_t DiskBlobAccess::blob_count() {
   return lru_.count();
 }
 
+std::vector<Digest> DiskBlobAccess::Digests() {
+  absl::MutexLock lock(&mu_);
+  std::vector<Digest> out;
+  out.reserve(lru_.count());
+  lru_.ForEach([&](const Digest& d, int64_t) { out.push_back(d); });
+  return out;
+}
+
 std::string DiskBlobAccess::BlobPath(const Digest& d) const {
   return absl::StrFormat("%s/blobs/%02x/%s-%d", options_.root, d.hash()[0], d.hex(), d.size());
 }
@@ -253,8 +261,16 @@ absl::StatusOr<std::unique_ptr<BlobReader>> DiskBlobAccess::DoOpenRead(const Dig
 
 absl::StatusOr<std::unique_ptr<BlobWriter>> DiskBlobAccess::DoOpenWrite(const Digest& digest) {
   std::string temp = NewTempPath();
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, options_.file_mode);
   if (fd < 0) return ErrnoError("open", temp);
+  // The umask must not decide who can read or execute a cached input.
+  if (::fchmod(fd, options_.file_mode) != 0 ||
+      (options_.owner_uid >= 0 && ::fchown(fd, options_.owner_uid, options_.owner_uid) != 0)) {
+    absl::Status s = ErrnoError("chmod/chown", temp);
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return s;
+  }
   return std::make_unique<DiskBlobWriter>(this, digest, fd, std::move(temp));
 }
 

@@ -28,6 +28,8 @@ class DiskBlobAccess : public BlobAccess {
     std::string root;
     int64_t max_bytes = int64_t{10} << 30;
     bool verify_content = true;
+    int file_mode = 0444;   // Blob files are never writable: they may be hardlinked into sandboxes.
+    int owner_uid = -1;     // When >= 0 (and running as root), blob files are chowned to it.
   };
 
   // Fails if another process holds the store (a lock file guards it).
@@ -38,6 +40,7 @@ class DiskBlobAccess : public BlobAccess {
   void WaitForReconcile();
   int64_t total_bytes();
   size_t blob_count();
+  std::vector<Digest> Digests();  // Oldest first.
 
   // Internal to the store's readers and writers.
   std::string BlobPath(const Digest& d) const;

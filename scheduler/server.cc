@@ -9,6 +9,8 @@
 #include "scheduler/bytestream_service.h"
 #include "scheduler/capabilities_service.h"
 #include "scheduler/cas_service.h"
+#include "scheduler/execution_service.h"
+#include "scheduler/worker_service.h"
 
 namespace kfarm {
 
@@ -20,13 +22,21 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   ASSIGN_OR_RETURN(s->storage_, OpenStorage(c));
 
   BlobAccess* cas = s->storage_.cas.get();
-  s->services_.push_back(std::make_unique<CapabilitiesService>(c, /*exec_enabled=*/false));
+  const bool exec = !c.execution().disabled();
+  s->services_.push_back(std::make_unique<CapabilitiesService>(c, exec));
   s->services_.push_back(std::make_unique<CasService>(
       cas, CasLimits{c.max_batch_total_size_bytes(), c.storage().max_cas_blob_size_bytes()}));
   s->services_.push_back(std::make_unique<ByteStreamService>(
       cas, c.storage().max_cas_blob_size_bytes(), absl::Seconds(c.upload_idle_seconds())));
   s->services_.push_back(std::make_unique<ActionCacheService>(
       s->storage_.action_cache.get(), cas, !c.disable_action_cache_updates()));
+  if (exec) {
+    s->queue_ = std::make_unique<BuildQueue>(c.execution(), s->storage_.action_cache.get());
+    s->services_.push_back(std::make_unique<ExecutionService>(
+        s->queue_.get(), s->storage_.action_cache.get(), cas, s->config_.execution()));
+    s->services_.push_back(std::make_unique<OperationsService>(s->queue_.get()));
+    s->services_.push_back(std::make_unique<WorkerService>(s->queue_.get()));
+  }
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(c.listen_address(), grpc::InsecureServerCredentials(), &s->port_);
@@ -49,6 +59,8 @@ void SchedulerServer::Shutdown() {
 SchedulerServer::~SchedulerServer() {
   Shutdown();
   if (server_) server_->Wait();
+  services_.clear();
+  queue_.reset();
 }
 
 }  // namespace kfarm

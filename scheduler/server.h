@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "kfarm/config.pb.h"
+#include "scheduler/build_queue.h"
 #include "scheduler/storage.h"
 
 namespace kfarm {
@@ -21,6 +22,7 @@ class SchedulerServer {
 
   int port() const { return port_; }
   Storage& storage() { return storage_; }
+  BuildQueue* queue() { return queue_.get(); }
   void Wait() { server_->Wait(); }
   void Shutdown();
 
@@ -29,6 +31,7 @@ class SchedulerServer {
 
   config::SchedulerConfig config_;
   Storage storage_;
+  std::unique_ptr<BuildQueue> queue_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -14,6 +14,15 @@ config::SchedulerConfig WithDefaults(config::SchedulerConfig c) {
   if (s->ac_max_bytes() <= 0) s->set_ac_max_bytes(int64_t{256} << 20);
   if (c.max_batch_total_size_bytes() <= 0) c.set_max_batch_total_size_bytes(int64_t{4} << 20);
   if (c.upload_idle_seconds() <= 0) c.set_upload_idle_seconds(600);
+  auto* e = c.mutable_execution();
+  if (e->default_timeout_seconds() <= 0) e->set_default_timeout_seconds(3600);
+  if (e->max_timeout_seconds() <= 0) e->set_max_timeout_seconds(4 * 3600);
+  if (e->heartbeat_interval_ms() <= 0) e->set_heartbeat_interval_ms(2000);
+  if (e->keepalive_interval_ms() <= 0) e->set_keepalive_interval_ms(10000);
+  if (e->abandoned_operation_ms() <= 0) e->set_abandoned_operation_ms(60000);
+  if (e->no_worker_grace_ms() <= 0) e->set_no_worker_grace_ms(30000);
+  if (e->max_worker_deaths() <= 0) e->set_max_worker_deaths(3);
+  if (e->completed_retention_ms() <= 0) e->set_completed_retention_ms(600000);
   return c;
 }
 

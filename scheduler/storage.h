@@ -18,7 +18,7 @@ struct Storage {
   std::unique_ptr<ActionCache> action_cache;
 };
 
-// Fills unset fields with their documented defaults.
+// Fills unset fields of the whole scheduler configuration with their documented defaults.
 config::SchedulerConfig WithDefaults(config::SchedulerConfig c);
 
 absl::StatusOr<Storage> OpenStorage(const config::SchedulerConfig& c);

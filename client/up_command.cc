@@ -1,0 +1,97 @@
+#include "client/up_command.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+extern char** environ;
+
+namespace kfarm {
+namespace {
+
+pid_t Spawn(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  return pid;
+}
+
+std::string BinDir() {
+  return std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+}
+
+}  // namespace
+
+int RunUp(const UpOptions& o) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // Children get the default mask via spawn.
+
+  const std::string bin = BinDir();
+  const std::string data = std::filesystem::absolute(o.data_dir).lexically_normal().string();
+  std::filesystem::create_directories(data);
+  const std::string port_file = data + "/scheduler.port";
+  std::filesystem::remove(port_file);
+  std::vector<pid_t> children;
+  auto stop_all = [&] {
+    for (auto it = children.rbegin(); it != children.rend(); ++it) kill(*it, SIGTERM);
+    for (pid_t p : children) waitpid(p, nullptr, 0);
+  };
+
+  pid_t sched = Spawn({bin + "/kfarm-scheduler", "--listen=" + o.listen,
+                       "--data_dir=" + data + "/scheduler", "--port_file=" + port_file});
+  if (sched < 0) {
+    std::cerr << "kfarm up: cannot start " << bin << "/kfarm-scheduler\n";
+    return 1;
+  }
+  children.push_back(sched);
+  int port = 0;
+  for (int i = 0; i < 300 && port == 0; ++i) {
+    std::ifstream in(port_file);
+    if (!(in >> port)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (port == 0) {
+    std::cerr << "kfarm up: the scheduler did not start listening on " << o.listen << "\n";
+    stop_all();
+    return 1;
+  }
+  const std::string endpoint = absl::StrCat("grpc://127.0.0.1:", port);
+  int slots = o.slots_per_worker > 0
+                  ? o.slots_per_worker
+                  : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / o.workers);
+  for (int i = 0; i < o.workers; ++i) {
+    pid_t w = Spawn({bin + "/kfarm-worker", "--scheduler=" + endpoint,
+                     absl::StrCat("--data_dir=", data, "/worker-", i),
+                     absl::StrCat("--worker_id=local-", i), absl::StrCat("--slots=", slots),
+                     "--sandbox=" + o.sandbox});
+    if (w > 0) children.push_back(w);
+  }
+  if (!o.port_file.empty()) {
+    std::ofstream(o.port_file + ".tmp") << port << "\n";
+    std::filesystem::rename(o.port_file + ".tmp", o.port_file);
+  }
+  std::cout << "kfarm up: scheduler at " << endpoint << " with " << o.workers << " worker(s) × "
+            << slots << " slot(s); data in " << data << "\n"
+            << "  bazel build --remote_executor=" << endpoint << " ...\n"
+            << "Ctrl-C stops everything." << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::cout << "kfarm up: stopping" << std::endl;
+  stop_all();
+  return 0;
+}
+
+}  // namespace kfarm

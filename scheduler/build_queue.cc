@@ -1,0 +1,504 @@
+#include "scheduler/build_queue.h"
+
+#include <random>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace kfarm {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+std::string RandomId() {
+  static thread_local std::mt19937_64 rng(std::random_device{}() ^
+                                          static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
+  return absl::StrFormat("%016x%016x", rng(), rng());
+}
+
+absl::Duration Ms(int64_t ms) { return absl::Milliseconds(ms); }
+
+}  // namespace
+
+BuildQueue::BuildQueue(config::ExecutionConfig config, ActionCache* action_cache, Clock clock)
+    : config_(std::move(config)),
+      action_cache_(action_cache),
+      clock_(std::move(clock)),
+      started_(clock_()) {
+  reaper_ = std::thread([this] { Reap(); });
+}
+
+BuildQueue::~BuildQueue() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    changed_.SignalAll();
+  }
+  reaper_.join();
+}
+
+absl::Duration BuildQueue::heartbeat_interval() const {
+  return Ms(config_.heartbeat_interval_ms());
+}
+
+size_t BuildQueue::connected_workers() {
+  absl::MutexLock lock(&mu_);
+  size_t n = 0;
+  for (const auto& [id, w] : workers_) n += w.link != nullptr;
+  return n;
+}
+
+std::string BuildQueue::DedupKey(const ExecuteParams& p) {
+  return absl::StrCat(p.instance_name, "\n", p.action_digest.ToString());
+}
+
+std::string BuildQueue::UnmetLocked(const reapi::Platform& p) const {
+  // Name each wanted property no worker offers; if every one is offered somewhere but never all
+  // on one worker, say that instead.
+  std::vector<std::string> missing;
+  for (const auto& prop : p.properties()) {
+    bool offered = false;
+    std::vector<std::string> values;
+    for (const auto& [id, w] : workers_) {
+      if (w.link == nullptr) continue;
+      reapi::Platform one;
+      *one.add_properties() = prop;
+      offered |= w.platform.Satisfies(one);
+      std::string v = w.platform.Offered(prop.name());
+      if (!v.empty()) values.push_back(v);
+    }
+    if (!offered) {
+      missing.push_back(absl::StrCat(prop.name(), "=", prop.value(), " (workers offer ",
+                                     values.empty() ? "no " + prop.name()
+                                                    : prop.name() + "=" + absl::StrJoin(values, "|"),
+                                     ")"));
+    }
+  }
+  if (missing.empty()) {
+    std::vector<std::string> all;
+    for (const auto& prop : p.properties()) all.push_back(prop.name() + "=" + prop.value());
+    return absl::StrCat("no single worker offers all of ", absl::StrJoin(all, ", "));
+  }
+  return absl::StrCat("no connected worker offers ", absl::StrJoin(missing, ", "));
+}
+
+absl::Status BuildQueue::CheckServable(const reapi::Platform& platform) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, w] : workers_) {
+    if (w.link != nullptr && w.platform.Satisfies(platform)) return absl::OkStatus();
+  }
+  std::string unmet = UnmetLocked(platform);
+  if (clock_() - started_ < Ms(config_.no_worker_grace_ms())) {
+    return absl::UnavailableError(
+        absl::StrCat(unmet, " yet; workers may still be connecting, retry shortly"));
+  }
+  return absl::FailedPreconditionError(unmet);
+}
+
+std::string BuildQueue::Submit(ExecuteParams params) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_();
+  const bool cacheable = !params.action.do_not_cache();
+  std::shared_ptr<Execution> e;
+  std::string key = DedupKey(params);
+  if (cacheable) {
+    auto it = in_flight_.find(key);
+    if (it != in_flight_.end()) e = it->second;
+  }
+  if (e == nullptr) {
+    e = std::make_shared<Execution>();
+    e->id = RandomId();
+    e->params = std::move(params);
+    e->cacheable = cacheable;
+    e->seq = next_seq_++;
+    e->queued_at = now;
+    if (cacheable) in_flight_[key] = e;
+    EnqueueLocked(e);
+  }
+  Operation op;
+  op.name = "operations/" + RandomId();
+  op.execution = e;
+  op.unwatched_since = now;
+  e->operation_names.push_back(op.name);
+  e->operations++;
+  std::string name = op.name;
+  operations_.emplace(name, std::move(op));
+  DispatchLocked();
+  return name;
+}
+
+OperationView BuildQueue::ViewLocked(const Operation& op) const {
+  const Execution& e = *op.execution;
+  OperationView v;
+  v.name = op.name;
+  v.action_digest = e.params.action_digest;
+  v.version = e.version + op.version;
+  if (op.cancelled) {
+    v.stage = reapi::ExecutionStage::COMPLETED;
+    v.done = true;
+    v.response.mutable_status()->set_code(grpc::StatusCode::CANCELLED);
+    v.response.mutable_status()->set_message(
+        absl::StrCat("operation ", op.name, " (action ", e.params.action_digest.ToString(),
+                     ") was cancelled"));
+    return v;
+  }
+  switch (e.stage) {
+    case Stage::kQueued:
+      v.stage = reapi::ExecutionStage::QUEUED;
+      break;
+    case Stage::kExecuting:
+      v.stage = reapi::ExecutionStage::EXECUTING;
+      break;
+    case Stage::kCompleted:
+      v.stage = reapi::ExecutionStage::COMPLETED;
+      v.done = true;
+      v.response = e.response;
+      break;
+  }
+  return v;
+}
+
+absl::StatusOr<OperationView> BuildQueue::Get(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto it = operations_.find(name);
+  if (it == operations_.end()) {
+    return absl::NotFoundError(absl::StrCat("operation \"", name, "\" is unknown (finished long ago, "
+                                            "or the scheduler restarted); call Execute again"));
+  }
+  return ViewLocked(it->second);
+}
+
+absl::StatusOr<OperationView> BuildQueue::Await(const std::string& name, uint64_t seen,
+                                                absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto it = operations_.find(name);
+  if (it == operations_.end()) {
+    return absl::NotFoundError(absl::StrCat("operation \"", name, "\" is unknown; call Execute again"));
+  }
+  Operation& op = it->second;
+  op.watchers++;
+  OperationView v = ViewLocked(op);
+  while (v.version <= seen && !v.done && !stopping_ && clock_() < deadline) {
+    changed_.WaitWithDeadline(&mu_, deadline);
+    v = ViewLocked(op);
+  }
+  if (--op.watchers == 0) op.unwatched_since = clock_();
+  return v;
+}
+
+std::vector<OperationView> BuildQueue::List() {
+  absl::MutexLock lock(&mu_);
+  std::vector<OperationView> out;
+  for (const auto& [name, op] : operations_) out.push_back(ViewLocked(op));
+  return out;
+}
+
+absl::Status BuildQueue::Cancel(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto it = operations_.find(name);
+  if (it == operations_.end()) {
+    return absl::NotFoundError(absl::StrCat("operation \"", name, "\" is unknown"));
+  }
+  CancelLocked(it->second, "cancelled by the client");
+  return absl::OkStatus();
+}
+
+void BuildQueue::CancelLocked(Operation& op, absl::string_view why) {
+  if (op.cancelled || op.execution->stage == Stage::kCompleted) return;
+  op.cancelled = true;
+  op.version++;
+  op.done_at = clock_();
+  auto e = op.execution;
+  // The execution stops only when no other operation still wants its result.
+  if (--e->operations > 0) {
+    changed_.SignalAll();
+    return;
+  }
+  if (e->stage == Stage::kQueued) {
+    queue_.erase({e->params.priority, e->seq});
+  } else if (e->stage == Stage::kExecuting) {
+    auto w = workers_.find(e->worker);
+    if (w != workers_.end() && w->second.link != nullptr) {
+      worker::SchedulerMessage m;
+      m.mutable_cancel()->set_execution_id(e->id);
+      w->second.link->Send(m);
+    }
+  }
+  FailLocked(e, absl::CancelledError(absl::StrCat("action ", e->params.action_digest.ToString(),
+                                                  " ", why)));
+}
+
+void BuildQueue::ChangedLocked(Execution& e) {
+  e.version++;
+  changed_.SignalAll();
+}
+
+void BuildQueue::EnqueueLocked(const std::shared_ptr<Execution>& e) {
+  e->stage = Stage::kQueued;
+  e->worker.clear();
+  queue_[{e->params.priority, e->seq}] = e;
+  ChangedLocked(*e);
+}
+
+void BuildQueue::SendAssignmentLocked(Worker& w, const Execution& e) {
+  worker::SchedulerMessage m;
+  auto* a = m.mutable_assignment();
+  a->set_execution_id(e.id);
+  a->set_instance_name(e.params.instance_name);
+  e.params.action_digest.ToProto(a->mutable_action_digest());
+  *a->mutable_action() = e.params.action;
+  *a->mutable_command() = e.params.command;
+  *a->mutable_timeout() = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(e.params.timeout));
+  *a->mutable_queued_timestamp() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(e.queued_at));
+  w.link->Send(m);
+}
+
+void BuildQueue::DispatchLocked() {
+  // Round-robin one slot at a time across workers, so work spreads over the fleet.
+  bool assigned = true;
+  while (assigned && !queue_.empty()) {
+    assigned = false;
+    for (auto& [id, w] : workers_) {
+      if (w.link == nullptr || w.draining || static_cast<int>(w.running.size()) >= w.slots) continue;
+      for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+        if (!w.platform.Satisfies(it->second->params.platform)) continue;
+        std::shared_ptr<Execution> e = it->second;
+        queue_.erase(it);
+        e->stage = Stage::kExecuting;
+        e->worker = id;
+        w.running[e->id] = e;
+        SendAssignmentLocked(w, *e);
+        ChangedLocked(*e);
+        assigned = true;
+        break;
+      }
+      if (queue_.empty()) break;
+    }
+  }
+}
+
+void BuildQueue::FinishLocked(const std::shared_ptr<Execution>& e,
+                              reapi::ExecuteResponse response) {
+  if (e->stage == Stage::kQueued) queue_.erase({e->params.priority, e->seq});
+  e->stage = Stage::kCompleted;
+  e->response = std::move(response);
+  auto it = in_flight_.find(DedupKey(e->params));
+  if (it != in_flight_.end() && it->second == e) in_flight_.erase(it);
+  const absl::Time now = clock_();
+  for (const std::string& name : e->operation_names) {
+    auto op = operations_.find(name);
+    if (op != operations_.end() && op->second.done_at == absl::InfiniteFuture()) {
+      op->second.done_at = now;
+    }
+  }
+  ChangedLocked(*e);
+}
+
+void BuildQueue::FailLocked(const std::shared_ptr<Execution>& e, const absl::Status& status) {
+  reapi::ExecuteResponse r;
+  *r.mutable_status() = ToRpcStatus(status);
+  r.set_message(std::string(status.message()));
+  FinishLocked(e, std::move(r));
+}
+
+absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<WorkerLink> link) {
+  if (reg.worker_id().empty()) return absl::InvalidArgumentError("Register.worker_id is empty");
+  if (reg.slots() <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker ", reg.worker_id(), " registered with ", reg.slots(), " slots"));
+  }
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_();
+  absl::flat_hash_set<std::string> still_running(reg.running_executions().begin(),
+                                                 reg.running_executions().end());
+  auto [it, fresh] = workers_.try_emplace(reg.worker_id());
+  Worker& w = it->second;
+  if (!fresh) {
+    // A reconnect (after a blip, or a stream this side still thought alive): keep what the
+    // worker still runs, requeue what it lost. Neither counts as a death.
+    if (w.link != nullptr) w.link->Close();
+    for (auto r = w.running.begin(); r != w.running.end();) {
+      if (still_running.contains(r->first)) {
+        ++r;
+        continue;
+      }
+      if (r->second->stage == Stage::kExecuting) EnqueueLocked(r->second);
+      w.running.erase(r++);
+    }
+    LogInfo("worker ", reg.worker_id(), " reconnected, reclaiming ", w.running.size(),
+            " running action(s)");
+  } else {
+    LogInfo("worker ", reg.worker_id(), " connected with ", reg.slots(), " slots");
+  }
+  w.id = reg.worker_id();
+  w.platform = OfferedPlatform(reg.properties());
+  w.slots = reg.slots();
+  w.link = std::move(link);
+  w.last_seen = now;
+  w.lost_at = absl::InfiniteFuture();
+  w.draining = false;
+
+  worker::SchedulerMessage welcome;
+  *welcome.mutable_welcome()->mutable_heartbeat_interval() =
+      TimeUtil::MillisecondsToDuration(config_.heartbeat_interval_ms());
+  w.link->Send(welcome);
+  for (const std::string& id : still_running) {
+    if (w.running.contains(id)) continue;
+    worker::SchedulerMessage cancel;  // Work the scheduler no longer expects from this worker.
+    cancel.mutable_cancel()->set_execution_id(id);
+    w.link->Send(cancel);
+  }
+  DispatchLocked();
+  return absl::OkStatus();
+}
+
+void BuildQueue::Received(const std::string& worker_id, const worker::WorkerMessage& msg) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = workers_.find(worker_id);
+    if (it == workers_.end()) return;
+    it->second.last_seen = clock_();
+  }
+  if (msg.has_completion()) CompleteFromWorker(worker_id, msg.completion());
+}
+
+void BuildQueue::CompleteFromWorker(const std::string& worker_id, const worker::Completion& c) {
+  std::shared_ptr<Execution> e;
+  {
+    absl::MutexLock lock(&mu_);
+    auto w = workers_.find(worker_id);
+    if (w == workers_.end()) return;
+    auto r = w->second.running.find(c.execution_id());
+    if (r == w->second.running.end()) return;  // Stale: requeued or cancelled meanwhile.
+    e = r->second;
+    w->second.running.erase(r);
+    if (e->stage != Stage::kExecuting || e->worker != worker_id) {
+      DispatchLocked();
+      return;
+    }
+  }
+  const reapi::ExecuteResponse& resp = c.response();
+  bool cache = e->cacheable && resp.status().code() == 0 && resp.has_result() &&
+               (resp.result().exit_code() == 0 || config_.cache_nonzero_exit());
+  // The result reaches the action cache before any client sees COMPLETED.
+  if (cache) {
+    absl::Status s = action_cache_->Put(e->params.instance_name, e->params.action_digest,
+                                        resp.result());
+    if (!s.ok()) {
+      LogWarning("action ", e->params.action_digest.ToString(), ": result not cached: ",
+                 s.message());
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (e->stage == Stage::kExecuting) FinishLocked(e, resp);
+  DispatchLocked();
+}
+
+void BuildQueue::Disconnected(const std::string& worker_id, const WorkerLink* link) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end() || it->second.link.get() != link) return;  // A replaced stream.
+  WorkerLostLocked(it->second, clock_());
+  if (it->second.running.empty()) workers_.erase(it);
+}
+
+absl::Status BuildQueue::Drain(const std::string& worker_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end() || it->second.link == nullptr) {
+    return absl::NotFoundError(absl::StrCat("worker ", worker_id, " is not connected"));
+  }
+  it->second.draining = true;
+  worker::SchedulerMessage m;
+  m.mutable_drain();
+  it->second.link->Send(m);
+  return absl::OkStatus();
+}
+
+void BuildQueue::WorkerLostLocked(Worker& w, absl::Time now) {
+  if (w.link == nullptr) return;
+  LogWarning("worker ", w.id, " lost with ", w.running.size(), " running action(s)");
+  w.link = nullptr;
+  w.lost_at = now;
+  changed_.SignalAll();
+}
+
+void BuildQueue::BuryWorkerLocked(Worker& w) {
+  for (auto& [id, e] : w.running) {
+    if (e->stage != Stage::kExecuting || e->worker != w.id) continue;
+    e->dead_workers.push_back(w.id);
+    if (static_cast<int>(e->dead_workers.size()) >= config_.max_worker_deaths()) {
+      FailLocked(e, absl::InternalError(absl::StrCat(
+                        "action ", e->params.action_digest.ToString(), " was running on ",
+                        e->dead_workers.size(), " workers that died (",
+                        absl::StrJoin(e->dead_workers, ", "),
+                        "); not retrying it again")));
+    } else {
+      EnqueueLocked(e);
+    }
+  }
+  w.running.clear();
+}
+
+void BuildQueue::Reap() {
+  absl::MutexLock lock(&mu_);
+  const absl::Duration tick =
+      std::min(absl::Milliseconds(100), heartbeat_interval() / 4);
+  while (!stopping_) {
+    changed_.WaitWithTimeout(&mu_, tick);
+    const absl::Time now = clock_();
+    const absl::Duration liveness = 3 * heartbeat_interval();
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      Worker& w = it->second;
+      if (w.link != nullptr && now - w.last_seen > liveness) {
+        LogWarning("worker ", w.id, " silent for ", absl::FormatDuration(now - w.last_seen));
+        w.link->Close();
+        WorkerLostLocked(w, now);
+      }
+      if (w.link == nullptr && now - w.lost_at > liveness) {
+        BuryWorkerLocked(w);
+        workers_.erase(it++);
+        continue;
+      }
+      ++it;
+    }
+    for (auto it = operations_.begin(); it != operations_.end();) {
+      Operation& op = it->second;
+      bool done = op.cancelled || op.execution->stage == Stage::kCompleted;
+      if (!done && op.watchers == 0 &&
+          now - op.unwatched_since > Ms(config_.abandoned_operation_ms())) {
+        CancelLocked(op, "was abandoned: nobody waited for it");
+      } else if (done && op.watchers == 0 &&
+                 now - op.done_at > Ms(config_.completed_retention_ms())) {
+        operations_.erase(it++);
+        continue;
+      }
+      ++it;
+    }
+    std::vector<std::shared_ptr<Execution>> unservable;
+    for (auto& [key, e] : queue_) {
+      bool servable = false;
+      for (const auto& [id, w] : workers_) servable |= w.platform.Satisfies(e->params.platform);
+      if (servable) {
+        e->unmatched_since = absl::InfiniteFuture();
+      } else if (e->unmatched_since == absl::InfiniteFuture()) {
+        e->unmatched_since = now;
+      } else if (now - e->unmatched_since > Ms(config_.no_worker_grace_ms())) {
+        unservable.push_back(e);
+      }
+    }
+    for (auto& e : unservable) {
+      FailLocked(e, absl::FailedPreconditionError(absl::StrCat(
+                        "action ", e->params.action_digest.ToString(), ": ",
+                        UnmetLocked(e->params.platform))));
+    }
+    DispatchLocked();
+  }
+}
+
+}  // namespace kfarm

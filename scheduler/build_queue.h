@@ -1,0 +1,157 @@
+// The scheduler's execution state: operations (what clients wait on), executions (what workers
+// run; identical cacheable actions in flight share one), the priority queue between them, and
+// the connected workers. Every change bumps a version and wakes waiters; service handlers only
+// submit, wait and read snapshots. All state is in memory: after a restart clients re-submit.
+#ifndef KFARM_SCHEDULER_BUILD_QUEUE_H_
+#define KFARM_SCHEDULER_BUILD_QUEUE_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/action_cache.h"
+#include "common/digest.h"
+#include "kfarm/config.pb.h"
+#include "kfarm/worker.pb.h"
+#include "scheduler/platform_match.h"
+
+namespace kfarm {
+
+struct ExecuteParams {
+  std::string instance_name;
+  Digest action_digest;
+  reapi::Action action;
+  reapi::Command command;
+  reapi::Platform platform;  // Effective: Action.platform, else Command.platform.
+  int32_t priority = 0;
+  absl::Duration timeout;
+  bool skip_cache_lookup = false;
+};
+
+struct OperationView {
+  std::string name;
+  Digest action_digest;
+  reapi::ExecutionStage::Value stage = reapi::ExecutionStage::UNKNOWN;
+  bool done = false;
+  reapi::ExecuteResponse response;  // Set when done.
+  uint64_t version = 0;
+};
+
+// How the queue reaches one connected worker; implemented by the worker service.
+class WorkerLink {
+ public:
+  virtual ~WorkerLink() = default;
+  virtual void Send(const worker::SchedulerMessage& msg) = 0;
+  virtual void Close() = 0;  // Ends the stream (the worker is presumed dead).
+};
+
+class BuildQueue {
+ public:
+  using Clock = std::function<absl::Time()>;
+  BuildQueue(config::ExecutionConfig config, ActionCache* action_cache, Clock clock = absl::Now);
+  ~BuildQueue();
+
+  // UNAVAILABLE (during the start-up grace) or FAILED_PRECONDITION when no connected worker
+  // offers `platform`; the message names the unmet properties.
+  absl::Status CheckServable(const reapi::Platform& platform);
+  // Returns the new operation's name; joins an identical in-flight execution when allowed.
+  std::string Submit(ExecuteParams params);
+
+  absl::StatusOr<OperationView> Get(const std::string& op);
+  // Waits until the operation's version passes `seen`, or `deadline`. Holds the operation
+  // "watched" meanwhile, so it is not abandoned.
+  absl::StatusOr<OperationView> Await(const std::string& op, uint64_t seen, absl::Time deadline);
+  absl::Status Cancel(const std::string& op);
+  std::vector<OperationView> List();
+
+  // Worker side. Connected fails if a live worker already uses the id.
+  absl::Status Connected(const worker::Register& reg, std::shared_ptr<WorkerLink> link);
+  void Received(const std::string& worker_id, const worker::WorkerMessage& msg);
+  void Disconnected(const std::string& worker_id, const WorkerLink* link);
+  absl::Status Drain(const std::string& worker_id);
+
+  absl::Duration heartbeat_interval() const;
+  size_t connected_workers();
+
+ private:
+  enum class Stage { kQueued, kExecuting, kCompleted };
+  struct Execution {
+    std::string id;
+    ExecuteParams params;
+    bool cacheable = true;
+    Stage stage = Stage::kQueued;
+    uint64_t seq = 0;
+    std::string worker;                      // While executing.
+    std::vector<std::string> dead_workers;   // Workers that died running it.
+    absl::Time queued_at;
+    absl::Time unmatched_since = absl::InfiniteFuture();
+    reapi::ExecuteResponse response;
+    std::vector<std::string> operation_names; // Every operation attached, finished or not.
+    int operations = 0;                        // Attached operations not cancelled.
+    uint64_t version = 0;
+  };
+  struct Operation {
+    std::string name;
+    std::shared_ptr<Execution> execution;
+    int watchers = 0;
+    absl::Time unwatched_since;
+    bool cancelled = false;
+    absl::Time done_at = absl::InfiniteFuture();
+    uint64_t version = 0;  // Bumped on cancel, on top of the execution's version.
+  };
+  struct Worker {
+    std::string id;
+    OfferedPlatform platform;
+    int slots = 1;
+    std::shared_ptr<WorkerLink> link;        // Null while lost.
+    absl::flat_hash_map<std::string, std::shared_ptr<Execution>> running;
+    absl::Time last_seen;
+    absl::Time lost_at = absl::InfiniteFuture();
+    bool draining = false;
+  };
+  using QueueKey = std::pair<int32_t, uint64_t>;  // (priority, seq): lower first, FIFO.
+
+  OperationView ViewLocked(const Operation& op) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ChangedLocked(Execution& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EnqueueLocked(const std::shared_ptr<Execution>& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishLocked(const std::shared_ptr<Execution>& e, reapi::ExecuteResponse response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FailLocked(const std::shared_ptr<Execution>& e, const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CancelLocked(Operation& op, absl::string_view why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WorkerLostLocked(Worker& w, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void BuryWorkerLocked(Worker& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CompleteFromWorker(const std::string& worker_id, const worker::Completion& c);
+  void SendAssignmentLocked(Worker& w, const Execution& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static std::string DedupKey(const ExecuteParams& p);
+  std::string UnmetLocked(const reapi::Platform& p) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Reap();
+
+  const config::ExecutionConfig config_;
+  ActionCache* const action_cache_;
+  const Clock clock_;
+  const absl::Time started_;
+
+  absl::Mutex mu_;
+  absl::CondVar changed_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, Operation> operations_ ABSL_GUARDED_BY(mu_);
+  // Cacheable executions in flight, by instance + action digest, for deduplication.
+  absl::flat_hash_map<std::string, std::shared_ptr<Execution>> in_flight_ ABSL_GUARDED_BY(mu_);
+  std::map<QueueKey, std::shared_ptr<Execution>> queue_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
+  std::thread reaper_;
+};
+
+}  // namespace kfarm
+
+#endif  // KFARM_SCHEDULER_BUILD_QUEUE_H_

@@ -1,0 +1,100 @@
+#include "worker/executor.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/status.h"
+#include "google/protobuf/util/time_util.h"
+#include "worker/input_stager.h"
+#include "worker/output_collector.h"
+
+namespace kfarm {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+void Stamp(google::protobuf::Timestamp* ts) {
+  *ts = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+}
+
+}  // namespace
+
+reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* cancel) {
+  reapi::ExecuteResponse response;
+  reapi::ActionResult* result = response.mutable_result();
+  auto* md = result->mutable_execution_metadata();
+  md->set_worker(options_.worker_name);
+  *md->mutable_queued_timestamp() = a.queued_timestamp();
+  Stamp(md->mutable_worker_start_timestamp());
+  absl::Status first_error;
+  auto note = [&](const absl::Status& s) {
+    if (first_error.ok() && !s.ok()) first_error = s;
+  };
+  const std::string action = DescribeDigest(a.action_digest());
+  const std::string dir = absl::StrCat(options_.build_root, "/", a.execution_id());
+  const std::string root = dir + "/root";
+  const std::string& wd = a.command().working_directory();
+  const std::string working_dir = wd.empty() ? root : root + "/" + wd;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  std::filesystem::create_directories(root, ec);
+  if (ec) note(ErrnoError("mkdir", root, ec.value()));
+
+  Stamp(md->mutable_input_fetch_start_timestamp());
+  if (first_error.ok()) {
+    auto root_digest = Digest::FromProto(a.action().input_root_digest());
+    note(root_digest.status());
+    if (root_digest.ok()) {
+      InputStager stager(cas_, cache_, options_.link_inputs);
+      note(Annotate(stager.Stage(*root_digest, root), "staging inputs"));
+    }
+  }
+  if (first_error.ok()) note(CreateOutputParents(a.command(), working_dir));
+  Stamp(md->mutable_input_fetch_completed_timestamp());
+
+  RunResult run;
+  const std::string out_path = dir + "/stdout", err_path = dir + "/stderr";
+  Stamp(md->mutable_execution_start_timestamp());
+  if (first_error.ok()) {
+    RunSpec spec;
+    spec.argv.assign(a.command().arguments().begin(), a.command().arguments().end());
+    for (const auto& e : a.command().environment_variables()) spec.env.emplace_back(e.name(), e.value());
+    spec.input_root = root;
+    spec.working_dir = wd;
+    spec.stdout_path = out_path;
+    spec.stderr_path = err_path;
+    spec.timeout = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(a.timeout()));
+    auto r = RunProcess(spec, options_.sandbox, cancel);
+    note(r.status());
+    if (r.ok()) run = *r;
+  }
+  Stamp(md->mutable_execution_completed_timestamp());
+  result->set_exit_code(run.exit_code);
+  if (run.timed_out) {
+    note(absl::DeadlineExceededError(absl::StrCat(
+        "action ", action, " timed out after ",
+        absl::FormatDuration(absl::Nanoseconds(TimeUtil::DurationToNanoseconds(a.timeout()))),
+        " and was killed")));
+  }
+  if (run.cancelled) note(absl::CancelledError(absl::StrCat("action ", action, " was cancelled")));
+
+  Stamp(md->mutable_output_upload_start_timestamp());
+  // Outputs and stdout/stderr are kept even for a timeout: they show how far it got.
+  struct stat st;
+  if (::stat(out_path.c_str(), &st) == 0) {
+    note(CollectOutputs(*cas_, a.command(), working_dir, out_path, err_path, result));
+  }
+  Stamp(md->mutable_output_upload_completed_timestamp());
+  std::filesystem::remove_all(dir, ec);
+  Stamp(md->mutable_worker_completed_timestamp());
+  if (!first_error.ok()) {
+    *response.mutable_status() = ToRpcStatus(first_error);
+    response.set_message(std::string(first_error.message()));
+  }
+  return response;
+}
+
+}  // namespace kfarm

@@ -1,0 +1,109 @@
+#include "worker/file_cache.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace kfarm {
+
+absl::StatusOr<std::unique_ptr<FileCache>> FileCache::Open(const Options& o, CasClient* cas) {
+  auto c = std::unique_ptr<FileCache>(new FileCache(cas));
+  DiskBlobAccess::Options plain{o.root + "/plain", o.max_bytes * 7 / 8, true, 0444, o.owner_uid};
+  DiskBlobAccess::Options exec{o.root + "/exec", o.max_bytes / 8, true, 0555, o.owner_uid};
+  ASSIGN_OR_RETURN(c->plain_, DiskBlobAccess::Open(plain));
+  ASSIGN_OR_RETURN(c->exec_, DiskBlobAccess::Open(exec));
+  return c;
+}
+
+std::string FileCache::Path(const Digest& digest, bool executable) const {
+  return (executable ? exec_ : plain_)->BlobPath(digest);
+}
+
+std::vector<Digest> FileCache::LargeBlobs(int64_t min_size) {
+  std::vector<Digest> out;
+  for (auto* store : {plain_.get(), exec_.get()}) {
+    for (const Digest& d : store->Digests()) {
+      if (d.size() >= min_size) out.push_back(d);
+    }
+  }
+  return out;
+}
+
+absl::Status FileCache::Ensure(const std::vector<Want>& wants) {
+  // Claim the downloads nobody else is doing; wait for the ones in flight elsewhere.
+  std::vector<Want> mine;
+  std::vector<std::shared_ptr<Flight>> mine_flights, theirs;
+  for (bool exec : {false, true}) {
+    std::vector<Digest> digests;
+    for (const Want& w : wants) {
+      if (w.executable == exec) digests.push_back(w.digest);
+    }
+    if (digests.empty()) continue;
+    ASSIGN_OR_RETURN(std::vector<Digest> missing, Store(exec)->FindMissing(digests));
+    absl::MutexLock lock(&mu_);
+    for (const Digest& d : missing) {
+      auto [it, fresh] = flights_.try_emplace({d, exec});
+      if (fresh) {
+        it->second = std::make_shared<Flight>();
+        mine.push_back({d, exec});
+        mine_flights.push_back(it->second);
+      } else {
+        theirs.push_back(it->second);
+      }
+    }
+  }
+  absl::Status status = Fetch(mine);
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < mine.size(); ++i) {
+      absl::MutexLock flight_lock(&mine_flights[i]->mu);
+      mine_flights[i]->done = true;
+      mine_flights[i]->status = status;
+      flights_.erase({mine[i].digest, mine[i].executable});
+    }
+  }
+  RETURN_IF_ERROR(status);
+  for (auto& f : theirs) {
+    absl::MutexLock lock(&f->mu);
+    f->mu.Await(absl::Condition(&f->done));
+    RETURN_IF_ERROR(f->status);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FileCache::Fetch(const std::vector<Want>& wants) {
+  std::vector<Want> batch;
+  int64_t batch_bytes = 0;
+  auto flush = [&]() -> absl::Status {
+    if (batch.empty()) return absl::OkStatus();
+    std::vector<Digest> digests;
+    for (const Want& w : batch) digests.push_back(w.digest);
+    ASSIGN_OR_RETURN(std::vector<std::string> blobs, cas_->BatchRead(digests));
+    for (size_t i = 0; i < batch.size(); ++i) {
+      RETURN_IF_ERROR(Store(batch[i].executable)->Put(batch[i].digest, blobs[i]));
+      bytes_fetched_ += batch[i].digest.size();
+    }
+    batch.clear();
+    batch_bytes = 0;
+    return absl::OkStatus();
+  };
+  for (const Want& w : wants) {
+    if (w.digest.size() >= CasClient::kStreamThreshold) {
+      RETURN_IF_ERROR(FetchOne(w));
+      continue;
+    }
+    if (batch_bytes + w.digest.size() > cas_->max_batch_bytes() / 2) RETURN_IF_ERROR(flush());
+    batch.push_back(w);
+    batch_bytes += w.digest.size();
+  }
+  return flush();
+}
+
+absl::Status FileCache::FetchOne(const Want& w) {
+  ASSIGN_OR_RETURN(auto writer, Store(w.executable)->OpenWrite(w.digest));
+  RETURN_IF_ERROR(cas_->StreamBlob(w.digest, [&](absl::string_view p) { return writer->Write(p); }));
+  RETURN_IF_ERROR(writer->Commit());
+  bytes_fetched_ += w.digest.size();
+  return absl::OkStatus();
+}
+
+}  // namespace kfarm

@@ -1,0 +1,62 @@
+// The worker's local CAS: read-only, content-addressed files that input roots hardlink to, with
+// the executable bit part of the key (two stores, 0444 and 0555), LRU eviction under a size cap,
+// verification on arrival, and one download per digest however many actions want it at once.
+#ifndef KFARM_WORKER_FILE_CACHE_H_
+#define KFARM_WORKER_FILE_CACHE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/cas_client.h"
+#include "common/disk_blob_access.h"
+
+namespace kfarm {
+
+class FileCache {
+ public:
+  struct Options {
+    std::string root;
+    int64_t max_bytes = int64_t{10} << 30;
+    int owner_uid = -1;  // See DiskBlobAccess::Options::owner_uid.
+  };
+  static absl::StatusOr<std::unique_ptr<FileCache>> Open(const Options& options, CasClient* cas);
+
+  struct Want {
+    Digest digest;
+    bool executable;
+  };
+  // Makes every wanted file present locally (fetching what is missing: small ones batched,
+  // large ones streamed). Afterwards Path() names them.
+  absl::Status Ensure(const std::vector<Want>& wants);
+  std::string Path(const Digest& digest, bool executable) const;
+
+  // Blobs of at least `min_size` bytes held here (for the scheduler's cache affinity).
+  std::vector<Digest> LargeBlobs(int64_t min_size);
+  int64_t bytes_fetched() const { return bytes_fetched_; }
+
+ private:
+  struct Flight {
+    absl::Mutex mu;
+    bool done = false;
+    absl::Status status;
+  };
+  FileCache(CasClient* cas) : cas_(cas) {}
+  BlobAccess* Store(bool executable) const { return executable ? exec_.get() : plain_.get(); }
+  absl::Status Fetch(const std::vector<Want>& wants);
+  absl::Status FetchOne(const Want& w);
+
+  CasClient* cas_;
+  std::unique_ptr<DiskBlobAccess> plain_;
+  std::unique_ptr<DiskBlobAccess> exec_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::pair<Digest, bool>, std::shared_ptr<Flight>> flights_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int64_t> bytes_fetched_{0};
+};
+
+}  // namespace kfarm
+
+#endif  // KFARM_WORKER_FILE_CACHE_H_

@@ -1,0 +1,35 @@
+// Lays out an action's input root: directories created, files hardlinked from the FileCache
+// (no copy of anything already cached), symlinks recreated. The sandbox makes the linked files
+// unwritable for the action, so the cache cannot be altered through them.
+#ifndef KFARM_WORKER_INPUT_STAGER_H_
+#define KFARM_WORKER_INPUT_STAGER_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/cas_client.h"
+#include "worker/file_cache.h"
+
+namespace kfarm {
+
+class InputStager {
+ public:
+  // With `link` false every input is a private, writable copy: for setups where the sandbox
+  // cannot keep an action from writing through a hardlink (no bubblewrap, or not root).
+  InputStager(CasClient* cas, FileCache* cache, bool link) : cas_(cas), cache_(cache), link_(link) {}
+
+  // `dir` must exist and be empty.
+  absl::Status Stage(const Digest& root, const std::string& dir);
+
+ private:
+  CasClient* cas_;
+  FileCache* cache_;
+  bool link_;
+};
+
+// Creates the parent directories of every declared output under the working directory.
+absl::Status CreateOutputParents(const reapi::Command& command, const std::string& working_dir);
+
+}  // namespace kfarm
+
+#endif  // KFARM_WORKER_INPUT_STAGER_H_

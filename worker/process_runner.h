@@ -1,0 +1,56 @@
+// Runs one action's command: exactly its arguments and environment (nothing inherited from the
+// worker), stdout/stderr into files, in its own process group, under bubblewrap (own network,
+// PID and IPC namespaces, host toolchain read-only, only the input root writable) or, in
+// trusted setups, directly. A timeout or a cancel kills the whole process group.
+#ifndef KFARM_WORKER_PROCESS_RUNNER_H_
+#define KFARM_WORKER_PROCESS_RUNNER_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace kfarm {
+
+struct RunSpec {
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string input_root;   // Absolute host path.
+  std::string working_dir;  // Relative to input_root ("" = the root itself).
+  std::string stdout_path;
+  std::string stderr_path;
+  absl::Duration timeout;
+};
+
+struct RunResult {
+  int exit_code = 0;
+  bool timed_out = false;
+  bool cancelled = false;
+};
+
+struct SandboxOptions {
+  bool bubblewrap = true;
+  std::vector<std::string> readonly_paths;  // Host paths visible read-only in the sandbox.
+};
+
+// Wakes a running process's wait so it is killed; safe from any thread.
+class CancelSignal {
+ public:
+  CancelSignal();
+  ~CancelSignal();
+  void Cancel();
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Infrastructure failures (cannot spawn) are errors; the command's own failure is an exit code.
+absl::StatusOr<RunResult> RunProcess(const RunSpec& spec, const SandboxOptions& sandbox,
+                                     CancelSignal* cancel);
+
+}  // namespace kfarm
+
+#endif  // KFARM_WORKER_PROCESS_RUNNER_H_

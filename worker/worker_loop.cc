@@ -1,0 +1,178 @@
+#include "worker/worker_loop.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace kfarm {
+
+WorkerLoop::WorkerLoop(WorkerOptions options, std::shared_ptr<grpc::Channel> channel,
+                       Executor* executor, FileCache* cache)
+    : options_(std::move(options)),
+      stub_(worker::WorkerService::NewStub(channel)),
+      executor_(executor),
+      cache_(cache) {}
+
+WorkerLoop::~WorkerLoop() {
+  std::vector<std::thread> threads;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, r] : running_) {
+      r.cancel->Cancel();
+      threads.push_back(std::move(r.thread));
+    }
+    for (auto& t : finished_) threads.push_back(std::move(t));
+    finished_.clear();
+  }
+  for (auto& t : threads) t.join();
+}
+
+void WorkerLoop::Stop() {
+  absl::MutexLock lock(&mu_);
+  if (ctx_ != nullptr) ctx_->TryCancel();
+}
+
+void WorkerLoop::Run(const std::atomic<bool>* stop) {
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (!*stop) {
+    if (Session(stop)) backoff = absl::Milliseconds(100);
+    if (*stop) break;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+}
+
+bool WorkerLoop::Send(const worker::WorkerMessage& msg) {
+  absl::MutexLock wlock(&write_mu_);
+  Stream* s;
+  {
+    absl::MutexLock lock(&mu_);
+    s = stream_;
+  }
+  return s != nullptr && s->Write(msg);
+}
+
+bool WorkerLoop::Session(const std::atomic<bool>* stop) {
+  grpc::ClientContext ctx;
+  std::unique_ptr<Stream> stream = stub_->Connect(&ctx);
+  worker::WorkerMessage reg_msg;
+  auto* reg = reg_msg.mutable_register_();
+  reg->set_worker_id(options_.worker_id);
+  reg->set_slots(options_.slots);
+  for (const auto& p : options_.properties) *reg->add_properties() = p;
+  for (const Digest& d : cache_->LargeBlobs(1 << 20)) d.ToProto(reg->add_cached_blobs());
+  std::vector<worker::Completion> undelivered;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, r] : running_) reg->add_running_executions(id);
+    for (const auto& c : undelivered_) reg->add_running_executions(c.execution_id());
+    undelivered.swap(undelivered_);
+    stream_ = stream.get();
+    ctx_ = &ctx;
+  }
+  bool welcomed = false;
+  std::atomic<int64_t> heartbeat_ms{1000};
+  absl::Mutex hb_mu;
+  bool hb_stop = false;
+  std::thread heartbeat;
+  if (stream->Write(reg_msg)) {
+    for (const auto& c : undelivered) {
+      worker::WorkerMessage m;
+      *m.mutable_completion() = c;
+      if (!Send(m)) {
+        absl::MutexLock lock(&mu_);
+        undelivered_.push_back(c);
+      }
+    }
+    heartbeat = std::thread([&] {
+      worker::WorkerMessage hb;
+      hb.mutable_heartbeat();
+      absl::MutexLock lock(&hb_mu);
+      while (!hb_stop) {
+        hb_mu.AwaitWithTimeout(absl::Condition(&hb_stop), absl::Milliseconds(heartbeat_ms.load()));
+        if (!hb_stop) {
+          hb_mu.Unlock();
+          Send(hb);
+          hb_mu.Lock();
+        }
+      }
+    });
+    worker::SchedulerMessage msg;
+    while (!*stop && stream->Read(&msg)) {
+      if (msg.has_welcome()) {
+        welcomed = true;
+        heartbeat_ms = std::max<int64_t>(
+            10, google::protobuf::util::TimeUtil::DurationToMilliseconds(
+                    msg.welcome().heartbeat_interval()));
+        LogInfo("worker ", options_.worker_id, " connected to ", options_.scheduler);
+      } else if (msg.has_assignment()) {
+        Start(msg.assignment());
+      } else if (msg.has_cancel()) {
+        absl::MutexLock lock(&mu_);
+        auto it = running_.find(msg.cancel().execution_id());
+        if (it != running_.end()) it->second.cancel->Cancel();
+      } else if (msg.has_drain()) {
+        absl::MutexLock lock(&mu_);
+        draining_ = true;
+        LogInfo("worker ", options_.worker_id, " draining");
+      }
+      ReapFinishedThreads();
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    stream_ = nullptr;
+    ctx_ = nullptr;
+  }
+  {
+    absl::MutexLock wlock(&write_mu_);  // No Write may be in progress when the stream goes.
+  }
+  {
+    absl::MutexLock lock(&hb_mu);
+    hb_stop = true;
+  }
+  if (heartbeat.joinable()) heartbeat.join();
+  ctx.TryCancel();
+  grpc::Status s = stream->Finish();
+  if (!*stop) {
+    LogWarning("worker ", options_.worker_id, ": stream to ", options_.scheduler, " ended: ",
+               s.error_message().empty() ? "disconnected" : s.error_message());
+  }
+  return welcomed;
+}
+
+void WorkerLoop::Start(const worker::Assignment& a) {
+  absl::MutexLock lock(&mu_);
+  if (running_.count(a.execution_id()) > 0) return;
+  Running& r = running_[a.execution_id()];
+  r.cancel = std::make_unique<CancelSignal>();
+  CancelSignal* cancel = r.cancel.get();
+  r.thread = std::thread([this, a, cancel] { Finish(a.execution_id(), executor_->Run(a, cancel)); });
+}
+
+void WorkerLoop::Finish(const std::string& id, reapi::ExecuteResponse response) {
+  worker::WorkerMessage m;
+  m.mutable_completion()->set_execution_id(id);
+  *m.mutable_completion()->mutable_response() = std::move(response);
+  bool sent = Send(m);
+  absl::MutexLock lock(&mu_);
+  auto it = running_.find(id);
+  if (it != running_.end()) {
+    finished_.push_back(std::move(it->second.thread));
+    running_.erase(it);
+  }
+  if (!sent) undelivered_.push_back(m.completion());
+}
+
+void WorkerLoop::ReapFinishedThreads() {
+  std::vector<std::thread> done;
+  {
+    absl::MutexLock lock(&mu_);
+    done.swap(finished_);
+  }
+  for (auto& t : done) {
+    if (t.get_id() != std::this_thread::get_id()) t.join();
+  }
+}
+
+}  // namespace kfarm

@@ -1,0 +1,71 @@
+// The worker's connection to the scheduler: dials (the scheduler never dials a worker),
+// registers, runs assignments on up to `slots` threads, reports results, sends heartbeats, and
+// reconnects with backoff — reporting what it is still running so that work is reclaimed, and
+// delivering results that finished while the stream was down.
+#ifndef KFARM_WORKER_WORKER_LOOP_H_
+#define KFARM_WORKER_WORKER_LOOP_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include "absl/synchronization/mutex.h"
+#include "kfarm/worker.grpc.pb.h"
+#include "worker/executor.h"
+
+namespace kfarm {
+
+struct WorkerOptions {
+  std::string scheduler;
+  std::string worker_id;
+  int slots = 1;
+  std::vector<reapi::Platform::Property> properties;
+};
+
+class WorkerLoop {
+ public:
+  WorkerLoop(WorkerOptions options, std::shared_ptr<grpc::Channel> channel, Executor* executor,
+             FileCache* cache);
+  ~WorkerLoop();
+
+  // Returns once `stop` is set (checked between connection attempts and on stream end).
+  void Run(const std::atomic<bool>* stop);
+  void Stop();  // Ends the current stream so Run notices `stop`.
+
+ private:
+  using Stream = grpc::ClientReaderWriter<worker::WorkerMessage, worker::SchedulerMessage>;
+  struct Running {
+    std::unique_ptr<CancelSignal> cancel;
+    std::thread thread;
+  };
+
+  bool Session(const std::atomic<bool>* stop);
+  void Start(const worker::Assignment& a);
+  void Finish(const std::string& id, reapi::ExecuteResponse response);
+  bool Send(const worker::WorkerMessage& msg);
+  void ReapFinishedThreads();
+
+  const WorkerOptions options_;
+  std::unique_ptr<worker::WorkerService::Stub> stub_;
+  Executor* executor_;
+  FileCache* cache_;
+
+  absl::Mutex mu_;
+  Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  grpc::ClientContext* ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::map<std::string, Running> running_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> finished_ ABSL_GUARDED_BY(mu_);
+  std::vector<worker::Completion> undelivered_ ABSL_GUARDED_BY(mu_);
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex write_mu_;  // One Write at a time on the stream.
+};
+
+}  // namespace kfarm
+
+#endif  // KFARM_WORKER_WORKER_LOOP_H_

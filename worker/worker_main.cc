@@ -1,0 +1,141 @@
+// kfarm-worker: runs actions for a kfarm scheduler.
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <google/protobuf/text_format.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/log.h"
+#include "kfarm/config.pb.h"
+#include "worker/worker_loop.h"
+
+ABSL_FLAG(std::string, config, "", "Worker configuration (text format, kfarm.config.WorkerConfig)");
+ABSL_FLAG(std::string, scheduler, "", "Scheduler address (default grpc://127.0.0.1:8980)");
+ABSL_FLAG(std::string, data_dir, "", "Cache and build directories (default ./kfarm-worker)");
+ABSL_FLAG(std::string, worker_id, "", "Stable worker name (default host:data_dir)");
+ABSL_FLAG(int, slots, 0, "Concurrent actions (default: number of cores)");
+ABSL_FLAG(std::string, sandbox, "", "bubblewrap (default) or none (trusted setups only)");
+ABSL_FLAG(std::vector<std::string>, property, {}, "Extra platform properties, NAME=VALUE,...");
+
+namespace {
+
+int Fail(const std::string& m) {
+  std::cerr << "kfarm-worker: " << m << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("kfarm-worker [--config FILE] [--scheduler grpc://HOST:PORT]");
+  absl::ParseCommandLine(argc, argv);
+  kfarm::config::WorkerConfig c;
+  if (std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in || !google::protobuf::TextFormat::ParseFromString(text.str(), &c)) {
+      return Fail(absl::StrCat("cannot parse config ", path));
+    }
+  }
+  if (auto v = absl::GetFlag(FLAGS_scheduler); !v.empty()) c.set_scheduler(v);
+  if (auto v = absl::GetFlag(FLAGS_data_dir); !v.empty()) c.set_data_dir(v);
+  if (auto v = absl::GetFlag(FLAGS_worker_id); !v.empty()) c.set_worker_id(v);
+  if (int v = absl::GetFlag(FLAGS_slots); v > 0) c.set_slots(v);
+  if (auto v = absl::GetFlag(FLAGS_sandbox); !v.empty()) {
+    if (v == "none") {
+      c.set_sandbox(kfarm::config::WorkerConfig::NONE);
+    } else if (v != "bubblewrap") {
+      return Fail("--sandbox=" + v + ": expected bubblewrap or none");
+    }
+  }
+  for (const std::string& p : absl::GetFlag(FLAGS_property)) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(p, absl::MaxSplits('=', 1));
+    if (kv.first.empty()) return Fail("--property " + p + ": expected NAME=VALUE");
+    auto* prop = c.add_properties();
+    prop->set_name(kv.first);
+    prop->set_value(kv.second);
+  }
+  if (c.scheduler().empty()) c.set_scheduler("grpc://127.0.0.1:8980");
+  if (c.data_dir().empty()) c.set_data_dir("kfarm-worker");
+  if (c.slots() <= 0) c.set_slots(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  if (c.cache_max_bytes() <= 0) c.set_cache_max_bytes(int64_t{10} << 30);
+  if (c.readonly_paths_size() == 0) {
+    for (const char* p : {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"}) c.add_readonly_paths(p);
+  }
+  if (c.cache_owner_uid() <= 0) c.set_cache_owner_uid(65533);
+  std::error_code ec;
+  std::string data = std::filesystem::absolute(c.data_dir()).lexically_normal().string();
+  if (c.worker_id().empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    c.set_worker_id(absl::StrCat(host, ":", data));
+  }
+  const bool bubblewrap = c.sandbox() == kfarm::config::WorkerConfig::BUBBLEWRAP;
+  if (bubblewrap && access("/usr/bin/bwrap", X_OK) != 0) {
+    return Fail("sandbox bubblewrap needs /usr/bin/bwrap (Debian package bubblewrap); "
+                "or choose --sandbox=none for a trusted setup");
+  }
+  // Hardlinked inputs are safe only if the action cannot write or chmod them: cached files
+  // are owned by another uid, which needs root here and the sandbox's user namespace.
+  const bool protect = bubblewrap && geteuid() == 0;
+  if (!protect) kfarm::LogWarning("inputs are copied, not hardlinked (needs root and bubblewrap)");
+
+  std::filesystem::remove_all(data + "/build", ec);
+  std::filesystem::create_directories(data + "/build", ec);
+  auto channel = kfarm::DialRemote(c.scheduler());
+  kfarm::CasClient cas(channel, "");
+  auto cache = kfarm::FileCache::Open(
+      {data + "/cache", c.cache_max_bytes(), protect ? c.cache_owner_uid() : -1}, &cas);
+  if (!cache.ok()) return Fail(std::string(cache.status().message()));
+
+  kfarm::ExecutorOptions eo;
+  eo.build_root = data + "/build";
+  eo.worker_name = c.worker_id();
+  eo.sandbox.bubblewrap = bubblewrap;
+  eo.sandbox.readonly_paths.assign(c.readonly_paths().begin(), c.readonly_paths().end());
+  eo.link_inputs = protect;
+  kfarm::Executor executor(&cas, cache->get(), eo);
+
+  kfarm::WorkerOptions wo;
+  wo.scheduler = c.scheduler();
+  wo.worker_id = c.worker_id();
+  wo.slots = c.slots();
+  for (const char* kv : {"OSFamily=linux", "ISA=x86-64"}) {
+    std::pair<std::string, std::string> p = absl::StrSplit(kv, '=');
+    kfarm::reapi::Platform::Property prop;
+    prop.set_name(p.first);
+    prop.set_value(p.second);
+    wo.properties.push_back(prop);
+  }
+  wo.properties.insert(wo.properties.end(), c.properties().begin(), c.properties().end());
+  kfarm::WorkerLoop loop(wo, channel, &executor, cache->get());
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::atomic<bool> stop{false};
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    stop = true;
+    loop.Stop();
+  });
+  kfarm::LogInfo("kfarm-worker ", c.worker_id(), ": ", c.slots(), " slots, sandbox ",
+                 bubblewrap ? "bubblewrap" : "none", ", scheduler ", c.scheduler());
+  loop.Run(&stop);
+  waiter.join();
+  return 0;
+}
