@@ -79,6 +79,7 @@ std::string BuildQueue::UnmetLocked(const reapi::Platform& p) const {
                                      ")"));
     }
   }
+  if (missing.empty() && workers_.empty()) return "no worker is connected";
   if (missing.empty()) {
     std::vector<std::string> all;
     for (const auto& prop : p.properties()) all.push_back(prop.name() + "=" + prop.value());
@@ -241,6 +242,7 @@ void BuildQueue::ChangedLocked(Execution& e) {
 void BuildQueue::EnqueueLocked(const std::shared_ptr<Execution>& e) {
   e->stage = Stage::kQueued;
   e->worker.clear();
+  e->unmatched_since = absl::InfiniteFuture();
   queue_[{e->params.priority, e->seq}] = e;
   ChangedLocked(*e);
 }
@@ -322,13 +324,16 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
     // A reconnect (after a blip, or a stream this side still thought alive): keep what the
     // worker still runs, requeue what it lost. Neither counts as a death.
     if (w.link != nullptr) w.link->Close();
+    // Work it no longer reports was lost with the old process: that counts as a death, or a
+    // worker that crashes and restarts under the same id would loop on the same action.
     for (auto r = w.running.begin(); r != w.running.end();) {
       if (still_running.contains(r->first)) {
         ++r;
         continue;
       }
-      if (r->second->stage == Stage::kExecuting) EnqueueLocked(r->second);
+      std::shared_ptr<Execution> e = r->second;
       w.running.erase(r++);
+      if (e->stage == Stage::kExecuting && e->worker == w.id) RecordDeathLocked(e, w.id);
     }
     LogInfo("worker ", reg.worker_id(), " reconnected, reclaiming ", w.running.size(),
             " running action(s)");
@@ -428,19 +433,22 @@ void BuildQueue::WorkerLostLocked(Worker& w, absl::Time now) {
   changed_.SignalAll();
 }
 
+void BuildQueue::RecordDeathLocked(const std::shared_ptr<Execution>& e, const std::string& worker) {
+  e->dead_workers.push_back(worker);
+  if (static_cast<int>(e->dead_workers.size()) >= config_.max_worker_deaths()) {
+    FailLocked(e, absl::InternalError(absl::StrCat(
+                      "action ", e->params.action_digest.ToString(), " (",
+                      e->params.command.arguments(0), ") was running on workers that died ",
+                      e->dead_workers.size(), " times (", absl::StrJoin(e->dead_workers, ", "),
+                      "); not retrying it again")));
+  } else {
+    EnqueueLocked(e);
+  }
+}
+
 void BuildQueue::BuryWorkerLocked(Worker& w) {
   for (auto& [id, e] : w.running) {
-    if (e->stage != Stage::kExecuting || e->worker != w.id) continue;
-    e->dead_workers.push_back(w.id);
-    if (static_cast<int>(e->dead_workers.size()) >= config_.max_worker_deaths()) {
-      FailLocked(e, absl::InternalError(absl::StrCat(
-                        "action ", e->params.action_digest.ToString(), " was running on ",
-                        e->dead_workers.size(), " workers that died (",
-                        absl::StrJoin(e->dead_workers, ", "),
-                        "); not retrying it again")));
-    } else {
-      EnqueueLocked(e);
-    }
+    if (e->stage == Stage::kExecuting && e->worker == w.id) RecordDeathLocked(e, w.id);
   }
   w.running.clear();
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -129,6 +130,9 @@ class BuildQueue {
   void CancelLocked(Operation& op, absl::string_view why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerLostLocked(Worker& w, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BuryWorkerLocked(Worker& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Requeues `e` after its worker died, or fails it once that happened max_worker_deaths times.
+  void RecordDeathLocked(const std::shared_ptr<Execution>& e, const std::string& worker)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CompleteFromWorker(const std::string& worker_id, const worker::Completion& c);
   void SendAssignmentLocked(Worker& w, const Execution& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static std::string DedupKey(const ExecuteParams& p);
@@ -144,11 +148,12 @@ class BuildQueue {
   absl::CondVar changed_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::flat_hash_map<std::string, Operation> operations_ ABSL_GUARDED_BY(mu_);
+  // Node maps: waiters hold references across CondVar waits, so entries must not move.
+  absl::node_hash_map<std::string, Operation> operations_ ABSL_GUARDED_BY(mu_);
   // Cacheable executions in flight, by instance + action digest, for deduplication.
   absl::flat_hash_map<std::string, std::shared_ptr<Execution>> in_flight_ ABSL_GUARDED_BY(mu_);
   std::map<QueueKey, std::shared_ptr<Execution>> queue_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
+  absl::node_hash_map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
   std::thread reaper_;
 };
 

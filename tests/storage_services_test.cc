@@ -133,7 +133,7 @@ TEST_F(StorageServicesTest, CapabilitiesAreHonest) {
   EXPECT_EQ(c.max_batch_total_size_bytes(), 4 << 20);
   EXPECT_EQ(c.symlink_absolute_path_strategy(), reapi::SymlinkAbsolutePathStrategy::DISALLOWED);
   EXPECT_THAT(c.supported_compressors(), ::testing::Contains(reapi::Compressor::ZSTD));
-  EXPECT_FALSE(caps.execution_capabilities().exec_enabled());
+  EXPECT_TRUE(caps.execution_capabilities().exec_enabled());
   EXPECT_EQ(caps.low_api_version().major(), 2);
   EXPECT_EQ(caps.high_api_version().major(), 2);
 

@@ -71,7 +71,8 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
     ctx_ = &ctx;
   }
   bool welcomed = false;
-  std::atomic<int64_t> heartbeat_ms{1000};
+  // Short until the Welcome says otherwise, so the first heartbeat is never late.
+  std::atomic<int64_t> heartbeat_ms{100};
   absl::Mutex hb_mu;
   bool hb_stop = false;
   std::thread heartbeat;

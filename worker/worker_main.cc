@@ -1,4 +1,5 @@
 // kfarm-worker: runs actions for a kfarm scheduler.
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -28,6 +29,19 @@ ABSL_FLAG(std::string, sandbox, "", "bubblewrap (default) or none (trusted setup
 ABSL_FLAG(std::vector<std::string>, property, {}, "Extra platform properties, NAME=VALUE,...");
 
 namespace {
+
+// Root in the initial user namespace can give cache files away; root inside a container or
+// another sandbox often cannot (the uid is unmapped), so try it.
+bool CanChown(const std::string& dir, int uid) {
+  if (geteuid() != 0) return false;
+  std::string probe = dir + "/.chown-probe";
+  int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
+  if (fd < 0) return false;
+  bool ok = fchown(fd, uid, uid) == 0;
+  close(fd);
+  unlink(probe.c_str());
+  return ok;
+}
 
 int Fail(const std::string& m) {
   std::cerr << "kfarm-worker: " << m << "\n";
@@ -88,11 +102,13 @@ int main(int argc, char** argv) {
   }
   // Hardlinked inputs are safe only if the action cannot write or chmod them: cached files
   // are owned by another uid, which needs root here and the sandbox's user namespace.
-  const bool protect = bubblewrap && geteuid() == 0;
-  if (!protect) kfarm::LogWarning("inputs are copied, not hardlinked (needs root and bubblewrap)");
-
   std::filesystem::remove_all(data + "/build", ec);
   std::filesystem::create_directories(data + "/build", ec);
+  const bool protect = bubblewrap && CanChown(data + "/build", c.cache_owner_uid());
+  if (!protect) {
+    kfarm::LogWarning("inputs are copied, not hardlinked: that needs bubblewrap and the right "
+                      "to chown cache files to uid ", c.cache_owner_uid());
+  }
   auto channel = kfarm::DialRemote(c.scheduler());
   kfarm::CasClient cas(channel, "");
   auto cache = kfarm::FileCache::Open(

@@ -1,0 +1,404 @@
+// Remote execution end to end: the real scheduler and workers over loopback.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include <grpcpp/client_context.h>
+
+#include "common/cas_client.h"
+#include "common/execution_client.h"
+#include "common/merkle.h"
+#include "common/testing/temp_dir.h"
+#include "gmock/gmock.h"
+#include "google/longrunning/operations.grpc.pb.h"
+#include "google/protobuf/util/time_util.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "gtest/gtest.h"
+#include "tests/farm.h"
+
+namespace kfarm {
+namespace {
+
+using ::testing::HasSubstr;
+using google::protobuf::util::TimeUtil;
+
+constexpr char kFastConfig[] = R"(
+  heartbeat_interval_ms: 200
+  keepalive_interval_ms: 500
+  no_worker_grace_ms: 3000
+  max_worker_deaths: 3
+  abandoned_operation_ms: 5000
+)";
+
+class ExecutionTest : public ::testing::Test {
+ protected:
+  void StartFarm(int workers, int slots, const std::string& sandbox = "bubblewrap") {
+    farm_ = std::make_unique<Farm>(dir_.path(), kFastConfig);
+    ASSERT_GT(farm_->scheduler().port(), 0);
+    for (int i = 0; i < workers; ++i) farm_->AddWorker(absl::StrCat("w", i), slots, sandbox);
+    cas_ = std::make_unique<CasClient>(farm_->channel(), "");
+    exec_ = std::make_unique<ExecutionClient>(farm_->channel(), "");
+    if (workers > 0) {  // Returns once a worker is connected (the client retries UNAVAILABLE).
+      ActionSpec warm = Shell("true");
+      warm.do_not_cache = true;
+      ASSERT_TRUE(Run(warm).ok());
+    }
+  }
+
+  Digest UploadDir(const std::map<std::string, std::string>& files) {
+    std::string root = dir_.path() + "/in-" + std::to_string(counter_++);
+    for (const auto& [path, content] : files) {
+      std::filesystem::create_directories(std::filesystem::path(root + "/" + path).parent_path());
+      std::ofstream(root + "/" + path) << content;
+    }
+    std::filesystem::create_directories(root);
+    auto tree = BuildMerkleTree(root);
+    EXPECT_TRUE(tree.ok());
+    EXPECT_TRUE(cas_->UploadTree(*tree).ok());
+    return tree->root;
+  }
+
+  BuiltAction Prepare(ActionSpec spec) {
+    BuiltAction a = BuildAction(spec);
+    absl::Status up = cas_->UploadMissing(a.blobs);
+    EXPECT_TRUE(up.ok()) << up;
+    return a;
+  }
+
+  absl::StatusOr<reapi::ExecuteResponse> Run(const ActionSpec& spec, ExecuteOptions o = {}) {
+    return exec_->Execute(Prepare(spec).digest, o);
+  }
+
+  std::string Blob(const reapi::Digest& d) {
+    auto digest = Digest::FromProto(d);
+    if (!digest.ok()) return "";
+    auto s = cas_->ReadBlob(*digest);
+    return s.ok() ? *s : "<missing>";
+  }
+
+  static ActionSpec Shell(const std::string& script, std::vector<std::string> outputs = {}) {
+    ActionSpec s;
+    s.arguments = {"/bin/sh", "-c", script};
+    s.environment = {{"PATH", "/usr/bin:/bin"}};
+    s.output_paths = std::move(outputs);
+    return s;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Farm> farm_;
+  std::unique_ptr<CasClient> cas_;
+  std::unique_ptr<ExecutionClient> exec_;
+  int counter_ = 0;
+};
+
+TEST_F(ExecutionTest, ShellActionRoundTrip) {
+  StartFarm(2, 1);
+  ActionSpec spec = Shell(
+      "cat in/a.txt; tr a-z A-Z < in/a.txt > out/up.txt; mkdir -p gen/sub; echo deep > "
+      "gen/sub/f; ln -s up.txt out/link; echo to-stderr >&2; exit 3",
+      {"out/up.txt", "gen", "out/link", "never/made"});
+  spec.input_root = UploadDir({{"in/a.txt", "hello farm\n"}});
+  auto r = Run(spec);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status().code(), 0) << r->status().message();
+  const auto& res = r->result();
+  EXPECT_EQ(res.exit_code(), 3);
+  EXPECT_EQ(Blob(res.stdout_digest()), "hello farm\n");
+  EXPECT_EQ(Blob(res.stderr_digest()), "to-stderr\n");
+  ASSERT_EQ(res.output_files_size(), 1);
+  EXPECT_EQ(res.output_files(0).path(), "out/up.txt");
+  EXPECT_EQ(Blob(res.output_files(0).digest()), "HELLO FARM\n");
+  ASSERT_EQ(res.output_directories_size(), 1);
+  reapi::Tree tree;
+  ASSERT_TRUE(tree.ParseFromString(Blob(res.output_directories(0).tree_digest())));
+  EXPECT_EQ(tree.root().directories(0).name(), "sub");
+  ASSERT_EQ(res.output_symlinks_size(), 1);
+  EXPECT_EQ(res.output_symlinks(0).target(), "up.txt");
+
+  const auto& md = res.execution_metadata();
+  EXPECT_THAT(md.worker(), ::testing::AnyOf("w0", "w1"));
+  EXPECT_LE(TimeUtil::TimestampToNanoseconds(md.queued_timestamp()),
+            TimeUtil::TimestampToNanoseconds(md.worker_start_timestamp()));
+  EXPECT_LE(TimeUtil::TimestampToNanoseconds(md.execution_start_timestamp()),
+            TimeUtil::TimestampToNanoseconds(md.execution_completed_timestamp()));
+  EXPECT_LE(TimeUtil::TimestampToNanoseconds(md.output_upload_completed_timestamp()),
+            TimeUtil::TimestampToNanoseconds(md.worker_completed_timestamp()));
+
+  // Exit code 3 is not cached; a successful action is, and a second run is a cache hit.
+  auto again = Run(spec);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->cached_result());
+  ActionSpec ok = Shell("echo cached > o", {"o"});
+  ASSERT_TRUE(Run(ok).ok());
+  auto hit = Run(ok);
+  ASSERT_TRUE(hit.ok());
+  EXPECT_TRUE(hit->cached_result());
+}
+
+TEST_F(ExecutionTest, IdenticalActionsShareOneExecutionUnlessDoNotCache) {
+  StartFarm(2, 1);
+  for (bool do_not_cache : {false, true}) {
+    ActionSpec spec = Shell("sleep 1; od -An -tx8 -N16 /dev/urandom > r", {"r"});
+    spec.do_not_cache = do_not_cache;
+    spec.environment.emplace_back("CASE", do_not_cache ? "uncached" : "cached");
+    BuiltAction a = Prepare(spec);
+    ExecuteOptions o;
+    o.skip_cache_lookup = true;
+    auto first = std::async(std::launch::async, [&] { return exec_->Execute(a.digest, o); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ExecutionClient other(farm_->channel(), "");
+    auto second = other.Execute(a.digest, o);
+    auto r1 = first.get();
+    ASSERT_TRUE(r1.ok() && second.ok()) << r1.status() << " / " << second.status();
+    std::string out1 = Blob(r1->result().output_files(0).digest());
+    std::string out2 = Blob(second->result().output_files(0).digest());
+    if (do_not_cache) {
+      EXPECT_NE(out1, out2) << "do_not_cache actions must run separately";
+    } else {
+      EXPECT_EQ(out1, out2) << "identical in-flight actions must share one execution";
+    }
+  }
+}
+
+TEST_F(ExecutionTest, PriorityOrdersTheQueue) {
+  StartFarm(1, 1);
+  ActionSpec blocker = Shell("sleep 1");
+  blocker.do_not_cache = true;
+  auto b = std::async(std::launch::async, [&] { return Run(blocker); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  auto run_with = [&](const std::string& tag, int priority) {
+    ActionSpec s = Shell("true");
+    s.environment.emplace_back("TAG", tag);
+    s.do_not_cache = true;
+    ExecuteOptions o;
+    o.priority = priority;
+    BuiltAction a = Prepare(s);
+    return std::async(std::launch::async, [this, a, o] {
+      ExecutionClient c(farm_->channel(), "");
+      return c.Execute(a.digest, o);
+    });
+  };
+  auto low = run_with("low", 10);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto high = run_with("high", -5);
+  auto rl = low.get(), rh = high.get();
+  ASSERT_TRUE(b.get().ok());
+  ASSERT_TRUE(rl.ok() && rh.ok());
+  EXPECT_LT(TimeUtil::TimestampToNanoseconds(rh->result().execution_metadata().execution_start_timestamp()),
+            TimeUtil::TimestampToNanoseconds(rl->result().execution_metadata().execution_start_timestamp()));
+}
+
+TEST_F(ExecutionTest, TimeoutKillsAndKeepsPartialOutput) {
+  StartFarm(1, 1);
+  ActionSpec spec = Shell("echo partial; echo started > o; sleep 30", {"o"});
+  spec.timeout = absl::Seconds(1);
+  auto start = std::chrono::steady_clock::now();
+  auto r = Run(spec);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(r->status().code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(r->status().message(), HasSubstr("timed out"));
+  EXPECT_EQ(Blob(r->result().stdout_digest()), "partial\n");
+  ASSERT_EQ(r->result().output_files_size(), 1);
+
+  ActionSpec too_long = Shell("true");
+  too_long.timeout = absl::Hours(100);
+  auto rejected = Run(too_long);
+  EXPECT_EQ(rejected.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(rejected.status().message(), HasSubstr("maximum"));
+}
+
+TEST_F(ExecutionTest, MissingInputsListEveryBlob) {
+  StartFarm(1, 1);
+  ActionSpec spec = Shell("cat a b");
+  reapi::Directory root;
+  Digest a = Digest::Of("never uploaded a"), b = Digest::Of("never uploaded b");
+  for (auto [name, d] : {std::pair{"a", a}, std::pair{"b", b}}) {
+    auto* f = root.add_files();
+    f->set_name(name);
+    d.ToProto(f->mutable_digest());
+  }
+  std::string root_bytes = root.SerializeAsString();
+  ASSERT_TRUE(cas_->UploadMissing({{Digest::Of(root_bytes), "", std::make_shared<std::string>(root_bytes)}}).ok());
+  spec.input_root = Digest::Of(root_bytes);
+  BuiltAction act = Prepare(spec);
+
+  auto stub = reapi::Execution::NewStub(farm_->channel());
+  reapi::ExecuteRequest req;
+  act.digest.ToProto(req.mutable_action_digest());
+  grpc::ClientContext ctx;
+  auto reader = stub->Execute(&ctx, req);
+  google::longrunning::Operation op;
+  while (reader->Read(&op)) {
+  }
+  grpc::Status s = reader->Finish();
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(s.error_details()));
+  google::rpc::PreconditionFailure pf;
+  ASSERT_EQ(details.details_size(), 1);
+  ASSERT_TRUE(details.details(0).UnpackTo(&pf));
+  std::vector<std::string> subjects;
+  for (const auto& v : pf.violations()) {
+    EXPECT_EQ(v.type(), "MISSING");
+    subjects.push_back(v.subject());
+  }
+  EXPECT_THAT(subjects, ::testing::UnorderedElementsAre("blobs/" + a.ToString(), "blobs/" + b.ToString()));
+
+  Digest ghost = Digest::Of("no such action");
+  req.Clear();
+  ghost.ToProto(req.mutable_action_digest());
+  grpc::ClientContext ctx2;
+  reader = stub->Execute(&ctx2, req);
+  while (reader->Read(&op)) {
+  }
+  s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("Action " + ghost.ToString()));
+}
+
+TEST_F(ExecutionTest, UnmatchedPlatformIsUnavailableThenFailedPrecondition) {
+  StartFarm(1, 1);
+  ActionSpec spec = Shell("true");
+  spec.platform = {{"pahole", "1.99"}};
+  BuiltAction act = Prepare(spec);
+  auto stub = reapi::Execution::NewStub(farm_->channel());
+  auto execute = [&]() {
+    reapi::ExecuteRequest req;
+    act.digest.ToProto(req.mutable_action_digest());
+    grpc::ClientContext ctx;
+    auto reader = stub->Execute(&ctx, req);
+    google::longrunning::Operation op;
+    while (reader->Read(&op)) {
+    }
+    return reader->Finish();
+  };
+  grpc::Status early = execute();
+  EXPECT_EQ(early.error_code(), grpc::StatusCode::UNAVAILABLE);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3200));
+  grpc::Status late = execute();
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(late.error_message(), HasSubstr("pahole=1.99"));
+}
+
+TEST_F(ExecutionTest, KilledWorkerActionCompletesElsewhereOnce) {
+  StartFarm(1, 1);
+  ActionSpec spec = Shell("sleep 2; echo done > o", {"o"});
+  BuiltAction a = Prepare(spec);
+  std::promise<void> executing;
+  bool signalled = false;
+  ExecuteOptions o;
+  o.on_stage = [&](reapi::ExecutionStage::Value s) {
+    if (s == reapi::ExecutionStage::EXECUTING && !signalled) {
+      signalled = true;
+      executing.set_value();
+    }
+  };
+  auto result = std::async(std::launch::async, [&] { return exec_->Execute(a.digest, o); });
+  executing.get_future().wait();
+  farm_->Kill("w0", SIGKILL);
+  farm_->AddWorker("w1", 1);
+  auto r = result.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status().code(), 0) << r->status().message();
+  EXPECT_EQ(r->result().execution_metadata().worker(), "w1");
+  EXPECT_EQ(Blob(r->result().output_files(0).digest()), "done\n");
+}
+
+TEST_F(ExecutionTest, ActionThatKillsItsWorkerFailsAfterTheRetryCap) {
+  StartFarm(0, 1);
+  ActionSpec spec = Shell("kill -9 $PPID; sleep 5");
+  BuiltAction a = Prepare(spec);
+  std::atomic<bool> done{false};
+  auto result = std::async(std::launch::async, [&] {
+    auto r = exec_->Execute(a.digest, {});
+    done = true;
+    return r;
+  });
+  // Keep replacing dead workers, as a supervisor would, until the scheduler gives up.
+  for (int i = 0; i < 8 && !done; ++i) {
+    farm_->AddWorker(absl::StrCat("crash", i), 1, "none");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    farm_->Kill(absl::StrCat("crash", i), SIGKILL);
+  }
+  auto r = result.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status().code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(r->status().message(), HasSubstr(a.digest.ToString()));
+  EXPECT_THAT(r->status().message(), HasSubstr("crash0"));
+  EXPECT_THAT(r->status().message(), HasSubstr("3 times"));
+}
+
+TEST_F(ExecutionTest, CancelOperationStopsARunningAction) {
+  StartFarm(1, 1);
+  ActionSpec spec = Shell("sleep 30");
+  spec.do_not_cache = true;
+  BuiltAction a = Prepare(spec);
+  auto stub = reapi::Execution::NewStub(farm_->channel());
+  reapi::ExecuteRequest req;
+  a.digest.ToProto(req.mutable_action_digest());
+  grpc::ClientContext ctx;
+  auto reader = stub->Execute(&ctx, req);
+  google::longrunning::Operation op;
+  std::string name;
+  while (reader->Read(&op)) {
+    reapi::ExecuteOperationMetadata md;
+    op.metadata().UnpackTo(&md);
+    name = op.name();
+    if (md.stage() == reapi::ExecutionStage::EXECUTING) break;
+  }
+  ASSERT_FALSE(name.empty());
+  auto ops = google::longrunning::Operations::NewStub(farm_->channel());
+  google::longrunning::CancelOperationRequest cancel;
+  cancel.set_name(name);
+  google::protobuf::Empty empty;
+  grpc::ClientContext cctx;
+  ASSERT_TRUE(ops->CancelOperation(&cctx, cancel, &empty).ok());
+  bool done = false;
+  while (reader->Read(&op)) done |= op.done();
+  EXPECT_TRUE(done);
+  reapi::ExecuteResponse resp;
+  op.response().UnpackTo(&resp);
+  EXPECT_EQ(resp.status().code(), grpc::StatusCode::CANCELLED);
+  // The single slot frees up quickly: the sleep was killed, not waited out.
+  auto start = std::chrono::steady_clock::now();
+  ActionSpec next = Shell("true");
+  next.do_not_cache = true;
+  ASSERT_TRUE(Run(next).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(ExecutionTest, SandboxKeepsActionsInTheirInputRoot) {
+  StartFarm(1, 1);
+  Digest root = UploadDir({{"a.txt", "pristine\n"}});
+  ActionSpec attack = Shell(
+      "echo tampered >> a.txt; chmod 666 a.txt; echo tampered > a.txt; "
+      "touch /usr/kfarm-escape; touch /etc/kfarm-escape; "
+      "python3 -c \"import socket; socket.create_connection(('127.0.0.1', " +
+      std::to_string(farm_->scheduler().port()) + "), 2)\"; echo exit=$?; cat a.txt",
+      {});
+  attack.input_root = root;
+  attack.do_not_cache = true;
+  auto r = Run(attack);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::string err = Blob(r->result().stderr_digest());
+  // (The writes to a.txt fail with a hardlinked input, or land in a private copy where the
+  // worker cannot give cache files away; either way the cache must stay pristine, below.)
+  EXPECT_THAT(err, HasSubstr("Read-only file system"));
+  EXPECT_THAT(Blob(r->result().stdout_digest()), HasSubstr("exit=1"));
+  EXPECT_FALSE(std::filesystem::exists("/usr/kfarm-escape"));
+  EXPECT_FALSE(std::filesystem::exists("/etc/kfarm-escape"));
+
+  ActionSpec reader = Shell("cat a.txt");
+  reader.input_root = root;
+  reader.do_not_cache = true;
+  auto clean = Run(reader);
+  ASSERT_TRUE(clean.ok());
+  EXPECT_EQ(Blob(clean->result().stdout_digest()), "pristine\n");
+}
+
+}  // namespace
+}  // namespace kfarm

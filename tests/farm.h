@@ -1,0 +1,69 @@
+// A local farm for integration tests: the real kfarm-scheduler (with a test configuration) and
+// kfarm-worker processes on loopback, which a test can add, kill and wait for.
+#ifndef KFARM_TESTS_FARM_H_
+#define KFARM_TESTS_FARM_H_
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tests/scheduler_process.h"
+
+namespace kfarm {
+
+class Farm {
+ public:
+  // `execution` is the text of an ExecutionConfig (heartbeats, grace periods...).
+  Farm(const std::string& dir, const std::string& execution) : dir_(dir) {
+    std::string config = dir + "/scheduler.conf";
+    std::ofstream(config) << "execution {\n" << execution << "\n}\n";
+    scheduler_ = std::make_unique<SchedulerProcess>(dir + "/scheduler",
+                                                    std::vector<std::string>{"--config=" + config});
+  }
+  ~Farm() {
+    for (auto& [id, pid] : workers_) Kill(id, SIGTERM);
+    scheduler_.reset();
+  }
+
+  SchedulerProcess& scheduler() { return *scheduler_; }
+  std::shared_ptr<grpc::Channel> channel() { return scheduler_->channel(); }
+
+  void AddWorker(const std::string& id, int slots, const std::string& sandbox = "bubblewrap",
+                 const std::vector<std::string>& properties = {}) {
+    std::vector<std::string> args = {std::string(KFARM_BIN_DIR) + "/kfarm-worker",
+                                     "--scheduler=" + scheduler_->address(),
+                                     "--data_dir=" + dir_ + "/worker-" + id, "--worker_id=" + id,
+                                     absl::StrCat("--slots=", slots), "--sandbox=" + sandbox};
+    for (const auto& p : properties) args.push_back("--property=" + p);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+    workers_[id] = pid;
+  }
+
+  void Kill(const std::string& id, int sig) {
+    auto it = workers_.find(id);
+    if (it == workers_.end() || it->second <= 0) return;
+    ::kill(it->second, sig);
+    ::waitpid(it->second, nullptr, 0);
+    workers_.erase(it);
+  }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<SchedulerProcess> scheduler_;
+  std::map<std::string, pid_t> workers_;
+};
+
+}  // namespace kfarm
+
+#endif  // KFARM_TESTS_FARM_H_
