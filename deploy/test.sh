@@ -23,7 +23,7 @@ step() {
 step "cmake build" bash deploy/build.sh
 step "ctest" ctest --test-dir build --output-on-failure -j2
 step "bazel build and test" bazel test //... --test_output=errors
-step "bazel 4.2.3 as a client (remote cache)" bash tests/bazel_client/run.sh build/bin
+step "bazel 4.2.3 as a client (remote cache, remote execution)" bash tests/bazel_client/run.sh build/bin
 
 echo "${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]
