@@ -31,6 +31,7 @@ bool SafeRelative(absl::string_view p) {
 }  // namespace
 
 absl::Status InputStager::Stage(const Digest& root, const std::string& dir) {
+  if (root.empty_blob()) return absl::OkStatus();  // The empty Directory: nothing to fetch.
   ASSIGN_OR_RETURN(std::vector<reapi::Directory> dirs, cas_->GetTree(root));
   absl::flat_hash_map<Digest, const reapi::Directory*> by_digest;
   for (const auto& d : dirs) by_digest.emplace(Digest::Of(d.SerializeAsString()), &d);
