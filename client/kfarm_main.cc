@@ -8,6 +8,8 @@
 #include "client/cas_commands.h"
 #include "client/run_command.h"
 #include "client/up_command.h"
+#include "kfarm/worker.grpc.pb.h"
+#include <grpcpp/client_context.h>
 
 ABSL_FLAG(std::string, remote, "grpc://127.0.0.1:8980", "The kfarm scheduler (grpc://HOST:PORT)");
 ABSL_FLAG(std::string, instance, "", "REAPI instance name");
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
       "kfarm [--remote grpc://HOST:PORT] [--instance NAME] COMMAND ...\n"
       "commands:\n"
       "  up                          start a local farm (scheduler + --workers) until Ctrl-C\n"
+      "  drain WORKER_ID             let a worker finish its actions and take no new ones\n"
       "  run [--input DIR] [--outputs a,b] -- ARGS...   run a command on the farm\n"
       "  cas put PATH                upload a file or directory, print its digest\n"
       "  cas get [--dir] DIGEST OUT  download a blob (or with --dir a directory tree)\n"
@@ -81,6 +84,20 @@ int main(int argc, char** argv) {
     o.priority = absl::GetFlag(FLAGS_priority);
     return kfarm::RunRemote(cas, exec, o);
   }
-  std::cerr << "kfarm: expected a command: up, run, cas (try --help)\n";
+  if (cmd == "drain" && args.size() == 2) {
+    auto stub = kfarm::worker::WorkerService::NewStub(channel);
+    kfarm::worker::DrainRequest req;
+    req.set_worker_id(args[1]);
+    kfarm::worker::DrainResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub->Drain(&ctx, req, &resp);
+    if (!s.ok()) {
+      std::cerr << "kfarm drain: " << s.error_message() << "\n";
+      return 1;
+    }
+    std::cout << "worker " << args[1] << " is draining\n";
+    return 0;
+  }
+  std::cerr << "kfarm: expected a command: up, run, drain, cas (try --help)\n";
   return 2;
 }

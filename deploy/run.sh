@@ -1,49 +1,52 @@
 #!/usr/bin/env bash
-# The README's main command: installs what is missing, builds, starts kfarm-scheduler with its
-# embedded disk store, and round-trips a real directory through it with the kfarm CLI.
-# With --serve the scheduler keeps running afterwards (Ctrl-C stops it).
+# The README's main command: installs what is missing, builds, starts a local farm (`kfarm up`:
+# scheduler + 2 workers on loopback), round-trips a real directory through its CAS and runs a
+# command on the workers. With --serve the farm keeps running afterwards (Ctrl-C stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
 bash deploy/build.sh
 
-port=${KFARM_PORT:-8980}
-data=${KFARM_DATA:-$PWD/kfarm-data}
 bin=$PWD/build/bin
+data=${KFARM_DATA:-$PWD/kfarm-data}
 work=$(mktemp -d /tmp/kfarm-demo.XXXXXX)
-sched_pid=""
+farm_pid=""
 cleanup() {
-  [ -n "$sched_pid" ] && kill "$sched_pid" 2>/dev/null && wait "$sched_pid" 2>/dev/null
+  [ -n "$farm_pid" ] && kill "$farm_pid" 2>/dev/null && wait "$farm_pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
-"$bin/kfarm-scheduler" --listen="127.0.0.1:$port" --data_dir="$data" --port_file="$work/port" &
-sched_pid=$!
+"$bin/kfarm" up --listen="127.0.0.1:${KFARM_PORT:-8980}" --data_dir="$data" \
+  --port_file="$work/port" --workers=2 &
+farm_pid=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
-[ -s "$work/port" ] || { echo "kfarm-scheduler did not start (is port $port in use?)" >&2; exit 1; }
-remote=grpc://127.0.0.1:$port
+[ -s "$work/port" ] || { echo "the farm did not start (is port ${KFARM_PORT:-8980} in use?)" >&2; exit 1; }
+remote=grpc://127.0.0.1:$(cat "$work/port")
+kfarm() { "$bin/kfarm" --remote="$remote" "$@"; }
 
-src=${1:-/usr/include/linux}
-[ "$src" = "--serve" ] && src=/usr/include/linux
+src=/usr/include/linux
 echo "== kfarm cas put $src"
-start=$(date +%s.%N)
-digest=$("$bin/kfarm" --remote="$remote" cas put "$src")
-echo "   root digest $digest ($(find "$src" -type f | wc -l) files, $(du -sh "$src" | cut -f1)) in $(echo "$(date +%s.%N) - $start" | bc | cut -c1-5) s"
-echo "== kfarm cas get --dir $digest"
-"$bin/kfarm" --remote="$remote" cas get --dir "$digest" "$work/copy"
+digest=$(kfarm cas put "$src")
+echo "   root digest $digest ($(find "$src" -type f | wc -l) files)"
+kfarm cas get --dir "$digest" "$work/copy"
 if ! diff -r "$src" "$work/copy" >/dev/null; then
   echo "round trip FAILED: $work/copy differs from $src" >&2
   exit 1
 fi
-echo "   identical to $src"
-echo "== kfarm cas tree $digest (first lines)"
-"$bin/kfarm" --remote="$remote" cas tree "$digest" | head -5
+echo "   downloaded again: identical to $src"
+
+echo "== kfarm run: a command on the workers, inputs uploaded, outputs brought back"
+mkdir -p "$work/job"
+printf 'int main(void) { return 0; }\n' > "$work/job/main.c"
+kfarm run --input="$work/job" --outputs=main.o,sizes.txt --env=PATH=/usr/bin:/bin -- \
+  /bin/sh -c 'gcc -c main.c -o main.o && size main.o > sizes.txt && echo "compiled on $(hostname)"'
+cat "$work/job/sizes.txt"
 
 echo
-echo "kfarm-scheduler serves REAPI at $remote (store: $data)."
-echo "Bazel: bazel build --remote_cache=$remote //..."
-if [ "${*: -1}" = "--serve" ]; then
+echo "The farm serves REAPI at $remote (data in $data)."
+echo "Bazel: bazel build --remote_executor=$remote //..."
+if [ "${1:-}" = "--serve" ]; then
   echo "Serving until Ctrl-C."
-  wait "$sched_pid"
+  wait "$farm_pid"
 fi

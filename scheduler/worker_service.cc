@@ -87,4 +87,9 @@ grpc::Status WorkerService::Connect(grpc::ServerContext* ctx, Stream* stream) {
   return grpc::Status::OK;
 }
 
+grpc::Status WorkerService::Drain(grpc::ServerContext*, const worker::DrainRequest* req,
+                                  worker::DrainResponse*) {
+  return ToGrpcStatus(queue_->Drain(req->worker_id()));
+}
+
 }  // namespace kfarm

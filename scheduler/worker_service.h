@@ -16,6 +16,8 @@ class WorkerService final : public worker::WorkerService::Service {
   grpc::Status Connect(
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<worker::SchedulerMessage, worker::WorkerMessage>* stream) override;
+  grpc::Status Drain(grpc::ServerContext* ctx, const worker::DrainRequest* req,
+                     worker::DrainResponse* resp) override;
 
  private:
   BuildQueue* queue_;

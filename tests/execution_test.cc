@@ -17,6 +17,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+#include "kfarm/worker.grpc.pb.h"
 #include "tests/farm.h"
 
 namespace kfarm {
@@ -369,6 +370,28 @@ TEST_F(ExecutionTest, CancelOperationStopsARunningAction) {
   next.do_not_cache = true;
   ASSERT_TRUE(Run(next).ok());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(ExecutionTest, DrainedWorkerTakesNoNewWork) {
+  StartFarm(2, 1);
+  auto stub = worker::WorkerService::NewStub(farm_->channel());
+  worker::DrainRequest req;
+  req.set_worker_id("w0");
+  worker::DrainResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->Drain(&ctx, req, &resp).ok());
+  for (int i = 0; i < 4; ++i) {
+    ActionSpec s = Shell("true");
+    s.environment.emplace_back("I", std::to_string(i));
+    auto r = Run(s);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->result().execution_metadata().worker(), "w1");
+  }
+  req.set_worker_id("nobody");
+  grpc::ClientContext ctx2;
+  grpc::Status s = stub->Drain(&ctx2, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("nobody"));
 }
 
 TEST_F(ExecutionTest, SandboxKeepsActionsInTheirInputRoot) {
