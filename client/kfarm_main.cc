@@ -8,6 +8,7 @@
 #include "client/cas_commands.h"
 #include "client/run_command.h"
 #include "client/up_command.h"
+#include "kbuild/modfinal.h"
 #include "kfarm/worker.grpc.pb.h"
 #include <grpcpp/client_context.h>
 
@@ -29,6 +30,12 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:8980", "up: scheduler address");
 ABSL_FLAG(std::string, data_dir, "kfarm-up", "up: data directory");
 ABSL_FLAG(std::string, port_file, "", "up: write the scheduler's port here once it listens");
 ABSL_FLAG(std::string, sandbox, "bubblewrap", "up: worker sandbox (bubblewrap or none)");
+ABSL_FLAG(std::string, C, ".", "modfinal: the kernel build tree");
+ABSL_FLAG(int, j, 2, "modfinal: local make -j for the .mod.o compiles");
+ABSL_FLAG(bool, k, false, "modfinal: keep going after a module fails, like make -k");
+ABSL_FLAG(bool, v, false, "modfinal: print the commands (like V=1)");
+ABSL_FLAG(bool, module_hashes, false, "modfinal: write the module-hashes Merkle tree");
+ABSL_FLAG(std::vector<std::string>, make_args, {}, "modfinal: extra make arguments, comma-separated");
 
 namespace {
 
@@ -46,6 +53,7 @@ int main(int argc, char** argv) {
       "commands:\n"
       "  up                          start a local farm (scheduler + --workers) until Ctrl-C\n"
       "  drain WORKER_ID             let a worker finish its actions and take no new ones\n"
+      "  modfinal [-C TREE] [--module_hashes]  the kernel's module final stage on the farm\n"
       "  run [--input DIR] [--outputs a,b] -- ARGS...   run a command on the farm\n"
       "  cas put PATH                upload a file or directory, print its digest\n"
       "  cas get [--dir] DIGEST OUT  download a blob (or with --dir a directory tree)\n"
@@ -62,6 +70,18 @@ int main(int argc, char** argv) {
     o.port_file = absl::GetFlag(FLAGS_port_file);
     o.sandbox = absl::GetFlag(FLAGS_sandbox);
     return kfarm::RunUp(o);
+  }
+  if (cmd == "modfinal") {
+    kfarm::ModfinalOptions o;
+    o.tree = absl::GetFlag(FLAGS_C);
+    o.remote = absl::GetFlag(FLAGS_remote);
+    o.instance = absl::GetFlag(FLAGS_instance);
+    o.jobs = absl::GetFlag(FLAGS_j);
+    o.keep_going = absl::GetFlag(FLAGS_k);
+    o.verbose = absl::GetFlag(FLAGS_v);
+    o.module_hashes = absl::GetFlag(FLAGS_module_hashes);
+    o.make_args = absl::GetFlag(FLAGS_make_args);
+    return kfarm::RunModfinal(o);
   }
   auto channel = kfarm::DialRemote(absl::GetFlag(FLAGS_remote));
   kfarm::CasClient cas(channel, absl::GetFlag(FLAGS_instance));

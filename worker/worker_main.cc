@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
+#include "common/tool_versions.h"
 #include "kfarm/config.pb.h"
 #include "worker/worker_loop.h"
 
@@ -132,6 +133,13 @@ int main(int argc, char** argv) {
     kfarm::reapi::Platform::Property prop;
     prop.set_name(p.first);
     prop.set_value(p.second);
+    wo.properties.push_back(prop);
+  }
+  // The kernel modfinal tools this machine has, so modules only run where the bytes match.
+  for (const auto& [name, value] : kfarm::ModfinalToolProperties()) {
+    kfarm::reapi::Platform::Property prop;
+    prop.set_name(name);
+    prop.set_value(value);
     wo.properties.push_back(prop);
   }
   wo.properties.insert(wo.properties.end(), c.properties().begin(), c.properties().end());

@@ -23,7 +23,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 tarball=$(ls /usr/src/linux-source-6.12*.tar.xz | head -1)
-key=$( { dpkg-query -W -f='${Version}' linux-source-6.12; cat "$here/fragment.config";
+key=$( { dpkg-query -W -f='${Version}' linux-source-6.12; cat "$here/fragment.config" "$0";
          gcc --version | head -1; ld --version | head -1; pahole --version; } | sha256sum | cut -c1-16)
 tree=$cache_root/linux-6.12-$key
 if [ -f "$tree/.kfarm-fixture-complete" ]; then
@@ -48,8 +48,9 @@ while IFS= read -r line; do
   grep -qx "$line" .config || { echo "kernel fixture: $line did not survive olddefconfig" >&2; bad=1; }
 done < "$here/fragment.config"
 [ "$bad" -eq 0 ] || exit 1
-make -s -j"$jobs" vmlinux >&2
-make -s -j"$jobs" KBUILD_MODPOST_NOFINAL=1 modules >&2
+# One `make all`, as kbuild orders it (modpost before the final vmlinux link, which takes
+# .vmlinux.export.o from modpost), stopping before the module final stage.
+make -s -j"$jobs" KBUILD_MODPOST_NOFINAL=1 all >&2
 n=$(wc -l < modules.order)
 [ "$n" -ge 60 ] || { echo "kernel fixture: only $n modules" >&2; exit 1; }
 touch .kfarm-fixture-complete
