@@ -106,12 +106,16 @@ absl::StatusOr<TreeRecipe> ReadTreeRecipe(const std::string& tree,
   if (fd < 0) return ErrnoError("mkstemp", tmpl);
   ::close(fd);
   const std::string capture = tmpl;
-  // kbuild's `cmd` macro is redirected into the capture file; with -n nothing runs, but every
-  // recipe is expanded with its own $@ and $^. if_changed_except and newer-prereqs are forced so
-  // modules already linked are described too.
+  // kbuild's command macros are redirected: `cmd` appends the expanded command (with its own
+  // $@ and $^) to the capture file and runs `:` instead, and every if_changed* variant goes
+  // through it unconditionally. So make walks the tree as for `make modules`, every module's
+  // recipe is described even if already linked, and nothing in the tree is run or rewritten.
+  // (A -n dry run would not do: make then assumes every FORCE target changed and "relinks"
+  // vmlinux, whose recipe runs even under -n.)
   std::vector<std::string> args = {
-      "make", "-C", tree, "-n", "KBUILD_MODPOST_NOFINAL=", "modules",
-      absl::StrCat("cmd=$(file >>", capture, ",KFARM\t$(1)\t$@\t$(cmd_$(1)))"),
+      "make", "-C", tree, "KBUILD_MODPOST_NOFINAL=", "modules",
+      absl::StrCat("cmd=$(file >>", capture, ",KFARM\t$(1)\t$@\t$(cmd_$(1))):"),
+      "if_changed=$(cmd)", "if_changed_dep=$(cmd)", "if_changed_rule=$(cmd)",
       "if_changed_except=$(cmd)", "newer-prereqs=forced"};
   args.insert(args.end(), make_args.begin(), make_args.end());
   std::vector<std::string> quoted;

@@ -28,6 +28,8 @@ ABSL_FLAG(std::string, worker_id, "", "Stable worker name (default host:data_dir
 ABSL_FLAG(int, slots, 0, "Concurrent actions (default: number of cores)");
 ABSL_FLAG(std::string, sandbox, "", "bubblewrap (default) or none (trusted setups only)");
 ABSL_FLAG(std::vector<std::string>, property, {}, "Extra platform properties, NAME=VALUE,...");
+ABSL_FLAG(bool, detect_tools, true,
+          "Advertise this machine's ld/objcopy/pahole versions (kfarm.tool.*) as properties");
 
 namespace {
 
@@ -136,7 +138,9 @@ int main(int argc, char** argv) {
     wo.properties.push_back(prop);
   }
   // The kernel modfinal tools this machine has, so modules only run where the bytes match.
-  for (const auto& [name, value] : kfarm::ModfinalToolProperties()) {
+  for (const auto& [name, value] : absl::GetFlag(FLAGS_detect_tools)
+                                       ? kfarm::ModfinalToolProperties()
+                                       : std::vector<std::pair<std::string, std::string>>{}) {
     kfarm::reapi::Platform::Property prop;
     prop.set_name(name);
     prop.set_value(value);

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# kfarm modfinal on the real kernel fixture, through local farms of real processes:
+#  - every .ko and .M.ko.cmd is byte-identical to what kbuild's own modfinal writes from the
+#    same objects with the same deterministic flags;
+#  - a plain `make modules` afterwards changes no .ko (contents and mtimes);
+#  - a second run is all cache hits with identical files; changing one module's .o re-executes
+#    only that module;
+#  - the module-hashes root and proofs are written and verify;
+#  - a worker with another pahole is never chosen; with only such workers the error names the
+#    tool and both versions.
+# Usage: tests/kernel/modfinal_test.sh BIN_DIR
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$(cd "${1:?usage: modfinal_test.sh BIN_DIR}" && pwd)
+ts=KBUILD_BUILD_TIMESTAMP=2026-01-01
+export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HOST=kfarm
+
+fixture=$(bash "$here/build_fixture.sh")
+work=$(mktemp -d /tmp/kfarm-modfinal.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "modfinal test FAILED: $*" >&2; exit 1; }
+checks=0
+pass() { checks=$((checks + 1)); echo "ok - $*"; }
+
+# kbuild's own modfinal on a copy, once per fixture: the reference .ko and .cmd files.
+ref=$fixture.kbuild-ref
+if [ ! -f "$ref/.complete" ]; then
+  echo "building kbuild's reference modules (once per fixture)" >&2
+  rm -rf "$ref" "$work/ref-tree"
+  cp -a "$fixture" "$work/ref-tree"
+  make -s -C "$work/ref-tree" -j2 modules >&2
+  mkdir -p "$ref.tmp"
+  (cd "$work/ref-tree" && find . -name "*.ko" -o -name ".*.ko.cmd" | cpio -pdm --quiet "$ref.tmp")
+  rm -rf "$work/ref-tree"
+  touch "$ref.tmp/.complete"
+  mv "$ref.tmp" "$ref"
+fi
+
+tree=$work/tree
+cp -a "$fixture" "$tree"
+nmods=$(wc -l < "$tree/modules.order")
+
+start_farm() {  # NAME; sets $port
+  "$bin/kfarm" up --listen=127.0.0.1:0 --data_dir="$work/$1" --port_file="$work/$1.port" \
+    --workers=2 --slots=1 >"$work/$1.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$work/$1.port" ] && break; sleep 0.1; done
+  port=$(cat "$work/$1.port")
+}
+modfinal() { "$bin/kfarm" modfinal --remote="grpc://127.0.0.1:$port" -C "$tree" --make_args="$ts" "$@"; }
+
+start_farm farm
+modfinal --module_hashes >"$work/run1.log" 2>&1 || { cat "$work/run1.log"; fail "first run"; }
+grep -q "$nmods modules, $nmods executed on the farm, 0 cache hits, 0 failed" "$work/run1.log" ||
+  { tail -5 "$work/run1.log"; fail "first run summary"; }
+[ "$(grep -c '^  LD \[M\]  ' "$work/run1.log")" -eq "$nmods" ] || fail "LD [M] lines"
+pass "first run: $nmods modules executed on the farm ($(tail -1 "$work/run1.log" | grep -oE '[0-9.]+ s$'))"
+
+differ=0
+while read -r f; do
+  cmp -s "$ref/$f" "$tree/$f" || { echo "differs from kbuild: $f" >&2; differ=$((differ + 1)); }
+done < <(cd "$ref" && find . -name "*.ko" -o -name ".*.ko.cmd")
+[ "$differ" -eq 0 ] || fail "$differ files differ from kbuild's"
+pass "all $nmods .ko and .ko.cmd files are byte-identical to kbuild's"
+
+snapshot() { (cd "$tree" && find . -name "*.ko" -printf '%p %T@ %s\n' | sort; find . -name "*.ko" -print0 | sort -z | xargs -0 sha256sum); }
+snapshot >"$work/before"
+make -s -C "$tree" -j2 modules >"$work/make.log" 2>&1 || { cat "$work/make.log"; fail "make modules"; }
+snapshot >"$work/after"
+cmp -s "$work/before" "$work/after" || { diff "$work/before" "$work/after" | head; fail "make modules touched a .ko"; }
+pass "a plain make modules afterwards relinks nothing and regenerates no BTF"
+
+root=$(grep -oE "modules.hashes.root: [0-9a-f]{64}" "$work/run1.log" | cut -d' ' -f2)
+[ -n "$root" ] && [ "$(stat -c %s "$tree/modules.hashes.root")" -eq 36 ] || fail "module hashes root"
+[ "$(find "$tree" -name '*.merkle' | wc -l)" -eq "$nmods" ] || fail "one .merkle per module"
+python3 "$here/verify_module_hashes.py" "$tree" || fail "module-hashes proofs do not verify"
+pass "module-hashes root $root and $nmods proofs verify"
+
+modfinal >"$work/run2.log" 2>&1 || { cat "$work/run2.log"; fail "second run"; }
+grep -q "$nmods modules, 0 executed on the farm, $nmods cache hits, 0 failed" "$work/run2.log" ||
+  { tail -3 "$work/run2.log"; fail "second run should be all cache hits"; }
+snapshot | grep -v " [0-9.]* [0-9]*$" >"$work/after2"; grep -v " [0-9.]* [0-9]*$" "$work/before" >"$work/before2"
+cmp -s "$work/before2" "$work/after2" || fail "cache hits wrote different files"
+pass "second run: $nmods cache hits, identical files"
+
+printf '\0' >>"$tree/net/ipv4/tcp_cubic.o"
+modfinal >"$work/run3.log" 2>&1 || { cat "$work/run3.log"; fail "third run"; }
+grep -q "$nmods modules, 1 executed on the farm, $((nmods - 1)) cache hits" "$work/run3.log" ||
+  { tail -3 "$work/run3.log"; fail "changing one .o should re-execute exactly one module"; }
+pass "changing one module's .o re-executes only that module"
+
+# Tool identity: a scheduler with a worker offering another pahole, then with only that one.
+ld_v=$(ld --version | head -1); oc_v=$(objcopy --version | head -1); real_pahole=$(pahole --version)
+printf 'execution {\n  no_worker_grace_ms: 1500\n  heartbeat_interval_ms: 200\n}\n' >"$work/sched.conf"
+"$bin/kfarm-scheduler" --config="$work/sched.conf" --listen=127.0.0.1:0 --data_dir="$work/s2" \
+  --port_file="$work/s2.port" 2>"$work/s2.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/s2.port" ] && break; sleep 0.1; done
+port=$(cat "$work/s2.port")
+"$bin/kfarm-worker" --scheduler="127.0.0.1:$port" --data_dir="$work/wrong" --worker_id=wrong-pahole \
+  --slots=1 --detect_tools=false \
+  --property="kfarm.tool.ld=$ld_v,kfarm.tool.objcopy=$oc_v,kfarm.tool.pahole=v9.99" 2>"$work/wrong.log" &
+pids+=($!)
+"$bin/kfarm-worker" --scheduler="127.0.0.1:$port" --data_dir="$work/right" --worker_id=right \
+  --slots=1 2>"$work/right.log" &
+right=$!
+pids+=($right)
+sleep 1
+rm -f "$tree"/net/ipv4/*.ko
+modfinal --instance=tools-check >"$work/run4.log" 2>&1 || { cat "$work/run4.log"; fail "run with mixed workers"; }
+fetched=$(grep -c "^+" "$work/wrong/cache/plain/journal" 2>/dev/null || true)
+[ "${fetched:-0}" -eq 0 ] || fail "the worker with another pahole fetched $fetched inputs"
+pass "a worker with another pahole ($real_pahole wanted, v9.99 offered) is never chosen"
+
+kill "$right"
+wait "$right" 2>/dev/null || true
+sleep 2
+if modfinal --instance=tools-check-2 -k >"$work/run5.log" 2>&1; then fail "only wrong workers: should fail"; fi
+grep -q "kfarm.tool.pahole=$real_pahole" "$work/run5.log" && grep -q "v9.99" "$work/run5.log" ||
+  { tail -5 "$work/run5.log"; fail "the error should name the tool and both versions"; }
+pass "with only such workers the client fails naming kfarm.tool.pahole, $real_pahole and v9.99"
+
+echo "$checks passed, 0 failed"
