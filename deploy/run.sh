@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's main command: installs what is missing, builds, starts a local farm (`kfarm up`:
-# scheduler + 2 workers on loopback), round-trips a real directory through its CAS and runs a
-# command on the workers. With --serve the farm keeps running afterwards (Ctrl-C stops it).
+# scheduler + 2 workers on loopback), round-trips a real directory through its CAS, runs a
+# command on the workers, then the kernel demo: kfarm modfinal on a real 6.12 tree.
+# With --serve the farm keeps running afterwards (Ctrl-C stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
@@ -42,6 +43,14 @@ printf 'int main(void) { return 0; }\n' > "$work/job/main.c"
 kfarm run --input="$work/job" --outputs=main.o,sizes.txt --env=PATH=/usr/bin:/bin -- \
   /bin/sh -c 'gcc -c main.c -o main.o && size main.o > sizes.txt && echo "compiled on $(hostname)"'
 cat "$work/job/sizes.txt"
+
+echo "== the kernel demo: kfarm modfinal on a real 6.12 tree (built once, cached outside the clone)"
+fixture=$(bash tests/kernel/build_fixture.sh)
+export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HOST=kfarm
+cp -a "$fixture" "$work/linux"
+kfarm modfinal -C "$work/linux" --module_hashes --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 | tail -4
+echo "== again: every module is an action-cache hit"
+kfarm modfinal -C "$work/linux" --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 | tail -1
 
 echo
 echo "The farm serves REAPI at $remote (data in $data)."

@@ -9,7 +9,7 @@ packages=(
   libssl-dev libelf-dev libzstd-dev zstd
   libgtest-dev libgmock-dev libbenchmark-dev
   bazel-bootstrap bazel-bootstrap-source
-  openssl python3 python3-grpcio python3-protobuf
+  openssl python3 python3-grpcio python3-protobuf bubblewrap bc
 )
 
 missing=()
