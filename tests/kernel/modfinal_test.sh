@@ -17,11 +17,14 @@ export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HO
 
 fixture=$(bash "$here/build_fixture.sh")
 work=$(mktemp -d /tmp/kfarm-modfinal.XXXXXX)
+# .mod.o files are compiled inside modfinal and carry the tree's absolute path in their DWARF
+# (DW_AT_comp_dir), so kbuild's reference and kfarm's run use the same path, one after the other.
+tree=/tmp/kfarm-modfinal-tree
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
+  rm -rf "$work" "$tree"
 }
 trap cleanup EXIT
 fail() { echo "modfinal test FAILED: $*" >&2; exit 1; }
@@ -32,17 +35,17 @@ pass() { checks=$((checks + 1)); echo "ok - $*"; }
 ref=$fixture.kbuild-ref
 if [ ! -f "$ref/.complete" ]; then
   echo "building kbuild's reference modules (once per fixture)" >&2
-  rm -rf "$ref" "$work/ref-tree"
-  cp -a "$fixture" "$work/ref-tree"
-  make -s -C "$work/ref-tree" -j2 modules >&2
+  rm -rf "$ref" "$tree"
+  cp -a "$fixture" "$tree"
+  make -s -C "$tree" -j2 modules >&2
   mkdir -p "$ref.tmp"
-  (cd "$work/ref-tree" && find . -name "*.ko" -o -name ".*.ko.cmd" | cpio -pdm --quiet "$ref.tmp")
-  rm -rf "$work/ref-tree"
+  (cd "$tree" && find . -name "*.ko" -o -name ".*.ko.cmd" | cpio -pdm --quiet "$ref.tmp")
+  rm -rf "$tree"
   touch "$ref.tmp/.complete"
   mv "$ref.tmp" "$ref"
 fi
 
-tree=$work/tree
+rm -rf "$tree"
 cp -a "$fixture" "$tree"
 nmods=$(wc -l < "$tree/modules.order")
 
