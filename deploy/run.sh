@@ -47,10 +47,12 @@ cat "$work/job/sizes.txt"
 echo "== the kernel demo: kfarm modfinal on a real 6.12 tree (built once, cached outside the clone)"
 fixture=$(bash tests/kernel/build_fixture.sh)
 export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HOST=kfarm
-cp -a "$fixture" "$work/linux"
-kfarm modfinal -C "$work/linux" --module_hashes --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 | tail -4
+linux=${KFARM_KERNEL_TREE:-/tmp/kfarm-kernel-tree}  # The path the fixture was built at.
+rm -rf "$linux"
+cp -a "$fixture" "$linux"
+kfarm modfinal -C "$linux" --module_hashes --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 | tail -4
 echo "== again: every module is an action-cache hit"
-kfarm modfinal -C "$work/linux" --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 | tail -1
+kfarm modfinal -C "$linux" --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 | tail -1
 
 echo
 echo "The farm serves REAPI at $remote (data in $data)."

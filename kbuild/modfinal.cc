@@ -84,8 +84,10 @@ int RunModfinal(const ModfinalOptions& o) {
   };
   const absl::Time start = absl::Now();
   if (absl::Status s = CompileModObjects(o); !s.ok()) return fail(s);
+  const absl::Time compiled = absl::Now();
   auto recipe = ReadTreeRecipe(o.tree, o.make_args);
   if (!recipe.ok()) return fail(recipe.status());
+  const absl::Time recipe_read = absl::Now();
 
   // The raw base BTF: one blob for every module of this vmlinux, and part of every action key.
   std::string base_name;
@@ -235,9 +237,11 @@ int RunModfinal(const ModfinalOptions& o) {
               << " levels, " << prepared.size() << " modules)\n";
   }
   std::cout << absl::StrFormat(
-      "kfarm modfinal: %zu modules, %d executed on the farm, %d cache hits, %d failed, %.1f s\n",
+      "kfarm modfinal: %zu modules, %d executed on the farm, %d cache hits, %d failed, %.1f s "
+      "(local .mod.o %.1f s, recipe %.1f s, farm %.1f s)\n",
       prepared.size(), done - cached, cached.load(), failed.load(),
-      absl::ToDoubleSeconds(absl::Now() - start));
+      absl::ToDoubleSeconds(absl::Now() - start), absl::ToDoubleSeconds(compiled - start),
+      absl::ToDoubleSeconds(recipe_read - compiled), absl::ToDoubleSeconds(absl::Now() - recipe_read));
   return failed == 0 && done == static_cast<int>(prepared.size()) ? 0 : 1;
 }
 

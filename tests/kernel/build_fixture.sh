@@ -3,6 +3,9 @@
 # vmlinux, then `make KBUILD_MODPOST_NOFINAL=1 modules` (objects and modpost output, no .ko).
 # The tree is cached outside the clone, keyed on (kernel version, fragment, toolchain versions),
 # so later runs on the same machine reuse it; prints the tree's path on stdout.
+# The tree is built at $KFARM_KERNEL_TREE (default /tmp/kfarm-kernel-tree) and users copy it back
+# to exactly that path: kbuild's tools and every .o record absolute paths, and a tree used at
+# another path would rebuild objtool/resolve_btfids and relink vmlinux.
 # Usage: tests/kernel/build_fixture.sh [CACHE_ROOT]   (default /var/cache/kfarm)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,11 +34,12 @@ if [ -f "$tree/.kfarm-fixture-complete" ]; then
   exit 0
 fi
 
-echo "kernel fixture: building $tree (about 4-5 minutes on 2 cores)" >&2
-rm -rf "$tree.tmp"
-mkdir -p "$tree.tmp"
-tar -xf "$tarball" -C "$tree.tmp" --strip-components=1
-cd "$tree.tmp"
+build=${KFARM_KERNEL_TREE:-/tmp/kfarm-kernel-tree}
+echo "kernel fixture: building $tree at $build (about 4 minutes on 2 cores)" >&2
+rm -rf "$build"
+mkdir -p "$build" "$cache_root"
+tar -xf "$tarball" -C "$build" --strip-components=1
+cd "$build"
 # A fixed timestamp: kbuild then leaves -j out of pahole's flags (pahole < 1.29 orders BTF
 # types by thread timing with -j), and vmlinux/modules are reproducible.
 export KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HOST=kfarm
@@ -55,6 +59,7 @@ n=$(wc -l < modules.order)
 [ "$n" -ge 60 ] || { echo "kernel fixture: only $n modules" >&2; exit 1; }
 touch .kfarm-fixture-complete
 cd /
-mv "$tree.tmp" "$tree"
+rm -rf "$tree"
+mv "$build" "$tree"
 echo "kernel fixture: $n modules in $tree" >&2
 echo "$tree"

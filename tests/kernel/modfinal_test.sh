@@ -17,9 +17,10 @@ export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HO
 
 fixture=$(bash "$here/build_fixture.sh")
 work=$(mktemp -d /tmp/kfarm-modfinal.XXXXXX)
-# .mod.o files are compiled inside modfinal and carry the tree's absolute path in their DWARF
-# (DW_AT_comp_dir), so kbuild's reference and kfarm's run use the same path, one after the other.
-tree=/tmp/kfarm-modfinal-tree
+# The tree is used where the fixture was built (absolute paths in kbuild's tools and in the
+# DWARF of every .o, .mod.o included), so kbuild's reference and kfarm's run share that path,
+# one after the other.
+tree=${KFARM_KERNEL_TREE:-/tmp/kfarm-kernel-tree}
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -63,7 +64,7 @@ modfinal --module_hashes >"$work/run1.log" 2>&1 || { cat "$work/run1.log"; fail 
 grep -q "$nmods modules, $nmods executed on the farm, 0 cache hits, 0 failed" "$work/run1.log" ||
   { tail -5 "$work/run1.log"; fail "first run summary"; }
 [ "$(grep -c '^  LD \[M\]  ' "$work/run1.log")" -eq "$nmods" ] || fail "LD [M] lines"
-pass "first run: $nmods modules executed on the farm ($(tail -1 "$work/run1.log" | grep -oE '[0-9.]+ s$'))"
+pass "first run: $nmods modules executed on the farm ($(tail -1 "$work/run1.log" | grep -oE "[0-9.]+ s \(.*"))"
 
 differ=0
 while read -r f; do
