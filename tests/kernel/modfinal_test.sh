@@ -99,6 +99,18 @@ grep -q "$nmods modules, 1 executed on the farm, $((nmods - 1)) cache hits" "$wo
   { tail -3 "$work/run3.log"; fail "changing one .o should re-execute exactly one module"; }
 pass "changing one module's .o re-executes only that module"
 
+# A vmlinux with different BTF: the same types re-encoded in another order (pahole -j).
+(cd "$tree" && pahole -J -j --btf_gen_floats --lang_exclude=rust \
+   --btf_encode_detached="$work/other.btf" vmlinux >/dev/null 2>&1 &&
+ objcopy -O binary --only-section=.BTF vmlinux "$work/this.btf" &&
+ ! cmp -s "$work/this.btf" "$work/other.btf" &&
+ objcopy --update-section .BTF="$work/other.btf" vmlinux 2>/dev/null) ||
+  fail "could not make a vmlinux with different BTF"
+modfinal >"$work/run4b.log" 2>&1 || { cat "$work/run4b.log"; fail "run with another vmlinux BTF"; }
+grep -q "$nmods modules, $nmods executed on the farm, 0 cache hits" "$work/run4b.log" ||
+  { tail -3 "$work/run4b.log"; fail "a different base BTF must re-execute every module"; }
+pass "a vmlinux with different BTF re-executes all $nmods modules"
+
 # Tool identity: a scheduler with a worker offering another pahole, then with only that one.
 ld_v=$(ld --version | head -1); oc_v=$(objcopy --version | head -1); real_pahole=$(pahole --version)
 printf 'execution {\n  no_worker_grace_ms: 1500\n  heartbeat_interval_ms: 200\n}\n' >"$work/sched.conf"
