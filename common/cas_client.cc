@@ -259,28 +259,17 @@ absl::Status CasClient::DownloadFile(const Digest& digest, const std::string& pa
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
                   executable ? 0755 : 0644);
   if (fd < 0) return ErrnoError("open", tmp);
-  grpc::ClientContext ctx;
-  google::bytestream::ReadRequest req;
-  req.set_resource_name(MakeReadResourceName(instance_, digest));
-  auto reader = bytestream_->Read(&ctx, req);
-  google::bytestream::ReadResponse resp;
-  ContentVerifier verifier(digest);
-  absl::Status local = absl::OkStatus();
-  while (local.ok() && reader->Read(&resp)) {
-    verifier.Update(resp.data());
-    if (::write(fd, resp.data().data(), resp.data().size()) !=
-        static_cast<ssize_t>(resp.data().size())) {
-      local = ErrnoError("write", tmp);
-      ctx.TryCancel();
+  absl::Status s = StreamBlob(digest, [&](absl::string_view piece) -> absl::Status {
+    if (::write(fd, piece.data(), piece.size()) != static_cast<ssize_t>(piece.size())) {
+      return ErrnoError("write", tmp);
     }
-  }
-  grpc::Status s = reader->Finish();
+    return absl::OkStatus();
+  });
   ::close(fd);
-  if (local.ok() && !s.ok()) local = RpcError(s, absl::StrCat("downloading ", digest.ToString()));
-  if (local.ok()) local = Annotate(verifier.Finish(), path);
-  if (local.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) local = ErrnoError("rename", tmp);
-  if (!local.ok()) ::unlink(tmp.c_str());
-  return local;
+  s = Annotate(s, path);
+  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = ErrnoError("rename", tmp);
+  if (!s.ok()) ::unlink(tmp.c_str());
+  return s;
 }
 
 absl::StatusOr<std::vector<reapi::Directory>> CasClient::GetTree(const Digest& root) {

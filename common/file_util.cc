@@ -8,13 +8,13 @@
 
 namespace kfarm {
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
+absl::Status ForEachChunk(const std::string& path,
+                          const std::function<void(absl::string_view)>& fn) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoError("open", path);
-  std::string out;
-  char buf[1 << 16];
+  std::string buf(1 << 20, '\0');
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       absl::Status s = ErrnoError("read", path);
@@ -22,9 +22,15 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
       return s;
     }
     if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
+    fn(absl::string_view(buf.data(), static_cast<size_t>(n)));
   }
   ::close(fd);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::string out;
+  RETURN_IF_ERROR(ForEachChunk(path, [&](absl::string_view c) { out.append(c.data(), c.size()); }));
   return out;
 }
 
@@ -53,24 +59,12 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, bo
 }
 
 absl::StatusOr<Digest> DigestOfFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open", path);
   Sha256 hasher;
   int64_t size = 0;
-  std::string buf(1 << 20, '\0');
-  for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      absl::Status s = ErrnoError("read", path);
-      ::close(fd);
-      return s;
-    }
-    if (n == 0) break;
-    hasher.Update(buf.data(), static_cast<size_t>(n));
-    size += n;
-  }
-  ::close(fd);
+  RETURN_IF_ERROR(ForEachChunk(path, [&](absl::string_view c) {
+    hasher.Update(c);
+    size += static_cast<int64_t>(c.size());
+  }));
   return Digest(hasher.Finish(), size);
 }
 

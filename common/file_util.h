@@ -2,6 +2,7 @@
 #ifndef KFARM_COMMON_FILE_UTIL_H_
 #define KFARM_COMMON_FILE_UTIL_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -10,6 +11,9 @@
 namespace kfarm {
 
 absl::StatusOr<std::string> ReadFile(const std::string& path);
+// Streams the file to `fn` in chunks of up to 1 MiB.
+absl::Status ForEachChunk(const std::string& path,
+                          const std::function<void(absl::string_view)>& fn);
 // Writes via a temp file + rename so readers never see a partial file.
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, bool executable);
 // Streams the file through SHA-256.

@@ -27,12 +27,6 @@
 namespace kfarm {
 namespace {
 
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 // kbuild's own rules compile .mod.o and .module-common.o (and write their .cmd files); the
 // final link and BTF are neutralised here because they run on the farm.
 absl::Status CompileModObjects(const ModfinalOptions& o) {

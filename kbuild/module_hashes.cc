@@ -1,12 +1,10 @@
 #include "kbuild/module_hashes.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
+#include "common/file_util.h"
 #include "common/status.h"
 
 namespace kfarm {
@@ -59,25 +57,11 @@ Sha256Bytes ModuleLeaf(uint32_t index, absl::string_view ko_bytes) {
 }
 
 absl::StatusOr<Sha256Bytes> ModuleLeafOfFile(uint32_t index, const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open", path);
   Sha256 h;
   std::string prefix(1, '\x01');
   PutBe32(&prefix, index);
   h.Update(prefix);
-  std::string buf(1 << 20, '\0');
-  for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      absl::Status s = ErrnoError("read", path);
-      ::close(fd);
-      return s;
-    }
-    if (n == 0) break;
-    h.Update(buf.data(), static_cast<size_t>(n));
-  }
-  ::close(fd);
+  RETURN_IF_ERROR(ForEachChunk(path, [&](absl::string_view c) { h.Update(c); }));
   return h.Finish();
 }
 

@@ -26,19 +26,13 @@ absl::Status NotUnderstood(const std::string& what, const std::string& ko, absl:
       "\"; stopping rather than guessing"));
 }
 
+}  // namespace
+
 std::string ShellQuote(const std::string& s) {
   std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
-
-}  // namespace
 
 absl::StatusOr<std::vector<std::string>> ReadModulesOrder(const std::string& tree) {
   ASSIGN_OR_RETURN(std::string text, ReadFile(tree + "/modules.order"));

@@ -44,6 +44,9 @@ absl::Status ParseLdCommand(const std::string& text, ModuleRecipe* m);
 // modules.order entries as .ko paths (6.12+ lists foo.o; older kernels foo.ko).
 absl::StatusOr<std::vector<std::string>> ReadModulesOrder(const std::string& tree);
 
+// Quotes one argument for /bin/sh.
+std::string ShellQuote(const std::string& s);
+
 // What kbuild writes into .M.ko.cmd for `cmd`: "savedcmd_<target> := <cmd, $ and # escaped>".
 std::string SavedCmdLine(const std::string& target, const std::string& cmd, bool savedcmd_prefix);
 
