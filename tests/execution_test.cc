@@ -372,6 +372,84 @@ TEST_F(ExecutionTest, CancelOperationStopsARunningAction) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+TEST_F(ExecutionTest, WaitExecutionReattachesAndAbandonedOperationsAreCancelled) {
+  StartFarm(1, 1);
+  auto stub = reapi::Execution::NewStub(farm_->channel());
+  auto start = [&](const std::string& script) {
+    ActionSpec spec = Shell(script);
+    spec.do_not_cache = true;
+    BuiltAction a = Prepare(spec);
+    reapi::ExecuteRequest req;
+    a.digest.ToProto(req.mutable_action_digest());
+    grpc::ClientContext ctx;
+    auto reader = stub->Execute(&ctx, req);
+    google::longrunning::Operation op;
+    EXPECT_TRUE(reader->Read(&op));
+    ctx.TryCancel();  // The client goes away after the first update.
+    reader->Finish();
+    return op.name();
+  };
+  std::string name = start("sleep 1; echo reattached");
+  ASSERT_FALSE(name.empty());
+  reapi::WaitExecutionRequest wait;
+  wait.set_name(name);
+  grpc::ClientContext wctx;
+  auto reader = stub->WaitExecution(&wctx, wait);
+  google::longrunning::Operation op;
+  while (reader->Read(&op) && !op.done()) {
+  }
+  ASSERT_TRUE(op.done());
+  reapi::ExecuteResponse resp;
+  ASSERT_TRUE(op.response().UnpackTo(&resp));
+  EXPECT_EQ(Blob(resp.result().stdout_digest()), "reattached\n");
+
+  // Nobody waits for this one: after abandoned_operation_ms it is cancelled.
+  std::string abandoned = start("sleep 60");
+  auto ops = google::longrunning::Operations::NewStub(farm_->channel());
+  google::longrunning::GetOperationRequest get;
+  get.set_name(abandoned);
+  bool cancelled = false;
+  for (int i = 0; i < 100 && !cancelled; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    grpc::ClientContext gctx;
+    google::longrunning::Operation o;
+    ASSERT_TRUE(ops->GetOperation(&gctx, get, &o).ok());
+    reapi::ExecuteResponse r;
+    cancelled = o.done() && o.response().UnpackTo(&r) && r.status().code() == grpc::StatusCode::CANCELLED;
+  }
+  EXPECT_TRUE(cancelled);
+}
+
+TEST_F(ExecutionTest, WorkerBackFromABlipReclaimsItsAction) {
+  StartFarm(1, 1);
+  ActionSpec spec = Shell("sleep 2; echo once > o", {"o"});
+  spec.do_not_cache = true;
+  BuiltAction a = Prepare(spec);
+  std::promise<void> executing;
+  bool signalled = false;
+  ExecuteOptions o;
+  o.on_stage = [&](reapi::ExecutionStage::Value s) {
+    if (s == reapi::ExecutionStage::EXECUTING && !signalled) {
+      signalled = true;
+      executing.set_value();
+    }
+  };
+  auto result = std::async(std::launch::async, [&] { return exec_->Execute(a.digest, o); });
+  executing.get_future().wait();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // The command is running.
+  const int64_t paused_at = absl::ToUnixNanos(absl::Now());
+  // Silent past the liveness timeout (3 x 200 ms): the scheduler drops the stream.
+  farm_->Signal("w0", SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  farm_->Signal("w0", SIGCONT);
+  auto r = result.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status().code(), 0) << r->status().message();
+  // The first run finished; a second run would have started after the pause.
+  EXPECT_LT(TimeUtil::TimestampToNanoseconds(r->result().execution_metadata().execution_start_timestamp()),
+            paused_at);
+}
+
 TEST_F(ExecutionTest, DrainedWorkerTakesNoNewWork) {
   StartFarm(2, 1);
   auto stub = worker::WorkerService::NewStub(farm_->channel());

@@ -50,6 +50,11 @@ class Farm {
     workers_[id] = pid;
   }
 
+  void Signal(const std::string& id, int sig) {
+    auto it = workers_.find(id);
+    if (it != workers_.end() && it->second > 0) ::kill(it->second, sig);
+  }
+
   void Kill(const std::string& id, int sig) {
     auto it = workers_.find(id);
     if (it == workers_.end() || it->second <= 0) return;
