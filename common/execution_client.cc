@@ -56,6 +56,13 @@ absl::StatusOr<reapi::ExecuteResponse> ExecutionClient::Execute(const Digest& ac
   std::string name;  // Known once the first Operation arrives.
   for (int attempt = 0; attempt < 10; ++attempt) {
     grpc::ClientContext ctx;
+    if (!options.invocation_id.empty()) {
+      reapi::RequestMetadata md;
+      md.mutable_tool_details()->set_tool_name("kfarm");
+      md.set_tool_invocation_id(options.invocation_id);
+      md.set_action_id(action.hex());
+      ctx.AddMetadata("build.bazel.remote.execution.v2.requestmetadata-bin", md.SerializeAsString());
+    }
     std::unique_ptr<grpc::ClientReader<google::longrunning::Operation>> reader;
     if (name.empty()) {
       reapi::ExecuteRequest req;

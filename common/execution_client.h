@@ -41,6 +41,7 @@ BuiltAction BuildAction(const ActionSpec& spec);
 struct ExecuteOptions {
   bool skip_cache_lookup = false;
   int32_t priority = 0;
+  std::string invocation_id;  // Sent as RequestMetadata.tool_invocation_id (fairness between builds).
   std::function<void(reapi::ExecutionStage::Value)> on_stage;
 };
 

@@ -146,6 +146,8 @@ int RunModfinal(const ModfinalOptions& o) {
   std::atomic<size_t> next{0};
   std::atomic<int> done{0}, cached{0}, running{0}, failed{0};
   std::atomic<bool> stop{false};
+  ExecuteOptions run;
+  run.invocation_id = absl::StrFormat("kfarm-modfinal-%d-%d", getpid(), absl::ToUnixNanos(start));
   auto worker = [&] {
     ExecutionClient exec(channel, o.instance);
     for (;;) {
@@ -154,7 +156,7 @@ int RunModfinal(const ModfinalOptions& o) {
       const Prepared& p = prepared[i];
       running++;
       progress.Update(done, cached, running, failed);
-      auto r = exec.Execute(p.action.digest, {});
+      auto r = exec.Execute(p.action.digest, run);
       running--;
       absl::Status s = r.ok() ? absl::OkStatus() : r.status();
       if (s.ok() && r->status().code() != 0) {

@@ -41,7 +41,8 @@ grpc::Status LoadMessage(BlobAccess* cas, const Digest& d, const std::string& wh
 }
 
 // Walks the input tree: every Directory must exist and be canonical, every file must exist.
-grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, Missing* missing) {
+grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, Missing* missing,
+                            Digest* largest) {
   std::deque<std::pair<Digest, std::string>> queue{{root, ""}};
   absl::flat_hash_set<Digest> seen{root};
   std::vector<Digest> files;
@@ -68,6 +69,9 @@ grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, Missing* missin
       if (!sd.ok()) return Invalid(absl::StrCat("input directory \"", path, sub.name(), "\": ", sd.status().message()));
       if (seen.insert(*sd).second) queue.emplace_back(*sd, path + sub.name() + "/");
     }
+  }
+  for (const Digest& d : files) {
+    if (d.size() >= (1 << 20) && (!largest->valid() || d.size() > largest->size())) *largest = d;
   }
   auto absent = cas->FindMissing(files);
   if (!absent.ok()) return ToGrpcStatus(absent.status());
@@ -109,7 +113,7 @@ grpc::Status ActionLoader::Load(const reapi::ExecuteRequest& req, const Digest& 
     if (!s.ok()) return s;
     auto root = Digest::FromProto(out->action.input_root_digest());
     if (!root.ok()) return Invalid(absl::StrCat("Action.input_root_digest: ", root.status().message()));
-    s = CheckInputTree(cas_, *root, &missing);
+    s = CheckInputTree(cas_, *root, &missing, &out->largest_input);
     if (!s.ok()) return s;
   }
   if (!missing.empty()) return MissingBlobsStatus(missing);
@@ -132,6 +136,9 @@ grpc::Status ActionLoader::Load(const reapi::ExecuteRequest& req, const Digest& 
   out->priority = req.execution_policy().priority();
   out->timeout = timeout;
   out->skip_cache_lookup = req.skip_cache_lookup();
+  out->shape = absl::StrJoin(out->command.arguments(), std::string(1, '\0'));
+  for (const auto& p : out->command.output_paths()) absl::StrAppend(&out->shape, "\n", p);
+  for (const auto& p : out->command.output_files()) absl::StrAppend(&out->shape, "\n", p);
   return grpc::Status::OK;
 }
 

@@ -1,6 +1,8 @@
 #include "scheduler/build_queue.h"
 
+#include <algorithm>
 #include <random>
+#include <tuple>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -261,26 +263,68 @@ void BuildQueue::SendAssignmentLocked(Worker& w, const Execution& e) {
 }
 
 void BuildQueue::DispatchLocked() {
-  // Round-robin one slot at a time across workers, so work spreads over the fleet.
-  bool assigned = true;
-  while (assigned && !queue_.empty()) {
-    assigned = false;
+  // Fair sharing between builds: each build's share counts the actions it was given while it had
+  // work; a build that (re)appears starts level with the least-served one, so a new build
+  // neither starves nor is starved by one that has been running for an hour.
+  absl::flat_hash_set<std::string> active;
+  for (const auto& [key, e] : queue_) active.insert(e->params.invocation_id);
+  for (const auto& [id, w] : workers_) {
+    for (const auto& [eid, e] : w.running) active.insert(e->params.invocation_id);
+  }
+  absl::erase_if(served_, [&](const auto& kv) { return !active.contains(kv.first); });
+  int64_t least = 0;
+  bool any = false;
+  for (const auto& [inv, n] : served_) {
+    least = any ? std::min(least, n) : n;
+    any = true;
+  }
+  for (const std::string& inv : active) served_.try_emplace(inv, least);
+  for (;;) {
+    std::vector<Worker*> free;
     for (auto& [id, w] : workers_) {
-      if (w.link == nullptr || w.draining || static_cast<int>(w.running.size()) >= w.slots) continue;
-      for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-        if (!w.platform.Satisfies(it->second->params.platform)) continue;
-        std::shared_ptr<Execution> e = it->second;
-        queue_.erase(it);
-        e->stage = Stage::kExecuting;
-        e->worker = id;
-        w.running[e->id] = e;
-        SendAssignmentLocked(w, *e);
-        ChangedLocked(*e);
-        assigned = true;
-        break;
+      if (w.link != nullptr && !w.draining && static_cast<int>(w.running.size()) < w.slots) {
+        free.push_back(&w);
       }
-      if (queue_.empty()) break;
     }
+    if (free.empty() || queue_.empty()) return;
+    // The next execution: the most urgent priority; then the least-served build; then the
+    // longest expected (learned per shape); then first come.
+    std::shared_ptr<Execution> best;
+    std::tuple<int32_t, int64_t, int64_t, uint64_t> best_key;
+    for (const auto& [key, e] : queue_) {
+      if (best != nullptr && e->params.priority > best->params.priority) break;
+      bool servable = std::any_of(free.begin(), free.end(), [&](Worker* w) {
+        return w->platform.Satisfies(e->params.platform);
+      });
+      if (!servable) continue;
+      auto k = std::make_tuple(e->params.priority, served_[e->params.invocation_id],
+                               -absl::ToInt64Nanoseconds(history_.Expected(e->params.shape)), e->seq);
+      if (best == nullptr || k < best_key) {
+        best = e;
+        best_key = k;
+      }
+    }
+    if (best == nullptr) return;
+    // The worker: one that already holds the largest input (cache affinity), else the one with
+    // the most free slots.
+    Worker* chosen = nullptr;
+    auto rank = [&](Worker* w) {
+      bool holds = best->params.largest_input.valid() &&
+                   w->large_blobs.contains(best->params.largest_input);
+      return std::make_pair(holds, w->slots - static_cast<int>(w->running.size()));
+    };
+    for (Worker* w : free) {
+      if (!w->platform.Satisfies(best->params.platform)) continue;
+      if (chosen == nullptr || rank(w) > rank(chosen)) chosen = w;
+    }
+    queue_.erase({best->params.priority, best->seq});
+    best->stage = Stage::kExecuting;
+    best->worker = chosen->id;
+    chosen->running[best->id] = best;
+    if (best->params.largest_input.valid()) chosen->large_blobs.insert(best->params.largest_input);
+    served_[best->params.invocation_id]++;
+    SendAssignmentLocked(*chosen, *best);
+    ChangedLocked(*best);
   }
 }
 
@@ -347,6 +391,11 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
   w.last_seen = now;
   w.lost_at = absl::InfiniteFuture();
   w.draining = false;
+  w.large_blobs.clear();
+  for (const auto& d : reg.cached_blobs()) {
+    auto digest = Digest::FromProto(d);
+    if (digest.ok()) w.large_blobs.insert(*digest);
+  }
 
   worker::SchedulerMessage welcome;
   *welcome.mutable_welcome()->mutable_heartbeat_interval() =
@@ -368,6 +417,10 @@ void BuildQueue::Received(const std::string& worker_id, const worker::WorkerMess
     auto it = workers_.find(worker_id);
     if (it == workers_.end()) return;
     it->second.last_seen = clock_();
+    for (const auto& d : msg.heartbeat().cached_blobs_added()) {
+      auto digest = Digest::FromProto(d);
+      if (digest.ok()) it->second.large_blobs.insert(*digest);
+    }
   }
   if (msg.has_completion()) CompleteFromWorker(worker_id, msg.completion());
 }
@@ -388,6 +441,14 @@ void BuildQueue::CompleteFromWorker(const std::string& worker_id, const worker::
     }
   }
   const reapi::ExecuteResponse& resp = c.response();
+  if (resp.status().code() == 0) {
+    const auto& md = resp.result().execution_metadata();
+    absl::Duration took = absl::Nanoseconds(
+        TimeUtil::TimestampToNanoseconds(md.execution_completed_timestamp()) -
+        TimeUtil::TimestampToNanoseconds(md.execution_start_timestamp()));
+    absl::MutexLock lock(&mu_);
+    history_.Record(e->params.shape, took);
+  }
   bool cache = e->cacheable && resp.status().code() == 0 && resp.has_result() &&
                (resp.result().exit_code() == 0 || config_.cache_nonzero_exit());
   // The result reaches the action cache before any client sees COMPLETED.

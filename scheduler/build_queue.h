@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -21,6 +22,7 @@
 #include "common/digest.h"
 #include "kfarm/config.pb.h"
 #include "kfarm/worker.pb.h"
+#include "scheduler/duration_history.h"
 #include "scheduler/platform_match.h"
 
 namespace kfarm {
@@ -34,6 +36,9 @@ struct ExecuteParams {
   int32_t priority = 0;
   absl::Duration timeout;
   bool skip_cache_lookup = false;
+  std::string invocation_id;  // RequestMetadata.tool_invocation_id: which build asked.
+  std::string shape;          // Arguments and outputs without digests (duration history key).
+  Digest largest_input;       // The biggest input file (>= 1 MiB), for cache affinity.
 };
 
 struct OperationView {
@@ -116,6 +121,7 @@ class BuildQueue {
     absl::Time last_seen;
     absl::Time lost_at = absl::InfiniteFuture();
     bool draining = false;
+    absl::flat_hash_set<Digest> large_blobs;  // What its cache holds (or is about to fetch).
   };
   using QueueKey = std::pair<int32_t, uint64_t>;  // (priority, seq): lower first, FIFO.
 
@@ -154,6 +160,8 @@ class BuildQueue {
   absl::flat_hash_map<std::string, std::shared_ptr<Execution>> in_flight_ ABSL_GUARDED_BY(mu_);
   std::map<QueueKey, std::shared_ptr<Execution>> queue_ ABSL_GUARDED_BY(mu_);
   absl::node_hash_map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
+  DurationHistory history_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int64_t> served_ ABSL_GUARDED_BY(mu_);  // Per build.
   std::thread reaper_;
 };
 

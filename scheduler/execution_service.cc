@@ -47,6 +47,14 @@ grpc::Status ExecutionService::Execute(grpc::ServerContext* ctx, const reapi::Ex
   ExecuteParams params;
   grpc::Status loaded = loader_.Load(*req, *digest, &params);
   if (!loaded.ok()) return loaded;
+  // Builds are told apart by the invocation id Bazel (and kfarm) send in every request.
+  auto md = ctx->client_metadata().find("build.bazel.remote.execution.v2.requestmetadata-bin");
+  if (md != ctx->client_metadata().end()) {
+    reapi::RequestMetadata meta;
+    if (meta.ParseFromArray(md->second.data(), static_cast<int>(md->second.size()))) {
+      params.invocation_id = meta.tool_invocation_id();
+    }
+  }
   s = queue_->CheckServable(params.platform);
   if (!s.ok()) return ToGrpcStatus(s);
   return Stream(ctx, queue_->Submit(std::move(params)), writer);

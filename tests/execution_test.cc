@@ -18,82 +18,13 @@
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "kfarm/worker.grpc.pb.h"
-#include "tests/farm.h"
+#include "tests/execution_fixture.h"
 
 namespace kfarm {
 namespace {
 
 using ::testing::HasSubstr;
 using google::protobuf::util::TimeUtil;
-
-constexpr char kFastConfig[] = R"(
-  heartbeat_interval_ms: 200
-  keepalive_interval_ms: 500
-  no_worker_grace_ms: 3000
-  max_worker_deaths: 3
-  abandoned_operation_ms: 5000
-)";
-
-class ExecutionTest : public ::testing::Test {
- protected:
-  void StartFarm(int workers, int slots, const std::string& sandbox = "bubblewrap") {
-    farm_ = std::make_unique<Farm>(dir_.path(), kFastConfig);
-    ASSERT_GT(farm_->scheduler().port(), 0);
-    for (int i = 0; i < workers; ++i) farm_->AddWorker(absl::StrCat("w", i), slots, sandbox);
-    cas_ = std::make_unique<CasClient>(farm_->channel(), "");
-    exec_ = std::make_unique<ExecutionClient>(farm_->channel(), "");
-    if (workers > 0) {  // Returns once a worker is connected (the client retries UNAVAILABLE).
-      ActionSpec warm = Shell("true");
-      warm.do_not_cache = true;
-      ASSERT_TRUE(Run(warm).ok());
-    }
-  }
-
-  Digest UploadDir(const std::map<std::string, std::string>& files) {
-    std::string root = dir_.path() + "/in-" + std::to_string(counter_++);
-    for (const auto& [path, content] : files) {
-      std::filesystem::create_directories(std::filesystem::path(root + "/" + path).parent_path());
-      std::ofstream(root + "/" + path) << content;
-    }
-    std::filesystem::create_directories(root);
-    auto tree = BuildMerkleTree(root);
-    EXPECT_TRUE(tree.ok());
-    EXPECT_TRUE(cas_->UploadTree(*tree).ok());
-    return tree->root;
-  }
-
-  BuiltAction Prepare(ActionSpec spec) {
-    BuiltAction a = BuildAction(spec);
-    absl::Status up = cas_->UploadMissing(a.blobs);
-    EXPECT_TRUE(up.ok()) << up;
-    return a;
-  }
-
-  absl::StatusOr<reapi::ExecuteResponse> Run(const ActionSpec& spec, ExecuteOptions o = {}) {
-    return exec_->Execute(Prepare(spec).digest, o);
-  }
-
-  std::string Blob(const reapi::Digest& d) {
-    auto digest = Digest::FromProto(d);
-    if (!digest.ok()) return "";
-    auto s = cas_->ReadBlob(*digest);
-    return s.ok() ? *s : "<missing>";
-  }
-
-  static ActionSpec Shell(const std::string& script, std::vector<std::string> outputs = {}) {
-    ActionSpec s;
-    s.arguments = {"/bin/sh", "-c", script};
-    s.environment = {{"PATH", "/usr/bin:/bin"}};
-    s.output_paths = std::move(outputs);
-    return s;
-  }
-
-  TempDir dir_;
-  std::unique_ptr<Farm> farm_;
-  std::unique_ptr<CasClient> cas_;
-  std::unique_ptr<ExecutionClient> exec_;
-  int counter_ = 0;
-};
 
 TEST_F(ExecutionTest, ShellActionRoundTrip) {
   StartFarm(2, 1);

@@ -103,7 +103,16 @@ absl::Status FileCache::FetchOne(const Want& w) {
   RETURN_IF_ERROR(cas_->StreamBlob(w.digest, [&](absl::string_view p) { return writer->Write(p); }));
   RETURN_IF_ERROR(writer->Commit());
   bytes_fetched_ += w.digest.size();
+  absl::MutexLock lock(&mu_);
+  new_large_.push_back(w.digest);  // FetchOne serves exactly the large blobs.
   return absl::OkStatus();
+}
+
+std::vector<Digest> FileCache::TakeNewLargeBlobs() {
+  absl::MutexLock lock(&mu_);
+  std::vector<Digest> out;
+  out.swap(new_large_);
+  return out;
 }
 
 }  // namespace kfarm

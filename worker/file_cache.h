@@ -36,6 +36,8 @@ class FileCache {
 
   // Blobs of at least `min_size` bytes held here (for the scheduler's cache affinity).
   std::vector<Digest> LargeBlobs(int64_t min_size);
+  // Large blobs fetched since the last call (reported to the scheduler in heartbeats).
+  std::vector<Digest> TakeNewLargeBlobs();
   int64_t bytes_fetched() const { return bytes_fetched_; }
 
  private:
@@ -55,6 +57,7 @@ class FileCache {
   absl::Mutex mu_;
   absl::flat_hash_map<std::pair<Digest, bool>, std::shared_ptr<Flight>> flights_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> bytes_fetched_{0};
+  std::vector<Digest> new_large_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kfarm

@@ -86,13 +86,16 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
       }
     }
     heartbeat = std::thread([&] {
-      worker::WorkerMessage hb;
-      hb.mutable_heartbeat();
       absl::MutexLock lock(&hb_mu);
       while (!hb_stop) {
         hb_mu.AwaitWithTimeout(absl::Condition(&hb_stop), absl::Milliseconds(heartbeat_ms.load()));
         if (!hb_stop) {
           hb_mu.Unlock();
+          worker::WorkerMessage hb;
+          for (const Digest& d : cache_->TakeNewLargeBlobs()) {
+            d.ToProto(hb.mutable_heartbeat()->add_cached_blobs_added());
+          }
+          hb.mutable_heartbeat();
           Send(hb);
           hb_mu.Lock();
         }

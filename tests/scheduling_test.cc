@@ -1,0 +1,93 @@
+// Scheduling policy on a real farm: cache affinity for large inputs, fairness between builds,
+// longest-expected-first from learned durations.
+#include <future>
+#include <random>
+#include <thread>
+
+#include "google/protobuf/util/time_util.h"
+#include "gmock/gmock.h"
+#include "tests/execution_fixture.h"
+
+namespace kfarm {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+int64_t StartOf(const reapi::ExecuteResponse& r) {
+  return TimeUtil::TimestampToNanoseconds(r.result().execution_metadata().execution_start_timestamp());
+}
+
+TEST_F(ExecutionTest, ActionsGoWhereTheirLargestInputAlreadyIs) {
+  StartFarm(2, 1);
+  std::string big(3 << 20, '\0');
+  std::mt19937 rng(7);
+  for (auto& c : big) c = static_cast<char>(rng());
+  std::set<std::string> workers;
+  for (int i = 0; i < 6; ++i) {
+    ActionSpec s = Shell("wc -c < base.btf");
+    s.input_root = UploadDir({{"base.btf", big}, {"module.o", "module " + std::to_string(i)}});
+    s.do_not_cache = true;
+    auto r = Run(s);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(Blob(r->result().stdout_digest()), std::to_string(big.size()) + "\n");
+    workers.insert(r->result().execution_metadata().worker());
+  }
+  // Without affinity the two idle workers would alternate and both fetch the 3 MiB blob.
+  EXPECT_EQ(workers.size(), 1u);
+}
+
+TEST_F(ExecutionTest, ConcurrentBuildsShareTheWorkers) {
+  StartFarm(1, 1);
+  ActionSpec blocker = Shell("sleep 1");
+  blocker.do_not_cache = true;
+  auto b = std::async(std::launch::async, [&] { return Run(blocker); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto submit = [&](const std::string& build, int i) {
+    ActionSpec s = Shell("sleep 0.2");
+    s.environment.emplace_back("STEP", build + std::to_string(i));
+    s.do_not_cache = true;
+    BuiltAction a = Prepare(s);
+    ExecuteOptions o;
+    o.invocation_id = build;
+    return std::async(std::launch::async, [this, a, o] {
+      ExecutionClient c(farm_->channel(), "");
+      return c.Execute(a.digest, o);
+    });
+  };
+  std::vector<std::future<absl::StatusOr<reapi::ExecuteResponse>>> first, second;
+  for (int i = 0; i < 6; ++i) first.push_back(submit("build-a", i));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 2; ++i) second.push_back(submit("build-b", i));
+  std::vector<int64_t> a_starts, b_starts;
+  for (auto& f : first) a_starts.push_back(StartOf(*f.get()));
+  for (auto& f : second) b_starts.push_back(StartOf(*f.get()));
+  ASSERT_TRUE(b.get().ok());
+  std::sort(a_starts.begin(), a_starts.end());
+  // build-b arrived behind six queued actions of build-a, yet does not wait for all of them.
+  EXPECT_LT(*std::max_element(b_starts.begin(), b_starts.end()), a_starts[4]);
+}
+
+TEST_F(ExecutionTest, LongestExpectedRunsFirst) {
+  StartFarm(1, 1);
+  auto shape = [&](const std::string& script, int round) {
+    ActionSpec s = Shell(script);
+    s.environment.emplace_back("ROUND", std::to_string(round));  // New digest, same shape.
+    s.do_not_cache = true;
+    return s;
+  };
+  ASSERT_TRUE(Run(shape("sleep 0.05", 0)).ok());  // Learn both durations.
+  ASSERT_TRUE(Run(shape("sleep 0.8", 0)).ok());
+  ActionSpec blocker = Shell("sleep 1");
+  blocker.do_not_cache = true;
+  auto b = std::async(std::launch::async, [&] { return Run(blocker); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto quick = std::async(std::launch::async, [&] { return Run(shape("sleep 0.05", 1)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto slow = std::async(std::launch::async, [&] { return Run(shape("sleep 0.8", 1)); });
+  auto rq = quick.get(), rs = slow.get();
+  ASSERT_TRUE(b.get().ok() && rq.ok() && rs.ok());
+  EXPECT_LT(StartOf(*rs), StartOf(*rq)) << "the long action queued later should start first";
+}
+
+}  // namespace
+}  // namespace kfarm
