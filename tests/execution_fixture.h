@@ -3,7 +3,9 @@
 #ifndef KFARM_TESTS_EXECUTION_FIXTURE_H_
 #define KFARM_TESTS_EXECUTION_FIXTURE_H_
 
+#include <atomic>
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <map>
 
@@ -61,6 +63,19 @@ class ExecutionTest : public ::testing::Test {
 
   absl::StatusOr<reapi::ExecuteResponse> Run(const ActionSpec& spec, ExecuteOptions o = {}) {
     return exec_->Execute(Prepare(spec).digest, o);
+  }
+
+  // Starts executing `action` and returns once the scheduler has assigned it to a worker.
+  std::future<absl::StatusOr<reapi::ExecuteResponse>> StartAndAwaitExecuting(const Digest& action) {
+    auto executing = std::make_shared<std::promise<void>>();
+    auto signalled = std::make_shared<std::atomic<bool>>(false);
+    ExecuteOptions o;
+    o.on_stage = [executing, signalled](reapi::ExecutionStage::Value s) {
+      if (s == reapi::ExecutionStage::EXECUTING && !signalled->exchange(true)) executing->set_value();
+    };
+    auto result = std::async(std::launch::async, [this, action, o] { return exec_->Execute(action, o); });
+    executing->get_future().wait();
+    return result;
   }
 
   std::string Blob(const reapi::Digest& d) {

@@ -220,17 +220,7 @@ TEST_F(ExecutionTest, KilledWorkerActionCompletesElsewhereOnce) {
   StartFarm(1, 1);
   ActionSpec spec = Shell("sleep 2; echo done > o", {"o"});
   BuiltAction a = Prepare(spec);
-  std::promise<void> executing;
-  bool signalled = false;
-  ExecuteOptions o;
-  o.on_stage = [&](reapi::ExecutionStage::Value s) {
-    if (s == reapi::ExecutionStage::EXECUTING && !signalled) {
-      signalled = true;
-      executing.set_value();
-    }
-  };
-  auto result = std::async(std::launch::async, [&] { return exec_->Execute(a.digest, o); });
-  executing.get_future().wait();
+  auto result = StartAndAwaitExecuting(a.digest);
   farm_->Kill("w0", SIGKILL);
   farm_->AddWorker("w1", 1);
   auto r = result.get();
@@ -356,17 +346,7 @@ TEST_F(ExecutionTest, WorkerBackFromABlipReclaimsItsAction) {
   ActionSpec spec = Shell("sleep 2; echo once > o", {"o"});
   spec.do_not_cache = true;
   BuiltAction a = Prepare(spec);
-  std::promise<void> executing;
-  bool signalled = false;
-  ExecuteOptions o;
-  o.on_stage = [&](reapi::ExecutionStage::Value s) {
-    if (s == reapi::ExecutionStage::EXECUTING && !signalled) {
-      signalled = true;
-      executing.set_value();
-    }
-  };
-  auto result = std::async(std::launch::async, [&] { return exec_->Execute(a.digest, o); });
-  executing.get_future().wait();
+  auto result = StartAndAwaitExecuting(a.digest);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // The command is running.
   const int64_t paused_at = absl::ToUnixNanos(absl::Now());
   // Silent past the liveness timeout (3 x 200 ms): the scheduler drops the stream.

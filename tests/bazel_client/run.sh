@@ -35,16 +35,19 @@ flags=(--remote_cache="grpc://127.0.0.1:$port" --remote_instance_name=ci/bazel-4
 bz() { bazel --output_base="$work/ob" "$@"; }
 
 fail() { echo "bazel client check FAILED: $*" >&2; tail -20 "$work/scheduler.log" >&2; exit 1; }
+# Bazel's closing "INFO: N processes: ..." line, and the count of one kind of process in it.
+summary_of() { grep -E "^INFO: [0-9]+ processes" "$1" | tail -1; }
+count() { echo "$1" | grep -oE "[0-9]+ ($2)[,.]" | grep -oE "^[0-9]+" | paste -sd+ | bc || true; }
 
 bz test "${flags[@]}" //src:all >"$work/first.log" 2>&1 || { cat "$work/first.log"; fail "first build"; }
 [ "$(./bazel-bin/src/hello)" = "hello from a genrule, kfarm" ] || fail "wrong program output"
 
 bz clean >/dev/null 2>&1
 bz test "${flags[@]}" //src:all >"$work/second.log" 2>&1 || { cat "$work/second.log"; fail "second build"; }
-summary=$(grep -E "^INFO: [0-9]+ processes" "$work/second.log" | tail -1)
+summary=$(summary_of "$work/second.log")
 echo "after bazel clean: $summary"
-hits=$(echo "$summary" | grep -oE "[0-9]+ remote cache hit" | grep -oE "^[0-9]+" || echo 0)
-ran_locally=$(echo "$summary" | grep -oE "[0-9]+ (linux-sandbox|local|processwrapper-sandbox)" | grep -oE "^[0-9]+" | paste -sd+ | bc || echo 0)
+hits=$(count "$summary" "remote cache hit")
+ran_locally=$(count "$summary" "linux-sandbox|local|processwrapper-sandbox")
 [ "${hits:-0}" -ge 4 ] || fail "expected at least 4 remote cache hits, got ${hits:-0}"
 [ "${ran_locally:-0}" -eq 0 ] || fail "$ran_locally actions ran locally instead of coming from the cache"
 grep -q "(cached) PASSED" "$work/second.log" || fail "test result was not served from the cache"
@@ -65,10 +68,10 @@ flags=(--remote_executor="grpc://127.0.0.1:$port" --remote_instance_name=ci/exec
 fail() { echo "bazel client check FAILED: $*" >&2; tail -30 "$work/farm.log" >&2; exit 1; }
 
 bz test "${flags[@]}" //src:all >"$work/third.log" 2>&1 || { cat "$work/third.log"; fail "remote build"; }
-summary=$(grep -E "^INFO: [0-9]+ processes" "$work/third.log" | tail -1)
+summary=$(summary_of "$work/third.log")
 echo "remote execution: $summary"
-remote=$(echo "$summary" | grep -oE "[0-9]+ remote[,.]" | grep -oE "^[0-9]+" || echo 0)
-ran_locally=$(echo "$summary" | grep -oE "[0-9]+ (linux-sandbox|local|processwrapper-sandbox)" | grep -oE "^[0-9]+" | paste -sd+ | bc || echo 0)
+remote=$(count "$summary" "remote")
+ran_locally=$(count "$summary" "linux-sandbox|local|processwrapper-sandbox")
 [ "${remote:-0}" -ge 4 ] || fail "expected at least 4 remotely executed actions, got ${remote:-0}"
 [ "${ran_locally:-0}" -eq 0 ] || fail "$ran_locally actions ran locally"
 grep -qE "//src:lib_test +PASSED" "$work/third.log" || fail "the test did not pass remotely"
@@ -76,10 +79,10 @@ grep -qE "//src:lib_test +PASSED" "$work/third.log" || fail "the test did not pa
 
 bz clean >/dev/null 2>&1
 bz test "${flags[@]}" //src:all >"$work/fourth.log" 2>&1 || { cat "$work/fourth.log"; fail "rebuild"; }
-summary=$(grep -E "^INFO: [0-9]+ processes" "$work/fourth.log" | tail -1)
+summary=$(summary_of "$work/fourth.log")
 echo "after bazel clean: $summary"
-hits=$(echo "$summary" | grep -oE "[0-9]+ remote cache hit" | grep -oE "^[0-9]+" || echo 0)
-others=$(echo "$summary" | grep -oE "[0-9]+ (remote|linux-sandbox|local)[,.]" | grep -oE "^[0-9]+" | paste -sd+ | bc || echo 0)
+hits=$(count "$summary" "remote cache hit")
+others=$(count "$summary" "remote|linux-sandbox|local")
 [ "${hits:-0}" -ge 4 ] || fail "expected the rebuild to be remote cache hits, got ${hits:-0}"
 [ "${others:-0}" -eq 0 ] || fail "$others actions executed again instead of hitting the cache"
 echo "bazel client check passed: $remote actions ran on the farm; rebuild was $hits cache hits"
