@@ -39,7 +39,8 @@ BuildQueue::~BuildQueue() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
-    changed_.SignalAll();
+    stop_.SignalAll();
+    for (auto& [name, op] : operations_) op.execution->changed.SignalAll();
   }
   reaper_.join();
 }
@@ -187,7 +188,7 @@ absl::StatusOr<OperationView> BuildQueue::Await(const std::string& name, uint64_
   op.watchers++;
   OperationView v = ViewLocked(op);
   while (v.version <= seen && !v.done && !stopping_ && clock_() < deadline) {
-    changed_.WaitWithDeadline(&mu_, deadline);
+    op.execution->changed.WaitWithDeadline(&mu_, deadline);
     v = ViewLocked(op);
   }
   if (--op.watchers == 0) op.unwatched_since = clock_();
@@ -219,7 +220,7 @@ void BuildQueue::CancelLocked(Operation& op, absl::string_view why) {
   auto e = op.execution;
   // The execution stops only when no other operation still wants its result.
   if (--e->operations > 0) {
-    changed_.SignalAll();
+    e->changed.SignalAll();
     return;
   }
   if (e->stage == Stage::kQueued) {
@@ -238,7 +239,7 @@ void BuildQueue::CancelLocked(Operation& op, absl::string_view why) {
 
 void BuildQueue::ChangedLocked(Execution& e) {
   e.version++;
-  changed_.SignalAll();
+  e.changed.SignalAll();
 }
 
 void BuildQueue::EnqueueLocked(const std::shared_ptr<Execution>& e) {
@@ -412,7 +413,6 @@ void BuildQueue::WorkerLostLocked(Worker& w, absl::Time now) {
   LogWarning("worker ", w.id, " lost with ", w.running.size(), " running action(s)");
   w.link = nullptr;
   w.lost_at = now;
-  changed_.SignalAll();
 }
 
 void BuildQueue::RecordDeathLocked(const std::shared_ptr<Execution>& e, const std::string& worker) {
@@ -440,7 +440,7 @@ void BuildQueue::Reap() {
   const absl::Duration tick =
       std::min(absl::Milliseconds(100), heartbeat_interval() / 4);
   while (!stopping_) {
-    changed_.WaitWithTimeout(&mu_, tick);
+    stop_.WaitWithTimeout(&mu_, tick);
     const absl::Time now = clock_();
     const absl::Duration liveness = 3 * heartbeat_interval();
     for (auto it = workers_.begin(); it != workers_.end();) {

@@ -102,6 +102,7 @@ class BuildQueue {
     std::vector<std::string> operation_names; // Every operation attached, finished or not.
     int operations = 0;                        // Attached operations not cancelled.
     uint64_t version = 0;
+    absl::CondVar changed;  // Its waiters only: no thundering herd across thousands of streams.
   };
   struct Operation {
     std::string name;
@@ -151,7 +152,7 @@ class BuildQueue {
   const absl::Time started_;
 
   absl::Mutex mu_;
-  absl::CondVar changed_;
+  absl::CondVar stop_;  // Wakes the reaper at shutdown.
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   // Node maps: waiters hold references across CondVar waits, so entries must not move.

@@ -1,0 +1,180 @@
+// Scheduling at scale on this machine, with real processes over loopback:
+//  1. scale simulation: W worker processes, N actions that each sleep S ms; wall time against the
+//     ideal N*S/W;
+//  2. growth: scheduler CPU per action as the number of distinct actions grows (1k, 2k, 4k) —
+//     it must stay flat, i.e. total cost linear in the count.
+// Workers use --sandbox=none here: the figure is the scheduler's, not bubblewrap's.
+// Usage: scale_bench [--workers=64] [--actions=2000] [--sleep_ms=50] [--growth=1000,2000,4000]
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/cas_client.h"
+#include "common/execution_client.h"
+
+ABSL_FLAG(int, workers, 64, "Worker processes (1 slot each)");
+ABSL_FLAG(int, actions, 2000, "Actions in the scale simulation");
+ABSL_FLAG(int, sleep_ms, 50, "What each simulated action sleeps");
+ABSL_FLAG(std::vector<std::string>, growth, (std::vector<std::string>{"1000", "2000", "4000"}),
+          "Action counts for growth");
+ABSL_FLAG(int, clients, 256, "Concurrent client streams");
+
+extern char** environ;
+
+namespace kfarm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+pid_t Spawn(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+  return pid;
+}
+
+double CpuSeconds(pid_t pid) {  // utime + stime of a process, from /proc.
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string field;
+  double ticks = 0;
+  for (int i = 1; in >> field && i <= 15; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+struct Farm {
+  pid_t scheduler = -1;
+  std::vector<pid_t> workers;
+  int port = 0;
+  ~Farm() {
+    for (pid_t w : workers) kill(w, SIGTERM);
+    for (pid_t w : workers) waitpid(w, nullptr, 0);
+    kill(scheduler, SIGTERM);
+    waitpid(scheduler, nullptr, 0);
+  }
+};
+
+// Runs `digests` through `clients` concurrent streams; returns the wall time in seconds.
+double RunAll(const std::string& address, const std::vector<Digest>& digests, int clients,
+              int* failures) {
+  std::atomic<size_t> next{0};
+  std::atomic<int> failed{0};
+  auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      ExecutionClient exec(DialRemote(address), "");
+      ExecuteOptions o;
+      o.skip_cache_lookup = true;
+      for (size_t i = next++; i < digests.size(); i = next++) {
+        auto r = exec.Execute(digests[i], o);
+        if (!r.ok() || r->status().code() != 0 || r->result().exit_code() != 0) failed++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  *failures += failed;
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::vector<Digest> Prepare(CasClient& cas, int n, const std::string& command, const std::string& tag) {
+  std::vector<Digest> out;
+  std::vector<BlobSource> blobs;
+  for (int i = 0; i < n; ++i) {
+    ActionSpec s;
+    s.arguments = {"/bin/sh", "-c", command};
+    s.environment = {{"MODULE", absl::StrCat(tag, "-", i)}, {"PATH", "/usr/bin:/bin"}};
+    s.do_not_cache = true;
+    BuiltAction a = BuildAction(s);
+    out.push_back(a.digest);
+    blobs.insert(blobs.end(), a.blobs.begin(), a.blobs.end());
+  }
+  cas.UploadMissing(blobs).IgnoreError();
+  return out;
+}
+
+int Run() {
+  const std::string bin = std::filesystem::read_symlink("/proc/self/exe").parent_path();
+  const std::string dir = std::filesystem::temp_directory_path() / "kfarm-scale-bench";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const int nworkers = absl::GetFlag(FLAGS_workers), nactions = absl::GetFlag(FLAGS_actions);
+  const int sleep_ms = absl::GetFlag(FLAGS_sleep_ms), clients = absl::GetFlag(FLAGS_clients);
+
+  Farm farm;
+  farm.scheduler = Spawn({bin + "/kfarm-scheduler", "--listen=127.0.0.1:0", "--data_dir=" + dir + "/s",
+                          "--port_file=" + dir + "/port"});
+  for (int i = 0; i < 500 && farm.port == 0; ++i) {
+    std::ifstream in(dir + "/port");
+    if (!(in >> farm.port)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::string address = absl::StrCat("127.0.0.1:", farm.port);
+  for (int i = 0; i < nworkers; ++i) {
+    farm.workers.push_back(Spawn({bin + "/kfarm-worker", "--scheduler=" + address,
+                                  absl::StrCat("--data_dir=", dir, "/w", i),
+                                  absl::StrCat("--worker_id=sim-", i), "--slots=1",
+                                  "--sandbox=none", "--detect_tools=false"}));
+  }
+  auto channel = DialRemote(address);
+  CasClient cas(channel, "");
+  int failures = 0;
+  // Warm-up: every worker connected and has run something.
+  RunAll(address, Prepare(cas, nworkers * 2, "true", "warm"), nworkers, &failures);
+
+  auto sim = Prepare(cas, nactions, absl::StrFormat("sleep %.3f", sleep_ms / 1000.0), "sim");
+  double wall = RunAll(address, sim, clients, &failures);
+  double ideal = nactions * sleep_ms / 1000.0 / nworkers;
+
+  std::vector<std::tuple<int, double, double>> growth;
+  for (const std::string& g : absl::GetFlag(FLAGS_growth)) {
+    int n = std::stoi(g);
+    auto digests = Prepare(cas, n, "true", absl::StrCat("grow", n));
+    double cpu0 = CpuSeconds(farm.scheduler);
+    double t = RunAll(address, digests, clients, &failures);
+    growth.emplace_back(n, t, CpuSeconds(farm.scheduler) - cpu0);
+  }
+  std::filesystem::remove_all(dir);
+
+  std::printf("kfarm scheduling at scale (%d worker processes x 1 slot, sandbox none, %u cores)\n\n",
+              nworkers, std::thread::hardware_concurrency());
+  std::printf("| %-58s | %-24s | %-16s |\n", "measure", "result", "target");
+  std::printf("|%s|%s|%s|\n", std::string(60, '-').c_str(), std::string(26, '-').c_str(),
+              std::string(18, '-').c_str());
+  std::printf("| %-58s | %-24s | %-16s |\n",
+              absl::StrFormat("%d actions x sleep %d ms on %d workers: wall vs ideal", nactions,
+                              sleep_ms, nworkers).c_str(),
+              absl::StrFormat("%.2f s vs %.2f s = %.0f%%", wall, ideal, 100 * ideal / wall).c_str(),
+              ">= 90%");
+  for (auto [n, t, cpu] : growth) {
+    std::printf("| %-58s | %-24s | %-16s |\n",
+                absl::StrFormat("%d distinct trivial actions: wall, scheduler CPU", n).c_str(),
+                absl::StrFormat("%.2f s, %.2f s (%.0f us/action)", t, cpu, 1e6 * cpu / n).c_str(),
+                "linear");
+  }
+  std::printf("| %-58s | %-24d | %-16s |\n", "failed executions", failures, "0");
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace kfarm
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return kfarm::Run();
+}
