@@ -22,6 +22,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/cas_client.h"
 #include "common/execution_client.h"
 
@@ -118,8 +119,14 @@ int Run() {
   const int sleep_ms = absl::GetFlag(FLAGS_sleep_ms), clients = absl::GetFlag(FLAGS_clients);
 
   Farm farm;
-  farm.scheduler = Spawn({bin + "/kfarm-scheduler", "--listen=127.0.0.1:0", "--data_dir=" + dir + "/s",
-                          "--port_file=" + dir + "/port"});
+  std::vector<std::string> sched = {bin + "/kfarm-scheduler", "--listen=127.0.0.1:0",
+                                    "--data_dir=" + dir + "/s", "--port_file=" + dir + "/port"};
+  // KFARM_BENCH_WRAP="perf record -g -o FILE --" profiles the scheduler.
+  if (const char* wrap = getenv("KFARM_BENCH_WRAP")) {
+    std::vector<std::string> w = absl::StrSplit(wrap, ' ', absl::SkipEmpty());
+    sched.insert(sched.begin(), w.begin(), w.end());
+  }
+  farm.scheduler = Spawn(sched);
   for (int i = 0; i < 500 && farm.port == 0; ++i) {
     std::ifstream in(dir + "/port");
     if (!(in >> farm.port)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
