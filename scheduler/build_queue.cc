@@ -439,6 +439,7 @@ void BuildQueue::Reap() {
   absl::MutexLock lock(&mu_);
   const absl::Duration tick =
       std::min(absl::Milliseconds(100), heartbeat_interval() / 4);
+  absl::Time last_sweep = absl::InfinitePast();
   while (!stopping_) {
     stop_.WaitWithTimeout(&mu_, tick);
     const absl::Time now = clock_();
@@ -457,6 +458,13 @@ void BuildQueue::Reap() {
       }
       ++it;
     }
+    // Operations and the queue can hold thousands of entries: sweep them once a second, not
+    // every tick (their timeouts are tens of seconds).
+    if (now - last_sweep < absl::Seconds(1)) {
+      DispatchLocked();
+      continue;
+    }
+    last_sweep = now;
     for (auto it = operations_.begin(); it != operations_.end();) {
       Operation& op = it->second;
       bool done = op.cancelled || op.execution->stage == Stage::kCompleted;
