@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "common/cas_client.h"
 #include "common/execution_client.h"
+#include "common/input_tree.h"
 
 ABSL_FLAG(int, workers, 64, "Worker processes (1 slot each)");
 ABSL_FLAG(int, actions, 2000, "Actions in the scale simulation");
@@ -60,6 +61,7 @@ double CpuSeconds(pid_t pid) {  // utime + stime of a process, from /proc.
 }
 
 struct Farm {
+  std::string dir;
   pid_t scheduler = -1;
   std::vector<pid_t> workers;
   int port = 0;
@@ -69,7 +71,49 @@ struct Farm {
     kill(scheduler, SIGTERM);
     waitpid(scheduler, nullptr, 0);
   }
+  // Bytes the workers' caches hold: what they fetched, as nothing is evicted in a benchmark.
+  int64_t CachedBytes() const {
+    int64_t total = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+         it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      const std::string p = it->path().string();
+      if (p.find("/cache/plain/blobs/") != std::string::npos && it->is_regular_file()) {
+        total += static_cast<int64_t>(it->file_size());
+      }
+    }
+    return total;
+  }
 };
+
+std::unique_ptr<Farm> StartFarm(const std::string& bin, const std::string& dir, int workers,
+                                const std::string& execution_config) {
+  auto farm = std::make_unique<Farm>();
+  farm->dir = dir;
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/scheduler.conf") << "execution {\n" << execution_config << "\n}\n";
+  std::vector<std::string> sched = {bin + "/kfarm-scheduler", "--listen=127.0.0.1:0",
+                                    "--config=" + dir + "/scheduler.conf",
+                                    "--data_dir=" + dir + "/s", "--port_file=" + dir + "/port"};
+  // KFARM_BENCH_WRAP="perf record -g -o FILE --" profiles the scheduler.
+  if (const char* wrap = getenv("KFARM_BENCH_WRAP")) {
+    std::vector<std::string> w = absl::StrSplit(wrap, ' ', absl::SkipEmpty());
+    sched.insert(sched.begin(), w.begin(), w.end());
+  }
+  farm->scheduler = Spawn(sched);
+  for (int i = 0; i < 500 && farm->port == 0; ++i) {
+    std::ifstream in(dir + "/port");
+    if (!(in >> farm->port)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::string address = absl::StrCat("127.0.0.1:", farm->port);
+  for (int i = 0; i < workers; ++i) {
+    farm->workers.push_back(Spawn({bin + "/kfarm-worker", "--scheduler=" + address,
+                                   absl::StrCat("--data_dir=", dir, "/w", i),
+                                   absl::StrCat("--worker_id=sim-", i), "--slots=1",
+                                   "--sandbox=none", "--detect_tools=false"}));
+  }
+  return farm;
+}
 
 // Runs `digests` through `clients` concurrent streams; returns the wall time in seconds.
 double RunAll(const std::string& address, const std::vector<Digest>& digests, int clients,
@@ -118,29 +162,47 @@ int Run() {
   const int nworkers = absl::GetFlag(FLAGS_workers), nactions = absl::GetFlag(FLAGS_actions);
   const int sleep_ms = absl::GetFlag(FLAGS_sleep_ms), clients = absl::GetFlag(FLAGS_clients);
 
-  Farm farm;
-  std::vector<std::string> sched = {bin + "/kfarm-scheduler", "--listen=127.0.0.1:0",
-                                    "--data_dir=" + dir + "/s", "--port_file=" + dir + "/port"};
-  // KFARM_BENCH_WRAP="perf record -g -o FILE --" profiles the scheduler.
-  if (const char* wrap = getenv("KFARM_BENCH_WRAP")) {
-    std::vector<std::string> w = absl::StrSplit(wrap, ' ', absl::SkipEmpty());
-    sched.insert(sched.begin(), w.begin(), w.end());
-  }
-  farm.scheduler = Spawn(sched);
-  for (int i = 0; i < 500 && farm.port == 0; ++i) {
-    std::ifstream in(dir + "/port");
-    if (!(in >> farm.port)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  const std::string address = absl::StrCat("127.0.0.1:", farm.port);
-  for (int i = 0; i < nworkers; ++i) {
-    farm.workers.push_back(Spawn({bin + "/kfarm-worker", "--scheduler=" + address,
-                                  absl::StrCat("--data_dir=", dir, "/w", i),
-                                  absl::StrCat("--worker_id=sim-", i), "--slots=1",
-                                  "--sandbox=none", "--detect_tools=false"}));
-  }
+  std::unique_ptr<Farm> farm = StartFarm(bin, dir + "/main", nworkers, "");
+  const std::string address = absl::StrCat("127.0.0.1:", farm->port);
   auto channel = DialRemote(address);
   CasClient cas(channel, "");
   int failures = 0;
+
+  // Cache affinity: a build whose actions share a 2 MiB base (like modules and the base BTF),
+  // 2 clients on 8 idle workers, with and without affinity; bytes the workers fetched.
+  std::vector<std::pair<bool, int64_t>> affinity;
+  for (bool on : {true, false}) {
+    auto f = StartFarm(bin, dir + (on ? "/aff-on" : "/aff-off"), 8,
+                       on ? "" : "disable_cache_affinity: true");
+    const std::string a = absl::StrCat("127.0.0.1:", f->port);
+    CasClient c(DialRemote(a), "");
+    std::string base(2 << 20, '\0');
+    for (size_t i = 0; i < base.size(); ++i) base[i] = static_cast<char>(i * 7919 % 251);
+    std::vector<Digest> digests;
+    std::vector<BlobSource> blobs;
+    Digest base_digest = Digest::Of(base);
+    blobs.push_back({base_digest, "", std::make_shared<const std::string>(base)});
+    for (int i = 0; i < 40; ++i) {
+      std::string mod = absl::StrCat("module ", i);
+      InputTree t;
+      t.AddFile("base.btf", base_digest, false).IgnoreError();
+      t.AddFile("m.o", Digest::Of(mod), false).IgnoreError();
+      InputTree::Built b = t.Build();
+      for (auto& [d, bytes] : b.directories) blobs.push_back({d, "", std::make_shared<const std::string>(bytes)});
+      blobs.push_back({Digest::Of(mod), "", std::make_shared<const std::string>(mod)});
+      ActionSpec s;
+      s.arguments = {"/bin/sh", "-c", "cat m.o base.btf > /dev/null"};
+      s.input_root = b.root;
+      s.do_not_cache = true;
+      BuiltAction act = BuildAction(s);
+      blobs.insert(blobs.end(), act.blobs.begin(), act.blobs.end());
+      digests.push_back(act.digest);
+    }
+    c.UploadMissing(blobs).IgnoreError();
+    RunAll(a, digests, 2, &failures);
+    affinity.emplace_back(on, f->CachedBytes());
+  }
+
   // Warm-up: every worker connected and has run something.
   RunAll(address, Prepare(cas, nworkers * 2, "true", "warm"), nworkers, &failures);
 
@@ -152,9 +214,9 @@ int Run() {
   for (const std::string& g : absl::GetFlag(FLAGS_growth)) {
     int n = std::stoi(g);
     auto digests = Prepare(cas, n, "true", absl::StrCat("grow", n));
-    double cpu0 = CpuSeconds(farm.scheduler);
+    double cpu0 = CpuSeconds(farm->scheduler);
     double t = RunAll(address, digests, clients, &failures);
-    growth.emplace_back(n, t, CpuSeconds(farm.scheduler) - cpu0);
+    growth.emplace_back(n, t, CpuSeconds(farm->scheduler) - cpu0);
   }
   std::filesystem::remove_all(dir);
 
@@ -173,6 +235,12 @@ int Run() {
                 absl::StrFormat("%d distinct trivial actions: wall, scheduler CPU", n).c_str(),
                 absl::StrFormat("%.2f s, %.2f s (%.0f us/action)", t, cpu, 1e6 * cpu / n).c_str(),
                 "linear");
+  }
+  for (auto [on, bytes] : affinity) {
+    std::printf("| %-58s | %-24s | %-16s |\n",
+                absl::StrFormat("bytes fetched by 8 workers, 40 actions sharing 2 MiB, affinity %s",
+                                on ? "on" : "off").c_str(),
+                absl::StrFormat("%.1f MiB", bytes / 1048576.0).c_str(), "on < off");
   }
   std::printf("| %-58s | %-24d | %-16s |\n", "failed executions", failures, "0");
   return failures == 0 ? 0 : 1;

@@ -72,7 +72,7 @@ void BuildQueue::DispatchLocked() {
     // the most free slots.
     Worker* chosen = nullptr;
     auto rank = [&](Worker* w) {
-      bool holds = best->params.largest_input.valid() &&
+      bool holds = !config_.disable_cache_affinity() && best->params.largest_input.valid() &&
                    w->large_blobs.contains(best->params.largest_input);
       return std::make_pair(holds, w->slots - static_cast<int>(w->running.size()));
     };
