@@ -64,8 +64,21 @@ DiskJournal::~DiskJournal() {
 }
 
 void DiskJournal::Append(char op, const Digest& d, int64_t bytes) {
-  std::string rec = absl::StrCat(absl::string_view(&op, 1), d.hex(), " ", d.size(), " ", bytes, "\n");
-  std::fwrite(rec.data(), 1, rec.size(), file_);
+  // Formatted in place: FindMissing journals one touch per digest, 10k per call.
+  static const char kHex[] = "0123456789abcdef";
+  char rec[1 + 64 + 2 + 2 * absl::numbers_internal::kFastToBufferSize];
+  char* p = rec;
+  *p++ = op;
+  for (uint8_t b : d.hash()) {
+    *p++ = kHex[b >> 4];
+    *p++ = kHex[b & 15];
+  }
+  *p++ = ' ';
+  p = absl::numbers_internal::FastIntToBuffer(d.size(), p);
+  *p++ = ' ';
+  p = absl::numbers_internal::FastIntToBuffer(bytes, p);
+  *p++ = '\n';
+  std::fwrite(rec, 1, static_cast<size_t>(p - rec), file_);
   ++records_;
 }
 
