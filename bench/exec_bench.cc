@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/cas_client.h"
+#include "bench/bench_process.h"
 #include "common/execution_client.h"
 
 ABSL_FLAG(int, runs, 1000, "Sequential executions for the latency figures");
@@ -26,23 +27,12 @@ ABSL_FLAG(int, clients, 16, "Concurrent clients for the throughput figure");
 ABSL_FLAG(int, per_client, 50, "Executions per concurrent client");
 ABSL_FLAG(std::string, sandbox, "bubblewrap", "Worker sandbox");
 
-extern char** environ;
-
 namespace kfarm {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-pid_t Spawn(std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
-  return pid;
-}
 
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
@@ -69,11 +59,7 @@ int Run() {
   pid_t farm = Spawn({bin + "/kfarm", "up", "--listen=127.0.0.1:0", "--data_dir=" + dir + "/farm",
                       "--port_file=" + port_file, "--workers=2", "--slots=1",
                       "--sandbox=" + absl::GetFlag(FLAGS_sandbox)});
-  int port = 0;
-  for (int i = 0; i < 500 && port == 0; ++i) {
-    std::ifstream in(port_file);
-    if (!(in >> port)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const int port = AwaitPortFile(port_file);
   if (port == 0) {
     std::fprintf(stderr, "the farm did not start\n");
     return 1;

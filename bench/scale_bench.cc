@@ -24,6 +24,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/cas_client.h"
+#include "bench/bench_process.h"
 #include "common/execution_client.h"
 #include "common/input_tree.h"
 
@@ -34,21 +35,10 @@ ABSL_FLAG(std::vector<std::string>, growth, (std::vector<std::string>{"1000", "2
           "Action counts for growth");
 ABSL_FLAG(int, clients, 256, "Concurrent client streams");
 
-extern char** environ;
-
 namespace kfarm {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-pid_t Spawn(std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
-  return pid;
-}
 
 double CpuSeconds(pid_t pid) {  // utime + stime of a process, from /proc.
   std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
@@ -101,10 +91,7 @@ std::unique_ptr<Farm> StartFarm(const std::string& bin, const std::string& dir, 
     sched.insert(sched.begin(), w.begin(), w.end());
   }
   farm->scheduler = Spawn(sched);
-  for (int i = 0; i < 500 && farm->port == 0; ++i) {
-    std::ifstream in(dir + "/port");
-    if (!(in >> farm->port)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  farm->port = AwaitPortFile(dir + "/port");
   const std::string address = absl::StrCat("127.0.0.1:", farm->port);
   for (int i = 0; i < workers; ++i) {
     farm->workers.push_back(Spawn({bin + "/kfarm-worker", "--scheduler=" + address,
