@@ -121,6 +121,7 @@ std::string BuildQueue::Submit(ExecuteParams params) {
     e->cacheable = cacheable;
     e->seq = next_seq_++;
     e->queued_at = now;
+    e->platform_key = e->params.platform.SerializeAsString();
     if (cacheable) in_flight_[key] = e;
     EnqueueLocked(e);
   }
@@ -223,9 +224,7 @@ void BuildQueue::CancelLocked(Operation& op, absl::string_view why) {
     e->changed.SignalAll();
     return;
   }
-  if (e->stage == Stage::kQueued) {
-    queue_.erase({e->params.priority, e->seq});
-  } else if (e->stage == Stage::kExecuting) {
+  if (e->stage == Stage::kExecuting) {
     auto w = workers_.find(e->worker);
     if (w != workers_.end() && w->second.link != nullptr) {
       worker::SchedulerMessage m;
@@ -242,17 +241,31 @@ void BuildQueue::ChangedLocked(Execution& e) {
   e.changed.SignalAll();
 }
 
+void BuildQueue::LeaveStageLocked(Execution& e) {
+  if (e.queued) {
+    ready_.Erase(e.params.invocation_id, e.key);
+    e.queued = false;
+  } else if (e.stage == Stage::kExecuting) {
+    ready_.Stopped(e.params.invocation_id);
+  }
+}
+
 void BuildQueue::EnqueueLocked(const std::shared_ptr<Execution>& e) {
+  LeaveStageLocked(*e);
   e->stage = Stage::kQueued;
   e->worker.clear();
   e->unmatched_since = absl::InfiniteFuture();
-  queue_[{e->params.priority, e->seq}] = e;
+  // The learned duration is read once, here: the queue's order never shifts under it.
+  e->key = FairQueueKey{e->params.priority,
+                        absl::ToInt64Nanoseconds(history_.Expected(e->params.shape)), e->seq};
+  e->queued = true;
+  ready_.Push(e->params.invocation_id, e->key, e);
   ChangedLocked(*e);
 }
 
 void BuildQueue::FinishLocked(const std::shared_ptr<Execution>& e,
                               reapi::ExecuteResponse response) {
-  if (e->stage == Stage::kQueued) queue_.erase({e->params.priority, e->seq});
+  LeaveStageLocked(*e);
   e->stage = Stage::kCompleted;
   e->response = std::move(response);
   auto it = in_flight_.find(DedupKey(e->params));
@@ -318,6 +331,7 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
     auto digest = Digest::FromProto(d);
     if (digest.ok()) w.large_blobs.insert(*digest);
   }
+  RefreshFreeLocked(w);
 
   worker::SchedulerMessage welcome;
   *welcome.mutable_welcome()->mutable_heartbeat_interval() =
@@ -357,6 +371,7 @@ void BuildQueue::CompleteFromWorker(const std::string& worker_id, const worker::
     if (r == w->second.running.end()) return;  // Stale: requeued or cancelled meanwhile.
     e = r->second;
     w->second.running.erase(r);
+    RefreshFreeLocked(w->second);
     if (e->stage != Stage::kExecuting || e->worker != worker_id) {
       DispatchLocked();
       return;
@@ -402,6 +417,7 @@ absl::Status BuildQueue::Drain(const std::string& worker_id) {
     return absl::NotFoundError(absl::StrCat("worker ", worker_id, " is not connected"));
   }
   it->second.draining = true;
+  RefreshFreeLocked(it->second);
   worker::SchedulerMessage m;
   m.mutable_drain();
   it->second.link->Send(m);
@@ -413,6 +429,7 @@ void BuildQueue::WorkerLostLocked(Worker& w, absl::Time now) {
   LogWarning("worker ", w.id, " lost with ", w.running.size(), " running action(s)");
   w.link = nullptr;
   w.lost_at = now;
+  RefreshFreeLocked(w);
 }
 
 void BuildQueue::RecordDeathLocked(const std::shared_ptr<Execution>& e, const std::string& worker) {
@@ -433,6 +450,7 @@ void BuildQueue::BuryWorkerLocked(Worker& w) {
     if (e->stage == Stage::kExecuting && e->worker == w.id) RecordDeathLocked(e, w.id);
   }
   w.running.clear();
+  RefreshFreeLocked(w);
 }
 
 void BuildQueue::Reap() {
@@ -479,9 +497,13 @@ void BuildQueue::Reap() {
       ++it;
     }
     std::vector<std::shared_ptr<Execution>> unservable;
-    for (auto& [key, e] : queue_) {
-      bool servable = false;
-      for (const auto& [id, w] : workers_) servable |= w.platform.Satisfies(e->params.platform);
+    absl::flat_hash_map<std::string, bool> servable_by_platform;  // Few distinct platforms.
+    ready_.ForEach([&](const std::shared_ptr<Execution>& e) {
+      auto [memo, fresh] = servable_by_platform.try_emplace(e->platform_key, false);
+      if (fresh) {
+        for (const auto& [id, w] : workers_) memo->second |= w.platform.Satisfies(e->params.platform);
+      }
+      const bool servable = memo->second;
       if (servable) {
         e->unmatched_since = absl::InfiniteFuture();
       } else if (e->unmatched_since == absl::InfiniteFuture()) {
@@ -489,7 +511,7 @@ void BuildQueue::Reap() {
       } else if (now - e->unmatched_since > Ms(config_.no_worker_grace_ms())) {
         unservable.push_back(e);
       }
-    }
+    });
     for (auto& e : unservable) {
       FailLocked(e, absl::FailedPreconditionError(absl::StrCat(
                         "action ", e->params.action_digest.ToString(), ": ",

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -23,6 +24,7 @@
 #include "kfarm/config.pb.h"
 #include "kfarm/worker.pb.h"
 #include "scheduler/duration_history.h"
+#include "scheduler/fair_queue.h"
 #include "scheduler/platform_match.h"
 
 namespace kfarm {
@@ -94,6 +96,9 @@ class BuildQueue {
     bool cacheable = true;
     Stage stage = Stage::kQueued;
     uint64_t seq = 0;
+    FairQueueKey key;          // Its place while queued.
+    bool queued = false;       // In ready_.
+    std::string platform_key;  // The platform, serialized: equal platforms match alike.
     std::string worker;                      // While executing.
     std::vector<std::string> dead_workers;   // Workers that died running it.
     absl::Time queued_at;
@@ -123,12 +128,26 @@ class BuildQueue {
     absl::Time lost_at = absl::InfiniteFuture();
     bool draining = false;
     absl::flat_hash_set<Digest> large_blobs;  // What its cache holds (or is about to fetch).
+    int listed_free = 0;                      // Its entry in free_ (0: not listed).
   };
-  using QueueKey = std::pair<int32_t, uint64_t>;  // (priority, seq): lower first, FIFO.
+  // Workers with free slots, most free first, then by id.
+  struct MostFree {
+    bool operator()(const std::pair<int, Worker*>& a, const std::pair<int, Worker*>& b) const {
+      return a.first != b.first ? a.first > b.first : a.second->id < b.second->id;
+    }
+  };
 
   OperationView ViewLocked(const Operation& op) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ChangedLocked(Execution& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueLocked(const std::shared_ptr<Execution>& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes `e` out of the ready queue, or out of its build's running count.
+  void LeaveStageLocked(Execution& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keeps free_ in step with the worker's link, drain state and running count.
+  void RefreshFreeLocked(Worker& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A free worker that can run `e`: one holding its largest input if affinity allows, else the
+  // one with the most free slots; null when none can.
+  Worker* ChooseWorkerLocked(const Execution& e, bool prefer_holder)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishLocked(const std::shared_ptr<Execution>& e, reapi::ExecuteResponse response)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -159,10 +178,10 @@ class BuildQueue {
   absl::node_hash_map<std::string, Operation> operations_ ABSL_GUARDED_BY(mu_);
   // Cacheable executions in flight, by instance + action digest, for deduplication.
   absl::flat_hash_map<std::string, std::shared_ptr<Execution>> in_flight_ ABSL_GUARDED_BY(mu_);
-  std::map<QueueKey, std::shared_ptr<Execution>> queue_ ABSL_GUARDED_BY(mu_);
+  FairQueue<std::shared_ptr<Execution>> ready_ ABSL_GUARDED_BY(mu_);
   absl::node_hash_map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
+  std::set<std::pair<int, Worker*>, MostFree> free_ ABSL_GUARDED_BY(mu_);
   DurationHistory history_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, int64_t> served_ ABSL_GUARDED_BY(mu_);  // Per build.
   std::thread reaper_;
 };
 
