@@ -40,13 +40,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double CpuSeconds(pid_t pid) {  // utime + stime of a process, from /proc.
+// utime + stime of a process, from /proc; with `children`, also of the children it reaped
+// (a worker's actions).
+double CpuSeconds(pid_t pid, bool children = false) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string field;
+  std::string field, line;
+  std::getline(in, line);
+  // Fields after the command name, which may hold spaces: it ends at the last ')'.
+  std::vector<std::string> f = absl::StrSplit(line.substr(line.rfind(')') + 2), ' ');
   double ticks = 0;
-  for (int i = 1; in >> field && i <= 15; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);
-  }
+  // f[0] is field 3 (state): utime/stime are fields 14/15, cutime/cstime 16/17.
+  for (int i = 14; i <= (children ? 17 : 15); ++i) ticks += std::stod(f[i - 3]);
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
@@ -125,12 +129,13 @@ double RunAll(const std::string& address, const std::vector<Digest>& digests, in
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::vector<Digest> Prepare(CasClient& cas, int n, const std::string& command, const std::string& tag) {
+std::vector<Digest> Prepare(CasClient& cas, int n, const std::vector<std::string>& command,
+                            const std::string& tag) {
   std::vector<Digest> out;
   std::vector<BlobSource> blobs;
   for (int i = 0; i < n; ++i) {
     ActionSpec s;
-    s.arguments = {"/bin/sh", "-c", command};
+    s.arguments = command;
     s.environment = {{"MODULE", absl::StrCat(tag, "-", i)}, {"PATH", "/usr/bin:/bin"}};
     s.do_not_cache = true;
     BuiltAction a = BuildAction(s);
@@ -191,16 +196,26 @@ int Run() {
   }
 
   // Warm-up: every worker connected and has run something.
-  RunAll(address, Prepare(cas, nworkers * 2, "true", "warm"), nworkers, &failures);
+  RunAll(address, Prepare(cas, nworkers * 2, {"/bin/true"}, "warm"), nworkers, &failures);
 
-  auto sim = Prepare(cas, nactions, absl::StrFormat("sleep %.3f", sleep_ms / 1000.0), "sim");
+  auto sim = Prepare(cas, nactions, {"/bin/sleep", absl::StrFormat("%.3f", sleep_ms / 1000.0)},
+                     "sim");
+  auto workers_cpu = [&] {
+    double total = 0;
+    for (pid_t w : farm->workers) total += CpuSeconds(w, /*children=*/true);
+    return total;
+  };
+  const double sched0 = CpuSeconds(farm->scheduler), workers0 = workers_cpu();
+  const double self0 = CpuSeconds(getpid());
   double wall = RunAll(address, sim, clients, &failures);
+  const double sim_sched = CpuSeconds(farm->scheduler) - sched0;
+  const double sim_workers = workers_cpu() - workers0, sim_client = CpuSeconds(getpid()) - self0;
   double ideal = nactions * sleep_ms / 1000.0 / nworkers;
 
   std::vector<std::tuple<int, double, double>> growth;
   for (const std::string& g : absl::GetFlag(FLAGS_growth)) {
     int n = std::stoi(g);
-    auto digests = Prepare(cas, n, "true", absl::StrCat("grow", n));
+    auto digests = Prepare(cas, n, {"/bin/true"}, absl::StrCat("grow", n));
     double cpu0 = CpuSeconds(farm->scheduler);
     double t = RunAll(address, digests, clients, &failures);
     growth.emplace_back(n, t, CpuSeconds(farm->scheduler) - cpu0);
@@ -217,6 +232,10 @@ int Run() {
                               sleep_ms, nworkers).c_str(),
               absl::StrFormat("%.2f s vs %.2f s = %.0f%%", wall, ideal, 100 * ideal / wall).c_str(),
               ">= 90%");
+  std::printf("| %-58s | %-24s | %-16s |\n", "  CPU per action: scheduler, workers (with actions), clients",
+              absl::StrFormat("%.0f, %.0f, %.0f us", 1e6 * sim_sched / nactions,
+                              1e6 * sim_workers / nactions, 1e6 * sim_client / nactions).c_str(),
+              "");
   for (auto [n, t, cpu] : growth) {
     std::printf("| %-58s | %-24s | %-16s |\n",
                 absl::StrFormat("%d distinct trivial actions: wall, scheduler CPU", n).c_str(),

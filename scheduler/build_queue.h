@@ -7,7 +7,7 @@
 
 #include <functional>
 #include <map>
-#include <set>
+#include <tuple>
 #include <memory>
 #include <string>
 #include <thread>
@@ -118,6 +118,16 @@ class BuildQueue {
     absl::Time done_at = absl::InfiniteFuture();
     uint64_t version = 0;  // Bumped on cancel, on top of the execution's version.
   };
+  // Workers with free slots: most free first, then the one idle longest, so equal workers
+  // share the load (and, without affinity, an input spreads as any scheduler would spread it).
+  struct FreeKey {
+    int free = 0;
+    uint64_t last_assigned = 0;
+    std::string id;
+    bool operator<(const FreeKey& o) const {
+      return std::tie(o.free, last_assigned, id) < std::tie(free, o.last_assigned, o.id);
+    }
+  };
   struct Worker {
     std::string id;
     OfferedPlatform platform;
@@ -128,13 +138,8 @@ class BuildQueue {
     absl::Time lost_at = absl::InfiniteFuture();
     bool draining = false;
     absl::flat_hash_set<Digest> large_blobs;  // What its cache holds (or is about to fetch).
-    int listed_free = 0;                      // Its entry in free_ (0: not listed).
-  };
-  // Workers with free slots, most free first, then by id.
-  struct MostFree {
-    bool operator()(const std::pair<int, Worker*>& a, const std::pair<int, Worker*>& b) const {
-      return a.first != b.first ? a.first > b.first : a.second->id < b.second->id;
-    }
+    uint64_t last_assigned = 0;               // Dispatch count when it last got work.
+    FreeKey listed;                           // Its entry in free_ (free 0: not listed).
   };
 
   OperationView ViewLocked(const Operation& op) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -180,7 +185,8 @@ class BuildQueue {
   absl::flat_hash_map<std::string, std::shared_ptr<Execution>> in_flight_ ABSL_GUARDED_BY(mu_);
   FairQueue<std::shared_ptr<Execution>> ready_ ABSL_GUARDED_BY(mu_);
   absl::node_hash_map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
-  std::set<std::pair<int, Worker*>, MostFree> free_ ABSL_GUARDED_BY(mu_);
+  std::map<FreeKey, Worker*> free_ ABSL_GUARDED_BY(mu_);
+  uint64_t assignments_ ABSL_GUARDED_BY(mu_) = 0;
   DurationHistory history_ ABSL_GUARDED_BY(mu_);
   std::thread reaper_;
 };

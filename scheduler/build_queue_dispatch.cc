@@ -27,10 +27,10 @@ void BuildQueue::RefreshFreeLocked(Worker& w) {
   const int free = w.link != nullptr && !w.draining
                        ? std::max(0, w.slots - static_cast<int>(w.running.size()))
                        : 0;
-  if (free == w.listed_free) return;
-  if (w.listed_free > 0) free_.erase({w.listed_free, &w});
-  if (free > 0) free_.insert({free, &w});
-  w.listed_free = free;
+  if (free == w.listed.free && w.last_assigned == w.listed.last_assigned) return;
+  if (w.listed.free > 0) free_.erase(w.listed);
+  w.listed = FreeKey{free, w.last_assigned, w.id};
+  if (free > 0) free_.emplace(w.listed, &w);
 }
 
 BuildQueue::Worker* BuildQueue::ChooseWorkerLocked(const Execution& e, bool prefer_holder) {
@@ -57,6 +57,7 @@ void BuildQueue::DispatchLocked() {
     e->stage = Stage::kExecuting;
     e->worker = chosen->id;
     chosen->running[e->id] = e;
+    chosen->last_assigned = ++assignments_;
     RefreshFreeLocked(*chosen);
     if (e->params.largest_input.valid()) chosen->large_blobs.insert(e->params.largest_input);
     SendAssignmentLocked(*chosen, *e);
