@@ -1,6 +1,7 @@
 // kfarm: the client command.
 #include <iostream>
 
+#include "common/process_init.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"

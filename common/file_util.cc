@@ -1,7 +1,11 @@
 #include "common/file_util.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
@@ -12,9 +16,14 @@ absl::Status ForEachChunk(const std::string& path,
                           const std::function<void(absl::string_view)>& fn) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoError("open", path);
-  std::string buf(1 << 20, '\0');
+  // Sized to the file, uninitialised: most files read here (stdout, small outputs) are tiny,
+  // and a zeroed 1 MiB buffer per file cost more than hashing them.
+  struct stat st;
+  size_t size = 1 << 20;
+  if (::fstat(fd, &st) == 0) size = std::clamp<size_t>(static_cast<size_t>(st.st_size) + 1, 4096, size);
+  std::unique_ptr<char[]> buf(new char[size]);
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd, buf.get(), size);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       absl::Status s = ErrnoError("read", path);
@@ -22,7 +31,7 @@ absl::Status ForEachChunk(const std::string& path,
       return s;
     }
     if (n == 0) break;
-    fn(absl::string_view(buf.data(), static_cast<size_t>(n)));
+    fn(absl::string_view(buf.get(), static_cast<size_t>(n)));
   }
   ::close(fd);
   return absl::OkStatus();

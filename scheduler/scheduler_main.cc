@@ -9,6 +9,7 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include "common/process_init.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -48,6 +49,7 @@ int Fail(const std::string& message) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("kfarm-scheduler [--config FILE] [--listen ADDR] [--data_dir DIR]");
   absl::ParseCommandLine(argc, argv);
+  kfarm::InitServerProcess();
 
   kfarm::config::SchedulerConfig config;
   if (std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {

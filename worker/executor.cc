@@ -1,7 +1,5 @@
 #include "worker/executor.h"
 
-#include <sys/stat.h>
-
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -20,7 +18,47 @@ void Stamp(google::protobuf::Timestamp* ts) {
   *ts = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
 }
 
+// Removes everything inside `dir`, keeping `dir` itself.
+bool EmptyDir(const std::string& dir) {
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::filesystem::remove_all(it->path(), ec);
+    if (ec) return false;
+  }
+  return !ec;
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> Executor::AcquireDir() {
+  std::string dir;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!free_dirs_.empty()) {
+      dir = std::move(free_dirs_.back());
+      free_dirs_.pop_back();
+      return dir;
+    }
+    dir = absl::StrCat(options_.build_root, "/slot-", next_dir_++);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  std::filesystem::create_directories(dir + "/root", ec);
+  if (ec) return ErrnoError("mkdir", dir + "/root", ec.value());
+  return dir;
+}
+
+void Executor::ReleaseDir(const std::string& dir) {
+  if (!EmptyDir(dir + "/root")) {
+    // Something the action left cannot be removed: never hand that tree to another action.
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  free_dirs_.push_back(dir);
+}
 
 reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* cancel) {
   reapi::ExecuteResponse response;
@@ -34,14 +72,12 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
     if (first_error.ok() && !s.ok()) first_error = s;
   };
   const std::string action = DescribeDigest(a.action_digest());
-  const std::string dir = absl::StrCat(options_.build_root, "/", a.execution_id());
+  auto acquired = AcquireDir();
+  note(acquired.status());
+  const std::string dir = acquired.ok() ? *acquired : "";
   const std::string root = dir + "/root";
   const std::string& wd = a.command().working_directory();
   const std::string working_dir = wd.empty() ? root : root + "/" + wd;
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  std::filesystem::create_directories(root, ec);
-  if (ec) note(ErrnoError("mkdir", root, ec.value()));
 
   Stamp(md->mutable_input_fetch_start_timestamp());
   if (first_error.ok()) {
@@ -56,6 +92,7 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
   Stamp(md->mutable_input_fetch_completed_timestamp());
 
   RunResult run;
+  bool ran = false;
   const std::string out_path = dir + "/stdout", err_path = dir + "/stderr";
   Stamp(md->mutable_execution_start_timestamp());
   if (first_error.ok()) {
@@ -69,6 +106,7 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
     spec.timeout = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(a.timeout()));
     auto r = RunProcess(spec, options_.sandbox, cancel);
     note(r.status());
+    ran = r.ok();
     if (r.ok()) run = *r;
   }
   Stamp(md->mutable_execution_completed_timestamp());
@@ -83,12 +121,9 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
 
   Stamp(md->mutable_output_upload_start_timestamp());
   // Outputs and stdout/stderr are kept even for a timeout: they show how far it got.
-  struct stat st;
-  if (::stat(out_path.c_str(), &st) == 0) {
-    note(CollectOutputs(*cas_, a.command(), working_dir, out_path, err_path, result));
-  }
+  if (ran) note(CollectOutputs(*cas_, a.command(), working_dir, out_path, err_path, result));
   Stamp(md->mutable_output_upload_completed_timestamp());
-  std::filesystem::remove_all(dir, ec);
+  if (acquired.ok()) ReleaseDir(dir);
   Stamp(md->mutable_worker_completed_timestamp());
   if (!first_error.ok()) {
     *response.mutable_status() = ToRpcStatus(first_error);

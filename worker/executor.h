@@ -1,11 +1,14 @@
 // Runs one assignment end to end: stage inputs, create output parents, run the command in the
-// sandbox, collect and upload outputs, fill ExecutedActionMetadata, remove the build directory.
+// sandbox, collect and upload outputs, fill ExecutedActionMetadata, empty the build directory.
 // Infrastructure failures become ExecuteResponse.status (the first one wins); the command's own
 // failure is just its exit code.
 #ifndef KFARM_WORKER_EXECUTOR_H_
 #define KFARM_WORKER_EXECUTOR_H_
 
 #include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
 
 #include "common/cas_client.h"
 #include "kfarm/worker.pb.h"
@@ -29,9 +32,19 @@ class Executor {
   reapi::ExecuteResponse Run(const worker::Assignment& a, CancelSignal* cancel);
 
  private:
+  // Build directories are reused, one per concurrent action: on ext4, creating and deleting the
+  // directory, its root and the stdout/stderr files for every action cost more CPU than a
+  // trivial action itself (new inodes skip recently freed ones by scanning the bitmap).
+  // Acquire returns a directory whose root/ exists and is empty.
+  absl::StatusOr<std::string> AcquireDir();
+  void ReleaseDir(const std::string& dir);
+
   CasClient* cas_;
   FileCache* cache_;
   const ExecutorOptions options_;
+  absl::Mutex mu_;
+  std::vector<std::string> free_dirs_ ABSL_GUARDED_BY(mu_);
+  int next_dir_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace kfarm

@@ -11,6 +11,7 @@
 
 #include <google/protobuf/text_format.h>
 
+#include "common/process_init.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -56,6 +57,7 @@ int Fail(const std::string& m) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("kfarm-worker [--config FILE] [--scheduler grpc://HOST:PORT]");
   absl::ParseCommandLine(argc, argv);
+  kfarm::InitServerProcess();
   kfarm::config::WorkerConfig c;
   if (std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
     std::ifstream in(path);
