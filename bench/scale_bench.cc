@@ -207,6 +207,7 @@ int Run() {
   };
   const double sched0 = CpuSeconds(farm->scheduler), workers0 = workers_cpu();
   const double self0 = CpuSeconds(getpid());
+  std::fprintf(stderr, "scale_bench: simulation starting\n");  // For profilers to attach.
   double wall = RunAll(address, sim, clients, &failures);
   const double sim_sched = CpuSeconds(farm->scheduler) - sched0;
   const double sim_workers = workers_cpu() - workers0, sim_client = CpuSeconds(getpid()) - self0;

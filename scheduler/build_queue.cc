@@ -1,6 +1,7 @@
 #include "scheduler/build_queue.h"
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 #include <tuple>
 
@@ -18,8 +19,12 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 std::string RandomId() {
-  static thread_local std::mt19937_64 rng(std::random_device{}() ^
-                                          static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
+  // Seeded once per process: gRPC starts threads per call, and std::random_device per thread
+  // executes CPUID, which traps to the hypervisor in a VM.
+  static const uint64_t process_seed =
+      std::random_device{}() ^ static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+  static std::atomic<uint64_t> threads{0};
+  static thread_local std::mt19937_64 rng(process_seed + 0x9e3779b97f4a7c15ULL * ++threads);
   return absl::StrFormat("%016x%016x", rng(), rng());
 }
 
