@@ -1,5 +1,9 @@
 #include "kbuild/recipe.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,8 +14,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "common/file_util.h"
 #include "common/status.h"
+
+extern "C" char** environ;
 
 namespace kfarm {
 namespace {
@@ -93,59 +100,106 @@ absl::Status ParseBtfCommand(const std::string& text, ModuleRecipe* m) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<TreeRecipe> ReadTreeRecipe(const std::string& tree,
-                                          const std::vector<std::string>& make_args) {
+absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
+    const std::string& tree, int jobs, const std::vector<std::string>& make_args) {
+  auto m = std::unique_ptr<ModulesMake>(new ModulesMake());
+  m->tree_ = tree;
   char tmpl[] = "/tmp/kfarm-recipe-XXXXXX";
-  int fd = mkstemp(tmpl);
-  if (fd < 0) return ErrnoError("mkstemp", tmpl);
-  ::close(fd);
-  const std::string capture = tmpl;
-  // kbuild's command macros are redirected: `cmd` appends the expanded command (with its own
-  // $@ and $^) to the capture file and runs `:` instead, and every if_changed* variant goes
-  // through it unconditionally. So make walks the tree as for `make modules`, every module's
-  // recipe is described even if already linked, and nothing in the tree is run or rewritten.
-  // (A -n dry run would not do: make then assumes every FORCE target changed and "relinks"
-  // vmlinux, whose recipe runs even under -n.)
+  m->capture_fd_ = mkostemp(tmpl, O_CLOEXEC);
+  if (m->capture_fd_ < 0) return ErrnoError("mkstemp", tmpl);
+  m->capture_ = tmpl;
+  const std::string& cap = m->capture_;
+  // The .ko rule is `$(call if_changed_except,ld_ko_o,vmlinux)` then, with module BTF,
+  // `$(if $(newer-prereqs),$(call cmd,btf_ko))`. The first becomes a capture of both commands
+  // (BTF first, so a link line completes its module); the second is neutralised through
+  // `delete-on-interrupt`, which kbuild's `cmd` expands just before the command itself — for
+  // every other command it keeps kbuild's own definition.
   std::vector<std::string> args = {
-      "make", "-C", tree, "KBUILD_MODPOST_NOFINAL=", "modules",
-      absl::StrCat("cmd=$(file >>", capture, ",KFARM\t$(1)\t$@\t$(cmd_$(1))):"),
-      "if_changed=$(cmd)", "if_changed_dep=$(cmd)", "if_changed_rule=$(cmd)",
-      "if_changed_except=$(cmd)", "newer-prereqs=forced"};
+      "make", "-C", tree, "-s", absl::StrCat("-j", jobs), "KBUILD_MODPOST_NOFINAL=", "modules",
+      absl::StrCat("if_changed_except=$(file >>", cap, ",KFARM\tbtf_ko\t$@\t",
+                   "$(if $(CONFIG_DEBUG_INFO_BTF_MODULES),$(cmd_btf_ko)))",
+                   "$(file >>", cap, ",KFARM\t$(1)\t$@\t$(cmd_$(1))):"),
+      "delete-on-interrupt=$(if $(filter btf_ko,$(1)),exit 0;,$(if $(filter-out $(PHONY), $@),"
+      "$(foreach sig, HUP INT QUIT TERM PIPE, trap 'rm -f $@; trap - $(sig); kill -s $(sig) "
+      "$$$$' $(sig);)))"};
   args.insert(args.end(), make_args.begin(), make_args.end());
   std::vector<std::string> quoted;
   for (const auto& a : args) quoted.push_back(ShellQuote(a));
-  std::string cmd = absl::StrCat(absl::StrJoin(quoted, " "), " >/dev/null 2>", capture, ".err");
-  int rc = std::system(cmd.c_str());
-  auto text = ReadFile(capture);
-  std::string err = ReadFile(capture + ".err").value_or("");
-  ::unlink(capture.c_str());
-  ::unlink((capture + ".err").c_str());
-  if (rc != 0 || !text.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat("the dry run of `make modules` in ", tree,
-                                                      " failed: ", err.substr(0, 2000)));
+  m->command_ = absl::StrJoin(quoted, " ");
+  std::string sh = absl::StrCat(m->command_, " >", cap, ".out 2>&1 </dev/null");
+  const char* argv[] = {"/bin/sh", "-c", sh.c_str(), nullptr};
+  pid_t pid;
+  int err = posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char* const*>(argv), environ);
+  if (err != 0) return ErrnoError("spawn", m->command_, err);
+  m->pid_ = pid;
+  return m;
+}
+
+ModulesMake::~ModulesMake() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
   }
-  std::map<std::string, ModuleRecipe> by_ko;
-  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+  if (capture_fd_ >= 0) ::close(capture_fd_);
+  if (!capture_.empty()) {
+    ::unlink(capture_.c_str());
+    ::unlink((capture_ + ".out").c_str());
+  }
+}
+
+absl::Status ModulesMake::Drain(std::vector<ModuleRecipe>* out) {
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(capture_fd_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError("read", capture_);
+    if (n == 0) break;
+    partial_.append(buf, static_cast<size_t>(n));
+  }
+  size_t begin = 0;
+  for (size_t nl; (nl = partial_.find('\n', begin)) != std::string::npos; begin = nl + 1) {
+    absl::string_view line(partial_.data() + begin, nl - begin);
     std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits('\t', 3));
     if (f.size() != 4 || f[0] != "KFARM") continue;
-    const std::string &what = f[1], &target = f[2], &command = f[3];
-    if (what != "ld_ko_o" && what != "btf_ko") continue;
-    ModuleRecipe& m = by_ko[target];
-    m.ko = target;
-    RETURN_IF_ERROR(what == "ld_ko_o" ? ParseLdCommand(command, &m) : ParseBtfCommand(command, &m));
-  }
-  ASSIGN_OR_RETURN(std::vector<std::string> order, ReadModulesOrder(tree));
-  TreeRecipe out;
-  out.raw_capture = *text;
-  for (const std::string& ko : order) {
-    auto it = by_ko.find(ko);
-    if (it == by_ko.end() || it->second.ld_command.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "kbuild's dry run printed no link recipe for ", ko, " (listed in modules.order)"));
+    const std::string &what = f[1], &ko = f[2], &command = f[3];
+    ModuleRecipe& m = btf_[ko];
+    m.ko = ko;
+    if (what == "btf_ko") {
+      if (!command.empty()) RETURN_IF_ERROR(ParseBtfCommand(command, &m));
+    } else if (what == "ld_ko_o") {
+      RETURN_IF_ERROR(ParseLdCommand(command, &m));
+      out->push_back(std::move(m));
+      btf_.erase(ko);
     }
-    out.modules.push_back(std::move(it->second));
   }
-  return out;
+  partial_.erase(0, begin);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ModuleRecipe>> ModulesMake::Next(absl::Duration wait, bool* finished) {
+  *finished = false;
+  std::vector<ModuleRecipe> out;
+  const absl::Time deadline = absl::Now() + wait;
+  for (;;) {
+    int status = 0;
+    const bool exited = pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_;
+    RETURN_IF_ERROR(Drain(&out));  // After the exit check: nothing written before it is missed.
+    if (exited) {
+      pid_ = -1;
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        std::string log = ReadFile(capture_ + ".out").value_or("");
+        if (log.size() > 4000) log = "..." + log.substr(log.size() - 4000);
+        return absl::FailedPreconditionError(
+            absl::StrCat("`make modules` in ", tree_, " failed:\n", log));
+      }
+    }
+    if (pid_ < 0) {
+      *finished = true;
+      return out;
+    }
+    if (!out.empty() || absl::Now() >= deadline) return out;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
 }
 
 std::string SavedCmdLine(const std::string& target, const std::string& cmd, bool savedcmd_prefix) {

@@ -1,14 +1,17 @@
-// kbuild's own final-stage recipe for every module, read from the kernel tree itself: a dry run
-// of `make modules` with kbuild's `cmd` macro redirected to a file, so each module's commands
-// come out exactly as that kernel version expands them (6.1, 6.12 with .module-common.o,
+// kbuild's own final-stage recipe for every module, read from the kernel tree itself: `make
+// modules` with the .ko rule's commands redirected to a file, so each module's commands come out
+// exactly as that kernel version expands them (6.1, 6.12 with .module-common.o,
 // vmlinux.unstripped as the base on >= 6.15...). Anything not understood stops with the line.
 #ifndef KFARM_KBUILD_RECIPE_H_
 #define KFARM_KBUILD_RECIPE_H_
 
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace kfarm {
 
@@ -26,15 +29,34 @@ struct ModuleRecipe {
   bool has_btf() const { return !pahole.empty(); }
 };
 
-struct TreeRecipe {
-  std::vector<ModuleRecipe> modules;  // In modules.order order.
-  std::string raw_capture;            // What make produced, for error reports.
-};
+// One `make modules` in the tree: kbuild's own rules compile the .mod.o and .module-common.o
+// files (and run modpost) for real, while each .ko's final link and BTF are captured instead of
+// run — kbuild's `if_changed_except` for the link is redirected to append the link and BTF
+// commands, as that kernel version expands them, to a file, and the BTF step itself is made a
+// no-op. Recipes come out while make is still compiling, so the farm can start on the first
+// module before the last .mod.o exists.
+class ModulesMake {
+ public:
+  // `make_args` such as KBUILD_BUILD_TIMESTAMP=... pass through to make.
+  static absl::StatusOr<std::unique_ptr<ModulesMake>> Start(const std::string& tree, int jobs,
+                                                            const std::vector<std::string>& make_args);
+  ~ModulesMake();  // Stops make if it still runs.
 
-// Runs make in `tree` (`make_args` such as KBUILD_BUILD_TIMESTAMP pass through) and parses
-// what it prints for each module in modules.order.
-absl::StatusOr<TreeRecipe> ReadTreeRecipe(const std::string& tree,
-                                          const std::vector<std::string>& make_args);
+  // Waits up to `wait` for more; returns the modules captured since the last call. Once make has
+  // exited and everything is returned, sets *finished (make failing is an error with its output).
+  absl::StatusOr<std::vector<ModuleRecipe>> Next(absl::Duration wait, bool* finished);
+  const std::string& command() const { return command_; }
+
+ private:
+  ModulesMake() = default;
+  absl::Status Drain(std::vector<ModuleRecipe>* out);
+
+  std::string tree_, capture_, command_;
+  int pid_ = -1;
+  int capture_fd_ = -1;
+  std::string partial_;                       // An incomplete last line.
+  std::map<std::string, ModuleRecipe> btf_;   // BTF commands waiting for their link line.
+};
 
 // Parses one captured cmd_btf_ko into `m`; exposed for tests.
 absl::Status ParseBtfCommand(const std::string& text, ModuleRecipe* m);
