@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <cstdio>
+#include <deque>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -13,55 +13,76 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/cas_client.h"
 #include "common/execution_client.h"
 #include "common/file_util.h"
-#include "common/input_tree.h"
 #include "common/status.h"
-#include "common/tool_versions.h"
-#include "kbuild/btf_base.h"
-#include "kbuild/module_action.h"
+#include "kbuild/background_make.h"
+#include "kbuild/module_action_builder.h"
 #include "kbuild/module_hashes.h"
 #include "kbuild/recipe.h"
 
 namespace kfarm {
 namespace {
 
-struct Prepared {
+struct Module {
   ModuleRecipe recipe;
+  ModuleStep step = ModuleStep::kAll;  // What `action` runs.
   BuiltAction action;
+  Digest linked;  // The kLink step's output, for the kBtf step.
 };
 
-// Modules ready to run, handed from the make-following producer to the farm threads.
-class ReadyModules {
+// Modules between the make-following producer and the farm threads. A module is unfinished from
+// Add until Finished; between its link and its BTF step it is in no queue.
+class Jobs {
  public:
-  void Push(const Prepared* p) {
+  void Add(Module* m) {
     std::lock_guard<std::mutex> l(mu_);
-    ready_.push_back(p);
+    unfinished_++;
+    ready_.push_back(m);
     cv_.notify_one();
   }
-  void Close() {
+  void Requeue(Module* m) {
     std::lock_guard<std::mutex> l(mu_);
-    closed_ = true;
+    ready_.push_back(m);
+    cv_.notify_one();
+  }
+  void Finished() {
+    std::lock_guard<std::mutex> l(mu_);
+    unfinished_--;
     cv_.notify_all();
   }
-  // Null once closed and empty.
-  const Prepared* Pop() {
+  void NoMore() {
+    std::lock_guard<std::mutex> l(mu_);
+    no_more_ = true;
+    cv_.notify_all();
+  }
+  void Stop() {
+    std::lock_guard<std::mutex> l(mu_);
+    stopped_ = true;
+    cv_.notify_all();
+  }
+  bool stopped() {
+    std::lock_guard<std::mutex> l(mu_);
+    return stopped_;
+  }
+  // Null once stopped, or when every module is finished and no more will come.
+  Module* Pop() {
     std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return closed_ || !ready_.empty(); });
-    if (ready_.empty()) return nullptr;
-    const Prepared* p = ready_.front();
+    cv_.wait(l, [&] { return stopped_ || !ready_.empty() || (no_more_ && unfinished_ == 0); });
+    if (stopped_ || ready_.empty()) return nullptr;
+    Module* m = ready_.front();
     ready_.pop_front();
-    return p;
+    return m;
   }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<const Prepared*> ready_;
-  bool closed_ = false;
+  std::deque<Module*> ready_;
+  int unfinished_ = 0;
+  bool no_more_ = false, stopped_ = false;
 };
 
 class Progress {
@@ -84,212 +105,280 @@ class Progress {
   std::mutex mu_;
 };
 
-}  // namespace
+// One modfinal run: follows make, feeds the farm, writes the results.
+class Modfinal {
+ public:
+  explicit Modfinal(const ModfinalOptions& o)
+      : o_(o),
+        channel_(DialRemote(o.remote)),
+        cas_(channel_, o.instance),
+        builder_(o.tree, &std::cout),
+        invocation_(absl::StrFormat("kfarm-modfinal-%d-%d", getpid(), absl::ToUnixNanos(start_))) {}
 
-int RunModfinal(const ModfinalOptions& o) {
-  auto fail = [](const absl::Status& s) {
+  int Run();
+
+ private:
+  absl::Status FollowMake();
+  // Adds newly captured modules (building and uploading their first actions).
+  absl::Status AddModules(std::vector<ModuleRecipe> recipes);
+  // vmlinux is linked: reads the base and sends every linked module on to its BTF step.
+  absl::Status BaseReady(const std::string& base_file);
+  absl::Status StartBtf(const std::vector<Module*>& modules);
+  void FarmThread();
+  absl::Status Finish(Module& m, const reapi::ExecuteResponse& r);
+  int Fail(const absl::Status& s) {
     std::cerr << "kfarm modfinal: " << s.message() << "\n";
     return 1;
-  };
-  const absl::Time start = absl::Now();
-  auto make = ModulesMake::Start(o.tree, o.jobs, o.make_args);
-  if (!make.ok()) return fail(make.status());
-  if (o.verbose) std::cout << (*make)->command() << "\n";
-  auto order = ReadModulesOrder(o.tree);
-  if (!order.ok()) return fail(order.status());
-
-  auto channel = DialRemote(o.remote);
-  CasClient cas(channel, o.instance);
-  // The raw base BTF (vmlinux exists before modfinal starts): one blob for every module of this
-  // vmlinux, and part of every action key.
-  Digest base_digest;
-  std::shared_ptr<const std::string> base;
-  ModfinalToolchain tc;
-  bool have_toolchain = false;
-  // Prepares one module: digests of its inputs (each file hashed once), its action, and the
-  // blobs the farm may lack.
-  absl::flat_hash_map<std::string, Digest> digests;
-  auto prepare = [&](ModuleRecipe m, std::vector<BlobSource>* uploads) -> absl::StatusOr<Prepared> {
-    if (!have_toolchain) {
-      have_toolchain = true;
-      tc.ld_version = ToolVersion(m.ld_command.substr(0, m.ld_command.find(' ')));
-      tc.objcopy_version = ToolVersion(m.has_btf() ? m.objcopy : "objcopy");
-      if (m.has_btf()) {
-        tc.pahole_version = ToolVersion(m.pahole);
-        tc.drop_pahole_jobs = PaholeNeedsSerialEncoding(tc.pahole_version);
-        if (tc.drop_pahole_jobs) {
-          std::cout << "kfarm modfinal: pahole " << tc.pahole_version
-                    << " is older than 1.29: -j is left out of PAHOLE_FLAGS so BTF is reproducible\n";
-        }
-      }
-    }
-    if (m.has_btf() && base == nullptr) {
-      auto btf = ExtractBtf(o.tree + "/" + m.btf_base);
-      if (!btf.ok()) return btf.status();
-      base = std::make_shared<const std::string>(std::move(*btf));
-      base_digest = Digest::Of(*base);
-      uploads->push_back({base_digest, "", base});
-    }
-    InputTree tree;
-    for (const auto& [path, exec] : ModuleInputs(m)) {
-      auto it = digests.find(path);
-      if (it == digests.end()) {
-        auto d = DigestOfFile(o.tree + "/" + path);
-        if (!d.ok()) return Annotate(d.status(), absl::StrCat("input of ", m.ko));
-        it = digests.emplace(path, *d).first;
-        uploads->push_back({*d, o.tree + "/" + path, nullptr});
-      }
-      RETURN_IF_ERROR(tree.AddFile(path, it->second, exec));
-    }
-    if (m.has_btf()) tree.AddFile(kBaseBtfPath, base_digest, false).IgnoreError();
-    InputTree::Built built = tree.Build();
-    for (auto& [d, bytes] : built.directories) {
-      uploads->push_back({d, "", std::make_shared<const std::string>(bytes)});
-    }
-    ActionSpec spec = ModuleActionSpec(m, tc);
-    spec.input_root = built.root;
-    Prepared p{std::move(m), BuildAction(spec)};
-    uploads->insert(uploads->end(), p.action.blobs.begin(), p.action.blobs.end());
-    return p;
-  };
-
-  std::deque<Prepared> prepared;  // Stable addresses: the farm threads hold pointers.
-  ReadyModules ready;
-  Progress progress(order->size());
-  std::atomic<int> done{0}, cached{0}, running{0}, failed{0};
-  std::atomic<bool> stop{false};
-  ExecuteOptions run;
-  run.invocation_id = absl::StrFormat("kfarm-modfinal-%d-%d", getpid(), absl::ToUnixNanos(start));
-  auto worker = [&] {
-    ExecutionClient exec(channel, o.instance);
-    for (;;) {
-      const Prepared* next = ready.Pop();
-      if (next == nullptr || stop) return;
-      const Prepared& p = *next;
-      running++;
-      progress.Update(done, cached, running, failed);
-      auto r = exec.Execute(p.action.digest, run);
-      running--;
-      absl::Status s = r.ok() ? absl::OkStatus() : r.status();
-      if (s.ok() && r->status().code() != 0) {
-        s = absl::Status(static_cast<absl::StatusCode>(r->status().code()), r->status().message());
-      }
-      if (s.ok() && r->result().exit_code() != 0) {
-        s = absl::InternalError(absl::StrCat("exit code ", r->result().exit_code()));
-      }
-      if (s.ok()) {
-        const auto& files = r->result().output_files();
-        auto ko = std::find_if(files.begin(), files.end(),
-                               [&](const auto& f) { return f.path() == p.recipe.ko; });
-        if (ko == files.end()) {
-          s = absl::InternalError(absl::StrCat(p.recipe.ko, " was not produced"));
-        } else {
-          auto d = Digest::FromProto(ko->digest());
-          s = d.ok() ? cas.DownloadFile(*d, o.tree + "/" + p.recipe.ko, false) : d.status();
-        }
-      }
-      if (s.ok()) {
-        std::string ko = p.recipe.ko;
-        std::string dot_cmd = absl::StrCat(o.tree, "/", ko.substr(0, ko.rfind('/') + 1), ".",
-                                           ko.substr(ko.rfind('/') + 1), ".cmd");
-        s = WriteFileAtomic(dot_cmd, SavedCmdLine(ko, p.recipe.ld_command, true), false);
-      }
-      {
-        std::lock_guard<std::mutex> l(progress.mu());
-        if (s.ok()) {
-          std::cout << "  LD [M]  " << p.recipe.ko << (r->cached_result() ? "  (cached)" : "")
-                    << "\n";
-          if (o.verbose) std::cout << ModuleScript(p.recipe, tc);
-        } else {
-          std::cerr << "kfarm modfinal: " << p.recipe.ko << " failed: " << s.message() << "\n"
-                    << "  command:\n" << ModuleScript(p.recipe, tc);
-          if (r.ok() && r->result().has_stderr_digest()) {
-            auto d = Digest::FromProto(r->result().stderr_digest());
-            auto err = d.ok() ? cas.ReadBlob(*d) : d.status();
-            if (err.ok() && !err->empty()) std::cerr << "  stderr:\n" << *err;
-          }
-        }
-      }
-      if (s.ok()) {
-        done++;
-        if (r->cached_result()) cached++;
-      } else {
-        failed++;
-        if (!o.keep_going) stop = true;
-      }
-      progress.Update(done, cached, running, failed);
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int t = 0; t < std::max(1, o.parallel); ++t) threads.emplace_back(worker);
-  // Follow make: each module goes to the farm as soon as kbuild reaches its .ko.
-  absl::Status producer = absl::OkStatus();
-  absl::Time make_done;
-  for (bool finished = false; !finished && producer.ok() && !stop;) {
-    auto batch = (*make)->Next(absl::Milliseconds(50), &finished);
-    if (!batch.ok()) {
-      producer = batch.status();
-      break;
-    }
-    std::vector<BlobSource> uploads;
-    size_t first = prepared.size();
-    for (ModuleRecipe& m : *batch) {
-      auto p = prepare(std::move(m), &uploads);
-      if (!p.ok()) {
-        producer = p.status();
-        break;
-      }
-      prepared.push_back(std::move(*p));
-    }
-    if (producer.ok() && !uploads.empty()) producer = cas.UploadMissing(uploads);
-    if (!producer.ok()) break;
-    for (size_t i = first; i < prepared.size(); ++i) ready.Push(&prepared[i]);
-    if (finished) make_done = absl::Now();
   }
-  if (producer.ok() && make_done == absl::Time()) make_done = absl::Now();
-  ready.Close();
+
+  const ModfinalOptions& o_;
+  const absl::Time start_ = absl::Now();
+  std::shared_ptr<grpc::Channel> channel_;
+  CasClient cas_;
+  ModuleActionBuilder builder_;
+  const std::string invocation_;
+  std::deque<Module> modules_;  // Stable addresses: farm threads hold pointers.
+  Jobs jobs_;
+  std::unique_ptr<Progress> progress_;
+  std::atomic<int> done_{0}, cached_{0}, running_{0}, failed_{0}, linked_early_{0};
+  std::mutex follow_mu_;
+  bool base_ready_ = false;            // Guarded by follow_mu_.
+  std::vector<Module*> waiting_;       // Linked, waiting for the base; guarded by follow_mu_.
+  absl::Time make_done_, vmlinux_done_;
+};
+
+absl::Status Modfinal::AddModules(std::vector<ModuleRecipe> recipes) {
+  std::vector<BlobSource> uploads;
+  std::vector<Module*> added;
+  for (ModuleRecipe& r : recipes) {
+    Module& m = modules_.emplace_back();
+    m.recipe = std::move(r);
+    m.step = o_.follow && m.recipe.has_btf() ? ModuleStep::kLink : ModuleStep::kAll;
+    if (m.step == ModuleStep::kAll && m.recipe.has_btf() && !builder_.has_base()) {
+      RETURN_IF_ERROR(builder_.LoadBase(m.recipe.btf_base, &uploads));
+    }
+    ASSIGN_OR_RETURN(m.action, builder_.Build(m.recipe, m.step, Digest(), &uploads));
+    added.push_back(&m);
+  }
+  if (!uploads.empty()) RETURN_IF_ERROR(cas_.UploadMissing(uploads));
+  for (Module* m : added) jobs_.Add(m);
+  return absl::OkStatus();
+}
+
+absl::Status Modfinal::StartBtf(const std::vector<Module*>& modules) {
+  std::vector<BlobSource> uploads;
+  for (Module* m : modules) {
+    m->step = ModuleStep::kBtf;
+    ASSIGN_OR_RETURN(m->action, builder_.Build(m->recipe, m->step, m->linked, &uploads));
+  }
+  if (!uploads.empty()) RETURN_IF_ERROR(cas_.UploadMissing(uploads));
+  for (Module* m : modules) jobs_.Requeue(m);
+  return absl::OkStatus();
+}
+
+absl::Status Modfinal::BaseReady(const std::string& base_file) {
+  std::vector<Module*> linked;
+  if (!base_file.empty()) {
+    std::vector<BlobSource> uploads;
+    RETURN_IF_ERROR(builder_.LoadBase(base_file, &uploads));
+    RETURN_IF_ERROR(cas_.UploadMissing(uploads));
+  }
+  {
+    std::lock_guard<std::mutex> l(follow_mu_);
+    base_ready_ = true;
+    linked.swap(waiting_);
+  }
+  linked_early_ = static_cast<int>(linked.size());
+  return StartBtf(linked);
+}
+
+absl::Status Modfinal::FollowMake() {
+  if (o_.follow) {
+    // Everything but the vmlinux link and the modules' final stage: vmlinux.o, the modules'
+    // objects, modpost over both.
+    auto prep = BackgroundMake::Start(
+        o_.tree, [&] {
+          std::vector<std::string> a = {"-s", absl::StrCat("-j", o_.jobs), "--no-print-directory",
+                                        "-o", "vmlinux", "KBUILD_MODPOST_NOFINAL=1", "modules"};
+          a.insert(a.end(), o_.make_args.begin(), o_.make_args.end());
+          return a;
+        }());
+    if (!prep.ok()) return prep.status();
+    if (o_.verbose) std::cout << (*prep)->command() << "\n";
+    std::optional<absl::Status> s;
+    while (!(s = (*prep)->Poll())) absl::SleepFor(absl::Milliseconds(20));
+    RETURN_IF_ERROR(*s);
+  }
+  ASSIGN_OR_RETURN(auto make, ModulesMake::Start(o_.tree, o_.jobs, o_.make_args, o_.follow));
+  if (o_.verbose) std::cout << make->command() << "\n";
+  std::unique_ptr<BackgroundMake> vmlinux;
+  std::string base_file;
+  bool captured = false, vmlinux_linked = !o_.follow;
+  for (bool finished = false; !(finished && vmlinux_linked) && !jobs_.stopped();) {
+    if (!finished) {
+      ASSIGN_OR_RETURN(std::vector<ModuleRecipe> batch, make->Next(absl::Milliseconds(50), &finished));
+      for (const auto& r : batch) {
+        if (r.has_btf()) base_file = r.btf_base;
+      }
+      captured |= !batch.empty();
+      RETURN_IF_ERROR(AddModules(std::move(batch)));
+      if (finished) make_done_ = absl::Now();
+    } else {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    if (vmlinux_linked) continue;
+    // The link starts once make is past kbuild's shared preparation steps (they rewrite files
+    // in place), i.e. once the first module is captured.
+    if (vmlinux == nullptr && (captured || finished)) {
+      std::vector<std::string> a = {"-s", absl::StrCat("-j", o_.jobs), "--no-print-directory",
+                                    "-o", "modpost", "vmlinux"};
+      a.insert(a.end(), o_.make_args.begin(), o_.make_args.end());
+      ASSIGN_OR_RETURN(vmlinux, BackgroundMake::Start(o_.tree, a));
+      if (o_.verbose) std::cout << vmlinux->command() << "\n";
+    }
+    if (vmlinux == nullptr) continue;
+    std::optional<absl::Status> linked = vmlinux->Poll();
+    if (!linked) continue;
+    RETURN_IF_ERROR(*linked);
+    vmlinux_linked = true;
+    vmlinux_done_ = absl::Now();
+    RETURN_IF_ERROR(BaseReady(base_file));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Modfinal::Finish(Module& m, const reapi::ExecuteResponse& r) {
+  if (r.status().code() != 0) {
+    return absl::Status(static_cast<absl::StatusCode>(r.status().code()), r.status().message());
+  }
+  if (r.result().exit_code() != 0) {
+    return absl::InternalError(absl::StrCat("exit code ", r.result().exit_code()));
+  }
+  const auto& files = r.result().output_files();
+  auto ko = std::find_if(files.begin(), files.end(),
+                         [&](const auto& f) { return f.path() == m.recipe.ko; });
+  if (ko == files.end()) return absl::InternalError(absl::StrCat(m.recipe.ko, " was not produced"));
+  ASSIGN_OR_RETURN(Digest d, Digest::FromProto(ko->digest()));
+  if (m.step == ModuleStep::kLink) {
+    m.linked = d;
+    {
+      std::lock_guard<std::mutex> l(follow_mu_);
+      if (!base_ready_) {
+        waiting_.push_back(&m);
+        return absl::OkStatus();
+      }
+    }
+    return StartBtf({&m});
+  }
+  RETURN_IF_ERROR(cas_.DownloadFile(d, o_.tree + "/" + m.recipe.ko, false));
+  const std::string& path = m.recipe.ko;
+  std::string dot_cmd = absl::StrCat(o_.tree, "/", path.substr(0, path.rfind('/') + 1), ".",
+                                     path.substr(path.rfind('/') + 1), ".cmd");
+  return WriteFileAtomic(dot_cmd, SavedCmdLine(path, m.recipe.ld_command, true), false);
+}
+
+void Modfinal::FarmThread() {
+  ExecutionClient exec(channel_, o_.instance);
+  ExecuteOptions run;
+  run.invocation_id = invocation_;
+  while (Module* m = jobs_.Pop()) {
+    const ModuleStep step = m->step;
+    running_++;
+    progress_->Update(done_, cached_, running_, failed_);
+    auto r = exec.Execute(m->action.digest, run);
+    running_--;
+    absl::Status s = r.ok() ? Finish(*m, *r) : r.status();
+    if (s.ok() && step == ModuleStep::kLink) continue;  // Its BTF step follows.
+    {
+      std::lock_guard<std::mutex> l(progress_->mu());
+      const ModfinalToolchain tc = builder_.toolchain();
+      if (s.ok()) {
+        std::cout << "  LD [M]  " << m->recipe.ko << (r->cached_result() ? "  (cached)" : "") << "\n";
+        if (o_.verbose) std::cout << ModuleScript(m->recipe, tc, step);
+      } else {
+        std::cerr << "kfarm modfinal: " << m->recipe.ko << " failed: " << s.message() << "\n"
+                  << "  command:\n" << ModuleScript(m->recipe, tc, step);
+        if (r.ok() && r->result().has_stderr_digest()) {
+          auto d = Digest::FromProto(r->result().stderr_digest());
+          auto err = d.ok() ? cas_.ReadBlob(*d) : d.status();
+          if (err.ok() && !err->empty()) std::cerr << "  stderr:\n" << *err;
+        }
+      }
+    }
+    if (s.ok()) {
+      done_++;
+      if (r->cached_result()) cached_++;
+    } else {
+      failed_++;
+      if (!o_.keep_going) jobs_.Stop();
+    }
+    jobs_.Finished();
+    progress_->Update(done_, cached_, running_, failed_);
+  }
+}
+
+int Modfinal::Run() {
+  auto order = ReadModulesOrder(o_.tree);
+  if (!order.ok()) return Fail(order.status());
+  progress_ = std::make_unique<Progress>(order->size());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < std::max(1, o_.parallel); ++t) threads.emplace_back([this] { FarmThread(); });
+  absl::Status made = FollowMake();
+  if (!made.ok()) jobs_.Stop();
+  jobs_.NoMore();
   for (auto& t : threads) t.join();
-  progress.Finish();
-  if (!producer.ok()) return fail(producer);
+  progress_->Finish();
+  if (!made.ok()) return Fail(made);
 
   // Every module kbuild lists must have been captured; module hashes follow modules.order.
-  absl::flat_hash_map<std::string, const Prepared*> by_ko;
-  for (const Prepared& p : prepared) by_ko[p.recipe.ko] = &p;
-  std::vector<const Prepared*> ordered;
+  absl::flat_hash_map<std::string, const Module*> by_ko;
+  for (const Module& m : modules_) by_ko[m.recipe.ko] = &m;
+  std::vector<const Module*> ordered;
   for (const std::string& ko : *order) {
     auto it = by_ko.find(ko);
-    if (it == by_ko.end() && failed > 0) continue;  // Stopped early; the failure was reported.
+    if (it == by_ko.end() && failed_ > 0) continue;  // Stopped early; the failure was reported.
     if (it == by_ko.end()) {
-      return fail(absl::FailedPreconditionError(absl::StrCat(
+      return Fail(absl::FailedPreconditionError(absl::StrCat(
           "`make modules` produced no link recipe for ", ko, " (listed in modules.order)")));
     }
     ordered.push_back(it->second);
   }
 
-  if (failed == 0 && o.module_hashes) {
+  if (failed_ == 0 && o_.module_hashes) {
     std::vector<Sha256Bytes> leaves;
     for (uint32_t i = 0; i < ordered.size(); ++i) {
-      auto leaf = ModuleLeafOfFile(i, o.tree + "/" + ordered[i]->recipe.ko);
-      if (!leaf.ok()) return fail(leaf.status());
+      auto leaf = ModuleLeafOfFile(i, o_.tree + "/" + ordered[i]->recipe.ko);
+      if (!leaf.ok()) return Fail(leaf.status());
       leaves.push_back(*leaf);
     }
     ModuleHashTree tree(leaves);
-    absl::Status s = WriteFileAtomic(o.tree + "/modules.hashes.root", tree.RootBlob(), false);
+    absl::Status s = WriteFileAtomic(o_.tree + "/modules.hashes.root", tree.RootBlob(), false);
     for (uint32_t i = 0; s.ok() && i < ordered.size(); ++i) {
-      std::string ko = ordered[i]->recipe.ko;
-      s = WriteFileAtomic(o.tree + "/" + ko.substr(0, ko.size() - 3) + ".merkle", tree.Proof(i), false);
+      const std::string& ko = ordered[i]->recipe.ko;
+      s = WriteFileAtomic(o_.tree + "/" + ko.substr(0, ko.size() - 3) + ".merkle", tree.Proof(i), false);
     }
-    if (!s.ok()) return fail(s);
+    if (!s.ok()) return Fail(s);
     std::cout << "  HASHES  modules.hashes.root: " << HexOf(tree.root()) << " (" << tree.levels()
-              << " levels, " << prepared.size() << " modules)\n";
+              << " levels, " << ordered.size() << " modules)\n";
+  }
+  const absl::Time end = absl::Now();
+  std::string phases = absl::StrFormat(
+      "make with the .mod.o compiles %.1f s", absl::ToDoubleSeconds(make_done_ - start_));
+  if (o_.follow && vmlinux_done_ != absl::Time()) {
+    absl::StrAppendFormat(&phases, ", vmlinux linked at %.1f s with %d modules already linked",
+                          absl::ToDoubleSeconds(vmlinux_done_ - start_), linked_early_.load());
   }
   std::cout << absl::StrFormat(
       "kfarm modfinal: %zu modules, %d executed on the farm, %d cache hits, %d failed, %.1f s "
-      "(make with the .mod.o compiles %.1f s, farm after make %.1f s)\n",
-      prepared.size(), done - cached, cached.load(), failed.load(),
-      absl::ToDoubleSeconds(absl::Now() - start), absl::ToDoubleSeconds(make_done - start),
-      absl::ToDoubleSeconds(absl::Now() - make_done));
-  return failed == 0 && done == static_cast<int>(prepared.size()) ? 0 : 1;
+      "(%s, farm after make %.1f s)\n",
+      modules_.size(), done_ - cached_, cached_.load(), failed_.load(),
+      absl::ToDoubleSeconds(end - start_), phases,
+      absl::ToDoubleSeconds(end - std::max(make_done_, vmlinux_done_)));
+  return failed_ == 0 && done_ == static_cast<int>(ordered.size()) ? 0 : 1;
 }
+
+}  // namespace
+
+int RunModfinal(const ModfinalOptions& options) { return Modfinal(options).Run(); }
 
 }  // namespace kfarm

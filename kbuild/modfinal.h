@@ -1,8 +1,9 @@
 // `kfarm modfinal`: the kernel's module final stage on the farm. Run in a tree after
-// `make KBUILD_MODPOST_NOFINAL=1 ...`: compiles .mod.o/.module-common.o locally with kbuild's
-// own rules, reads kbuild's recipe for every module, turns each module into one hermetic action
-// (link + BTF + BTF ids) keyed on the digest of the raw base BTF, runs them on the farm, and
-// writes every .ko and its .M.ko.cmd exactly as kbuild would.
+// `make KBUILD_MODPOST_NOFINAL=1 ...` (or, with --follow, once the objects are compiled): one
+// `make modules` compiles .mod.o/.module-common.o locally with kbuild's own rules while kbuild's
+// recipe for each .ko is captured; each module becomes one hermetic action (link + BTF + BTF ids)
+// keyed on the digest of the raw base BTF and goes to the farm as soon as make reaches it; every
+// .ko and its .M.ko.cmd are written exactly as kbuild would.
 #ifndef KFARM_KBUILD_MODFINAL_H_
 #define KFARM_KBUILD_MODFINAL_H_
 
@@ -20,6 +21,10 @@ struct ModfinalOptions {
   bool keep_going = false;
   bool verbose = false;  // Print the commands, like V=1.
   bool module_hashes = false;
+  // Pipelined with the vmlinux link: builds everything but vmlinux and the modules' final stage
+  // locally, then links vmlinux while the farm links the modules, and runs each module's BTF
+  // step once the base exists. The .ko files are the same bytes as without it.
+  bool follow = false;
   std::vector<std::string> make_args;  // Passed to make (e.g. KBUILD_BUILD_TIMESTAMP=...).
 };
 

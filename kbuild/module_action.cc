@@ -20,9 +20,13 @@ bool PaholeNeedsSerialEncoding(const std::string& version) {
   return major < 1 || (major == 1 && minor < 29);
 }
 
-std::string ModuleScript(const ModuleRecipe& m, const ModfinalToolchain& tc) {
-  std::vector<std::string> lines = {"set -e", m.ld_command};
-  if (m.has_btf()) {
+std::string ModuleScript(const ModuleRecipe& m, const ModfinalToolchain& tc, ModuleStep step) {
+  std::vector<std::string> lines = {"set -e"};
+  if (step != ModuleStep::kBtf) lines.push_back(m.ld_command);
+  if (m.has_btf() && step != ModuleStep::kLink) {
+    // pahole and resolve_btfids rewrite the module in place: it must be a file of the action's
+    // own, not the read-only input.
+    if (step == ModuleStep::kBtf) lines.push_back(absl::StrCat("cat ", kLinkedKoPath, " > ", m.ko));
     std::vector<std::string> flags;
     for (const std::string& f : m.pahole_flags) {
       bool jobs = f == "-j" || f == "--jobs" || absl::StartsWith(f, "--jobs=") ||
@@ -37,25 +41,31 @@ std::string ModuleScript(const ModuleRecipe& m, const ModfinalToolchain& tc) {
   return absl::StrJoin(lines, "\n") + "\n";
 }
 
-std::vector<std::pair<std::string, bool>> ModuleInputs(const ModuleRecipe& m) {
+std::vector<std::pair<std::string, bool>> ModuleInputs(const ModuleRecipe& m, ModuleStep step) {
   std::vector<std::pair<std::string, bool>> in;
-  for (const std::string& o : m.ld_objects) in.emplace_back(o, false);
-  in.emplace_back(m.linker_script, false);
-  if (m.has_btf()) in.emplace_back(m.resolve_btfids, true);
+  if (step != ModuleStep::kBtf) {
+    for (const std::string& o : m.ld_objects) in.emplace_back(o, false);
+    in.emplace_back(m.linker_script, false);
+  }
+  if (m.has_btf() && step != ModuleStep::kLink) in.emplace_back(m.resolve_btfids, true);
   return in;
 }
 
-ActionSpec ModuleActionSpec(const ModuleRecipe& m, const ModfinalToolchain& tc) {
+ActionSpec ModuleActionSpec(const ModuleRecipe& m, const ModfinalToolchain& tc, ModuleStep step) {
   ActionSpec s;
-  s.arguments = {"/bin/sh", "-c", ModuleScript(m, tc)};
+  s.arguments = {"/bin/sh", "-c", ModuleScript(m, tc, step)};
   // Nothing from the client's environment: the digest must not depend on who asks.
   s.environment = {{"LC_ALL", "C"}, {"PATH", "/usr/bin:/bin"}};
   s.output_paths = {m.ko};
-  s.platform = {{"OSFamily", "linux"},
-                {"ISA", "x86-64"},
-                {"kfarm.tool.ld", tc.ld_version},
-                {"kfarm.tool.objcopy", tc.objcopy_version}};
-  if (m.has_btf()) s.platform.emplace_back("kfarm.tool.pahole", tc.pahole_version);
+  s.platform = {{"OSFamily", "linux"}, {"ISA", "x86-64"}};
+  if (step != ModuleStep::kBtf) s.platform.emplace_back("kfarm.tool.ld", tc.ld_version);
+  if (m.has_btf() && step != ModuleStep::kLink) {
+    s.platform.emplace_back("kfarm.tool.objcopy", tc.objcopy_version);
+    s.platform.emplace_back("kfarm.tool.pahole", tc.pahole_version);
+  }
+  if (step == ModuleStep::kAll && !m.has_btf()) {
+    s.platform.emplace_back("kfarm.tool.objcopy", tc.objcopy_version);
+  }
   return s;
 }
 

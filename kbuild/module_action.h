@@ -23,15 +23,28 @@ struct ModfinalToolchain {
 // Where the raw base BTF sits inside every module's input root.
 inline constexpr char kBaseBtfPath[] = ".kfarm/base.btf";
 
+// Where the BTF step finds the linked, BTF-less module in its input root.
+inline constexpr char kLinkedKoPath[] = ".kfarm/linked.ko";
+
+// Which part of a module's final stage an action runs. kAll is the usual one action; pipelined
+// with the vmlinux link (`--follow`), the link needs only modpost's output and runs while vmlinux
+// links, and the BTF step follows once the base exists. Both paths run the same commands on the
+// same bytes, so the .ko files are identical.
+enum class ModuleStep { kAll, kLink, kBtf };
+
 // The shell script of the action: kbuild's ld line, then pahole and resolve_btfids with the raw
 // base BTF in place of vmlinux.
-std::string ModuleScript(const ModuleRecipe& m, const ModfinalToolchain& tc);
+std::string ModuleScript(const ModuleRecipe& m, const ModfinalToolchain& tc,
+                         ModuleStep step = ModuleStep::kAll);
 
-// The tree-relative files the action reads, with their executable bit (the base BTF excluded).
-std::vector<std::pair<std::string, bool>> ModuleInputs(const ModuleRecipe& m);
+// The tree-relative files the action reads, with their executable bit (the base BTF and, for
+// kBtf, the linked module excluded: the caller adds them by digest).
+std::vector<std::pair<std::string, bool>> ModuleInputs(const ModuleRecipe& m,
+                                                       ModuleStep step = ModuleStep::kAll);
 
 // Everything but the input root, which the caller builds from ModuleInputs' digests.
-ActionSpec ModuleActionSpec(const ModuleRecipe& m, const ModfinalToolchain& tc);
+ActionSpec ModuleActionSpec(const ModuleRecipe& m, const ModfinalToolchain& tc,
+                            ModuleStep step = ModuleStep::kAll);
 
 // "v1.24" -> true when older than 1.29 (or unparsable: the safe answer).
 bool PaholeNeedsSerialEncoding(const std::string& version);

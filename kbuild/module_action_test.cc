@@ -90,6 +90,28 @@ TEST(ModuleActionTest, DigestDependsOnBaseAndToolsNotOnTheClient) {
   EXPECT_THAT(a.platform, ::testing::Contains(std::pair<std::string, std::string>{"kfarm.tool.pahole", "v1.24"}));
 }
 
+TEST(ModuleActionTest, PipelinedStepsSplitTheSameCommands) {
+  ModfinalToolchain tc{"ld 2.40", "objcopy 2.40", "v1.24", true};
+  const std::string all = ModuleScript(Cubic(), tc);
+  const std::string link = ModuleScript(Cubic(), tc, ModuleStep::kLink);
+  const std::string btf = ModuleScript(Cubic(), tc, ModuleStep::kBtf);
+  EXPECT_EQ(link, "set -e\n" + std::string(kLd) + "\n");
+  // The BTF step works on its own copy of the linked module, then runs kAll's last two lines.
+  EXPECT_THAT(btf, ::testing::StartsWith(
+                       "set -e\ncat .kfarm/linked.ko > net/ipv4/tcp_cubic.ko\nLLVM_OBJCOPY="));
+  EXPECT_EQ(all.substr(all.find("LLVM_OBJCOPY")), btf.substr(btf.find("LLVM_OBJCOPY")));
+  EXPECT_THAT(ModuleInputs(Cubic(), ModuleStep::kLink),
+              ::testing::Not(::testing::Contains(
+                  std::pair<std::string, bool>{"tools/bpf/resolve_btfids/resolve_btfids", true})));
+  EXPECT_THAT(ModuleInputs(Cubic(), ModuleStep::kBtf),
+              ::testing::ElementsAre(
+                  std::pair<std::string, bool>{"tools/bpf/resolve_btfids/resolve_btfids", true}));
+  // The link does not wait for pahole: a worker without it may run it.
+  EXPECT_THAT(ModuleActionSpec(Cubic(), tc, ModuleStep::kLink).platform,
+              ::testing::Not(::testing::Contains(
+                  std::pair<std::string, std::string>{"kfarm.tool.pahole", "v1.24"})));
+}
+
 TEST(ModuleActionTest, PaholeVersionGate) {
   EXPECT_TRUE(PaholeNeedsSerialEncoding("v1.24"));
   EXPECT_TRUE(PaholeNeedsSerialEncoding("v1.28"));

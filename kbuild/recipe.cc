@@ -1,9 +1,6 @@
 #include "kbuild/recipe.h"
 
 #include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,8 +14,6 @@
 #include "absl/time/clock.h"
 #include "common/file_util.h"
 #include "common/status.h"
-
-extern "C" char** environ;
 
 namespace kfarm {
 namespace {
@@ -101,9 +96,9 @@ absl::Status ParseBtfCommand(const std::string& text, ModuleRecipe* m) {
 }
 
 absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
-    const std::string& tree, int jobs, const std::vector<std::string>& make_args) {
+    const std::string& tree, int jobs, const std::vector<std::string>& make_args,
+    bool before_vmlinux) {
   auto m = std::unique_ptr<ModulesMake>(new ModulesMake());
-  m->tree_ = tree;
   char tmpl[] = "/tmp/kfarm-recipe-XXXXXX";
   m->capture_fd_ = mkostemp(tmpl, O_CLOEXEC);
   if (m->capture_fd_ < 0) return ErrnoError("mkstemp", tmpl);
@@ -115,37 +110,31 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
   // `delete-on-interrupt`, which kbuild's `cmd` expands just before the command itself — for
   // every other command it keeps kbuild's own definition.
   std::vector<std::string> args = {
-      "make", "-C", tree, "-s", absl::StrCat("-j", jobs), "KBUILD_MODPOST_NOFINAL=", "modules",
+      "-s", absl::StrCat("-j", jobs), "KBUILD_MODPOST_NOFINAL=", "modules",
       absl::StrCat("if_changed_except=$(file >>", cap, ",KFARM\tbtf_ko\t$@\t",
                    "$(if $(CONFIG_DEBUG_INFO_BTF_MODULES),$(cmd_btf_ko)))",
                    "$(file >>", cap, ",KFARM\t$(1)\t$@\t$(cmd_$(1))):"),
       "delete-on-interrupt=$(if $(filter btf_ko,$(1)),exit 0;,$(if $(filter-out $(PHONY), $@),"
       "$(foreach sig, HUP INT QUIT TERM PIPE, trap 'rm -f $@; trap - $(sig); kill -s $(sig) "
       "$$$$' $(sig);)))"};
+  if (before_vmlinux) {
+    // Module BTF makes `modules` depend on vmlinux (top Makefile) and each .ko on it
+    // (Makefile.modfinal, through KBUILD_BUILTIN). -o only holds in the make it is given to,
+    // so kbuild's usual re-invocation of itself is skipped with --no-print-directory.
+    args.insert(args.end(), {"--no-print-directory", "-o", "vmlinux", "KBUILD_BUILTIN="});
+  }
   args.insert(args.end(), make_args.begin(), make_args.end());
-  std::vector<std::string> quoted;
-  for (const auto& a : args) quoted.push_back(ShellQuote(a));
-  m->command_ = absl::StrJoin(quoted, " ");
-  std::string sh = absl::StrCat(m->command_, " >", cap, ".out 2>&1 </dev/null");
-  const char* argv[] = {"/bin/sh", "-c", sh.c_str(), nullptr};
-  pid_t pid;
-  int err = posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char* const*>(argv), environ);
-  if (err != 0) return ErrnoError("spawn", m->command_, err);
-  m->pid_ = pid;
+  ASSIGN_OR_RETURN(m->make_, BackgroundMake::Start(tree, args));
   return m;
 }
 
 ModulesMake::~ModulesMake() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  make_.reset();
   if (capture_fd_ >= 0) ::close(capture_fd_);
-  if (!capture_.empty()) {
-    ::unlink(capture_.c_str());
-    ::unlink((capture_ + ".out").c_str());
-  }
+  if (!capture_.empty()) ::unlink(capture_.c_str());
 }
+
+const std::string& ModulesMake::command() const { return make_->command(); }
 
 absl::Status ModulesMake::Drain(std::vector<ModuleRecipe>* out) {
   char buf[1 << 16];
@@ -181,19 +170,10 @@ absl::StatusOr<std::vector<ModuleRecipe>> ModulesMake::Next(absl::Duration wait,
   std::vector<ModuleRecipe> out;
   const absl::Time deadline = absl::Now() + wait;
   for (;;) {
-    int status = 0;
-    const bool exited = pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_;
+    std::optional<absl::Status> exited = make_->Poll();
     RETURN_IF_ERROR(Drain(&out));  // After the exit check: nothing written before it is missed.
     if (exited) {
-      pid_ = -1;
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        std::string log = ReadFile(capture_ + ".out").value_or("");
-        if (log.size() > 4000) log = "..." + log.substr(log.size() - 4000);
-        return absl::FailedPreconditionError(
-            absl::StrCat("`make modules` in ", tree_, " failed:\n", log));
-      }
-    }
-    if (pid_ < 0) {
+      RETURN_IF_ERROR(*exited);
       *finished = true;
       return out;
     }

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "kbuild/background_make.h"
 
 namespace kfarm {
 
@@ -37,22 +38,25 @@ struct ModuleRecipe {
 // module before the last .mod.o exists.
 class ModulesMake {
  public:
-  // `make_args` such as KBUILD_BUILD_TIMESTAMP=... pass through to make.
+  // `make_args` such as KBUILD_BUILD_TIMESTAMP=... pass through to make. With
+  // `before_vmlinux`, make neither links vmlinux nor waits for it (the pipelined mode: the
+  // caller links vmlinux alongside).
   static absl::StatusOr<std::unique_ptr<ModulesMake>> Start(const std::string& tree, int jobs,
-                                                            const std::vector<std::string>& make_args);
-  ~ModulesMake();  // Stops make if it still runs.
+                                                            const std::vector<std::string>& make_args,
+                                                            bool before_vmlinux = false);
+  ~ModulesMake();
 
   // Waits up to `wait` for more; returns the modules captured since the last call. Once make has
   // exited and everything is returned, sets *finished (make failing is an error with its output).
   absl::StatusOr<std::vector<ModuleRecipe>> Next(absl::Duration wait, bool* finished);
-  const std::string& command() const { return command_; }
+  const std::string& command() const;
 
  private:
   ModulesMake() = default;
   absl::Status Drain(std::vector<ModuleRecipe>* out);
 
-  std::string tree_, capture_, command_;
-  int pid_ = -1;
+  std::unique_ptr<BackgroundMake> make_;
+  std::string capture_;
   int capture_fd_ = -1;
   std::string partial_;                       // An incomplete last line.
   std::map<std::string, ModuleRecipe> btf_;   // BTF commands waiting for their link line.

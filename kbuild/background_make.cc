@@ -1,0 +1,75 @@
+#include "kbuild/background_make.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/file_util.h"
+#include "common/status.h"
+#include "kbuild/recipe.h"
+
+extern "C" char** environ;
+
+namespace kfarm {
+
+absl::StatusOr<std::unique_ptr<BackgroundMake>> BackgroundMake::Start(
+    const std::string& tree, const std::vector<std::string>& args) {
+  auto m = std::unique_ptr<BackgroundMake>(new BackgroundMake());
+  m->tree_ = tree;
+  char tmpl[] = "/tmp/kfarm-make-XXXXXX";
+  int fd = mkostemp(tmpl, O_CLOEXEC);
+  if (fd < 0) return ErrnoError("mkstemp", tmpl);
+  m->log_ = tmpl;
+  std::vector<std::string> argv = {"make", "-C", tree};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> quoted;
+  for (const auto& a : argv) quoted.push_back(ShellQuote(a));
+  m->command_ = absl::StrJoin(quoted, " ");
+
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, fd, 1);
+  posix_spawn_file_actions_adddup2(&fa, fd, 2);
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  pid_t pid;
+  int err = posix_spawnp(&pid, "make", &fa, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fd);
+  if (err != 0) return ErrnoError("spawn", m->command_, err);
+  m->pid_ = pid;
+  return m;
+}
+
+BackgroundMake::~BackgroundMake() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  if (!log_.empty()) ::unlink(log_.c_str());
+}
+
+std::optional<absl::Status> BackgroundMake::Poll() {
+  if (result_) return result_;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+  pid_ = -1;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    result_ = absl::OkStatus();
+  } else {
+    std::string log = ReadFile(log_).value_or("");
+    if (log.size() > 4000) log = "..." + log.substr(log.size() - 4000);
+    result_ = absl::FailedPreconditionError(
+        absl::StrCat("`", command_, "` in ", tree_, " failed:\n", log));
+  }
+  return result_;
+}
+
+}  // namespace kfarm
