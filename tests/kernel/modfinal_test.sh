@@ -7,7 +7,9 @@
 #    only that module;
 #  - the module-hashes root and proofs are written and verify;
 #  - a worker with another pahole is never chosen; with only such workers the error names the
-#    tool and both versions.
+#    tool and both versions;
+#  - --follow, from a tree whose vmlinux is not linked, overlaps the module links with the vmlinux
+#    link and still writes kbuild's bytes.
 # Usage: tests/kernel/modfinal_test.sh BIN_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -141,5 +143,23 @@ if modfinal --instance=tools-check-2 -k >"$work/run5.log" 2>&1; then fail "only 
 grep -q "kfarm.tool.pahole=$real_pahole" "$work/run5.log" && grep -q "v9.99" "$work/run5.log" ||
   { tail -5 "$work/run5.log"; fail "the error should name the tool and both versions"; }
 pass "with only such workers the client fails naming kfarm.tool.pahole, $real_pahole and v9.99"
+
+# Pipelined with the vmlinux link: from a tree whose vmlinux is not linked yet, --follow links it
+# locally while the farm links the modules, then runs their BTF steps; same bytes as kbuild.
+rm -rf "$tree"
+cp -a "$fixture" "$tree"
+rm "$tree/vmlinux"
+start_farm farm2
+modfinal --follow --module_hashes >"$work/run6.log" 2>&1 || { cat "$work/run6.log"; fail "--follow run"; }
+[ -f "$tree/vmlinux" ] || fail "--follow did not link vmlinux"
+early=$(grep -oE "with [0-9]+ modules already linked" "$work/run6.log" | grep -oE "[0-9]+")
+[ "${early:-0}" -gt 0 ] || { tail -3 "$work/run6.log"; fail "no module link overlapped the vmlinux link"; }
+differ=0
+while read -r f; do
+  cmp -s "$ref/$f" "$tree/$f" || { echo "differs from kbuild: $f" >&2; differ=$((differ + 1)); }
+done < <(cd "$ref" && find . -name "*.ko" -o -name ".*.ko.cmd")
+[ "$differ" -eq 0 ] || fail "--follow: $differ files differ from kbuild's"
+grep -q "modules.hashes.root: $root" "$work/run6.log" || fail "--follow: another module-hashes root"
+pass "--follow: $early module links overlapped the vmlinux link; all $nmods .ko byte-identical to kbuild's"
 
 echo "$checks passed, 0 failed"
