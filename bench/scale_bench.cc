@@ -24,7 +24,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/cas_client.h"
-#include "bench/bench_process.h"
+#include "bench/bench_farm.h"
 #include "common/execution_client.h"
 #include "common/input_tree.h"
 
@@ -38,96 +38,8 @@ ABSL_FLAG(int, clients, 256, "Concurrent client streams");
 namespace kfarm {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// utime + stime of a process, from /proc; with `children`, also of the children it reaped
-// (a worker's actions).
-double CpuSeconds(pid_t pid, bool children = false) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string field, line;
-  std::getline(in, line);
-  // Fields after the command name, which may hold spaces: it ends at the last ')'.
-  std::vector<std::string> f = absl::StrSplit(line.substr(line.rfind(')') + 2), ' ');
-  double ticks = 0;
-  // f[0] is field 3 (state): utime/stime are fields 14/15, cutime/cstime 16/17.
-  for (int i = 14; i <= (children ? 17 : 15); ++i) ticks += std::stod(f[i - 3]);
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-struct Farm {
-  std::string dir;
-  pid_t scheduler = -1;
-  std::vector<pid_t> workers;
-  int port = 0;
-  ~Farm() {
-    for (pid_t w : workers) kill(w, SIGTERM);
-    for (pid_t w : workers) waitpid(w, nullptr, 0);
-    kill(scheduler, SIGTERM);
-    waitpid(scheduler, nullptr, 0);
-  }
-  // Bytes the workers' caches hold: what they fetched, as nothing is evicted in a benchmark.
-  int64_t CachedBytes() const {
-    int64_t total = 0;
-    std::error_code ec;
-    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-         it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      const std::string p = it->path().string();
-      if (p.find("/cache/plain/blobs/") != std::string::npos && it->is_regular_file()) {
-        total += static_cast<int64_t>(it->file_size());
-      }
-    }
-    return total;
-  }
-};
-
-std::unique_ptr<Farm> StartFarm(const std::string& bin, const std::string& dir, int workers,
-                                const std::string& execution_config) {
-  auto farm = std::make_unique<Farm>();
-  farm->dir = dir;
-  std::filesystem::create_directories(dir);
-  std::ofstream(dir + "/scheduler.conf") << "execution {\n" << execution_config << "\n}\n";
-  std::vector<std::string> sched = {bin + "/kfarm-scheduler", "--listen=127.0.0.1:0",
-                                    "--config=" + dir + "/scheduler.conf",
-                                    "--data_dir=" + dir + "/s", "--port_file=" + dir + "/port"};
-  // KFARM_BENCH_WRAP="perf record -g -o FILE --" profiles the scheduler.
-  if (const char* wrap = getenv("KFARM_BENCH_WRAP")) {
-    std::vector<std::string> w = absl::StrSplit(wrap, ' ', absl::SkipEmpty());
-    sched.insert(sched.begin(), w.begin(), w.end());
-  }
-  farm->scheduler = Spawn(sched);
-  farm->port = AwaitPortFile(dir + "/port");
-  const std::string address = absl::StrCat("127.0.0.1:", farm->port);
-  for (int i = 0; i < workers; ++i) {
-    farm->workers.push_back(Spawn({bin + "/kfarm-worker", "--scheduler=" + address,
-                                   absl::StrCat("--data_dir=", dir, "/w", i),
-                                   absl::StrCat("--worker_id=sim-", i), "--slots=1",
-                                   "--sandbox=none", "--detect_tools=false"}));
-  }
-  return farm;
-}
-
-// Runs `digests` through `clients` concurrent streams; returns the wall time in seconds.
-double RunAll(const std::string& address, const std::vector<Digest>& digests, int clients,
-              int* failures) {
-  std::atomic<size_t> next{0};
-  std::atomic<int> failed{0};
-  auto start = Clock::now();
-  std::vector<std::thread> threads;
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&] {
-      ExecutionClient exec(DialRemote(address), "");
-      ExecuteOptions o;
-      o.skip_cache_lookup = true;
-      for (size_t i = next++; i < digests.size(); i = next++) {
-        auto r = exec.Execute(digests[i], o);
-        if (!r.ok() || r->status().code() != 0 || r->result().exit_code() != 0) failed++;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  *failures += failed;
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+// Simulated actions need no tools and no sandbox: the figure is the scheduler's.
+const std::vector<std::string> kSimWorker = {"--sandbox=none", "--detect_tools=false"};
 
 std::vector<Digest> Prepare(CasClient& cas, int n, const std::vector<std::string>& command,
                             const std::string& tag) {
@@ -154,7 +66,7 @@ int Run() {
   const int nworkers = absl::GetFlag(FLAGS_workers), nactions = absl::GetFlag(FLAGS_actions);
   const int sleep_ms = absl::GetFlag(FLAGS_sleep_ms), clients = absl::GetFlag(FLAGS_clients);
 
-  std::unique_ptr<Farm> farm = StartFarm(bin, dir + "/main", nworkers, "");
+  std::unique_ptr<Farm> farm = StartFarm(bin, dir + "/main", nworkers, "", kSimWorker);
   const std::string address = absl::StrCat("127.0.0.1:", farm->port);
   auto channel = DialRemote(address);
   CasClient cas(channel, "");
@@ -165,7 +77,7 @@ int Run() {
   std::vector<std::pair<bool, int64_t>> affinity;
   for (bool on : {true, false}) {
     auto f = StartFarm(bin, dir + (on ? "/aff-on" : "/aff-off"), 8,
-                       on ? "" : "disable_cache_affinity: true");
+                       on ? "" : "disable_cache_affinity: true", kSimWorker);
     const std::string a = absl::StrCat("127.0.0.1:", f->port);
     CasClient c(DialRemote(a), "");
     std::string base(2 << 20, '\0');

@@ -25,6 +25,11 @@ bool ModuleActionBuilder::has_base() {
   return have_base_;
 }
 
+Digest ModuleActionBuilder::base_digest() {
+  absl::MutexLock lock(&mu_);
+  return base_digest_;
+}
+
 ModfinalToolchain ModuleActionBuilder::toolchain() {
   absl::MutexLock lock(&mu_);
   return toolchain_;

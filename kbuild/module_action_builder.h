@@ -28,6 +28,7 @@ class ModuleActionBuilder {
   // 6.15); adds it to `uploads`.
   absl::Status LoadBase(const std::string& base_file, std::vector<BlobSource>* uploads);
   bool has_base();
+  Digest base_digest();
 
   // kAll and kLink read the module's files from the tree; kBtf reads the linked module by its
   // digest `linked`. Blobs the action needs are appended to `uploads`.

@@ -1,0 +1,208 @@
+// Distro scale with the fixture's real modules, on a farm of real processes:
+//  5. the fixture's modules replicated under distinct names (like the thousands of modules of a
+//     distro kernel: distinct actions, shared toolchain inputs and base BTF) at 1k, 2k and 4k
+//     actions: wall time, scheduler CPU per action (cost must grow linearly), bytes moved per
+//     module;
+//  6. the base BTF with and without cache affinity: 8 workers, the modules arriving two at a
+//     time (as when the farm follows make): how many workers fetched the base, and bytes fetched.
+// Usage: distro_bench --tree=/tmp/kfarm-kernel-tree [--make_args=...] [--counts=1000,2000,4000]
+#include <cstdio>
+#include <filesystem>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "bench/bench_farm.h"
+#include "common/file_util.h"
+#include "common/input_tree.h"
+#include "kbuild/module_action_builder.h"
+#include "kbuild/recipe.h"
+
+ABSL_FLAG(std::string, tree, "", "A kernel tree with compiled objects and vmlinux");
+ABSL_FLAG(std::vector<std::string>, make_args, {}, "Passed to make, e.g. KBUILD_BUILD_TIMESTAMP=...");
+ABSL_FLAG(std::vector<std::string>, counts, (std::vector<std::string>{"1000", "2000", "4000"}),
+          "Module counts");
+ABSL_FLAG(int, workers, 2, "Workers (1 slot each) for the module counts");
+ABSL_FLAG(int, clients, 64, "Concurrent client streams");
+ABSL_FLAG(std::string, sandbox, "bubblewrap", "Worker sandbox");
+
+namespace kfarm {
+namespace {
+
+// The module under `prefix`: its own files (.ko, .o, .mod.o) renamed, shared ones (the common
+// object, the linker script, tools) kept, as another module of the same kernel would be.
+ModuleRecipe Renamed(const ModuleRecipe& m, const std::string& prefix) {
+  const std::string stem = m.ko.substr(0, m.ko.size() - 3);
+  auto own = [&](const std::string& p) { return absl::StartsWith(p, stem + "."); };
+  ModuleRecipe r = m;
+  r.ko = prefix + m.ko;
+  for (std::string& o : r.ld_objects) {
+    if (own(o)) o = prefix + o;
+  }
+  std::vector<std::string> words = absl::StrSplit(m.ld_command, ' ');
+  for (std::string& w : words) {
+    if (own(w)) w = prefix + w;
+  }
+  r.ld_command = absl::StrJoin(words, " ");
+  return r;
+}
+
+struct Prepared {
+  std::vector<Digest> actions;
+  std::vector<BlobSource> blobs;
+};
+
+int Run() {
+  const std::string tree = absl::GetFlag(FLAGS_tree);
+  if (tree.empty()) {
+    std::fprintf(stderr, "distro_bench: --tree is required\n");
+    return 2;
+  }
+  const std::string bin = std::filesystem::read_symlink("/proc/self/exe").parent_path();
+  const std::string dir = std::filesystem::temp_directory_path() / "kfarm-distro-bench";
+  std::filesystem::remove_all(dir);
+
+  // kbuild's recipes, from the tree.
+  auto make = ModulesMake::Start(tree, 2, absl::GetFlag(FLAGS_make_args));
+  std::vector<ModuleRecipe> recipes;
+  for (bool finished = false; make.ok() && !finished;) {
+    auto batch = (*make)->Next(absl::Seconds(1), &finished);
+    if (!batch.ok()) {
+      std::fprintf(stderr, "distro_bench: %s\n", std::string(batch.status().message()).c_str());
+      return 1;
+    }
+    recipes.insert(recipes.end(), batch->begin(), batch->end());
+  }
+  if (!make.ok() || recipes.empty() || !recipes[0].has_btf()) {
+    std::fprintf(stderr, "distro_bench: no modules with BTF captured from %s\n", tree.c_str());
+    return 1;
+  }
+  ModuleActionBuilder builder(tree, nullptr);
+  std::vector<BlobSource> base_and_files;
+  if (!builder.LoadBase(recipes[0].btf_base, &base_and_files).ok()) return 1;
+  std::vector<Digest> originals;
+  for (const auto& m : recipes) {
+    auto a = builder.Build(m, ModuleStep::kAll, Digest(), &base_and_files);
+    if (!a.ok()) return 1;
+    originals.push_back(a->digest);
+  }
+  const ModfinalToolchain tc = builder.toolchain();
+  absl::flat_hash_map<std::string, Digest> digests;  // Original tree path -> digest.
+  for (const auto& b : base_and_files) {
+    if (!b.path.empty()) digests[b.path.substr(tree.size() + 1)] = b.digest;
+  }
+
+  auto replicate = [&](int n, const std::string& tag) {
+    Prepared p;
+    for (int k = 0; k < n; ++k) {
+      const ModuleRecipe& m = recipes[k % recipes.size()];
+      const std::string prefix = absl::StrFormat("%s/r%d/", tag, k / recipes.size());
+      ModuleRecipe r = Renamed(m, prefix);
+      InputTree t;
+      for (const auto& [path, exec] : ModuleInputs(r)) {
+        std::string original = absl::StartsWith(path, prefix) ? path.substr(prefix.size()) : path;
+        t.AddFile(path, digests[original], exec).IgnoreError();
+      }
+      t.AddFile(kBaseBtfPath, builder.base_digest(), false).IgnoreError();
+      InputTree::Built built = t.Build();
+      for (auto& [d, bytes] : built.directories) {
+        p.blobs.push_back({d, "", std::make_shared<const std::string>(bytes)});
+      }
+      ActionSpec spec = ModuleActionSpec(r, tc);
+      spec.input_root = built.root;
+      BuiltAction a = BuildAction(spec);
+      p.blobs.insert(p.blobs.end(), a.blobs.begin(), a.blobs.end());
+      p.actions.push_back(a.digest);
+    }
+    return p;
+  };
+
+  int failures = 0;
+  const std::vector<std::string> worker_args = {"--sandbox=" + absl::GetFlag(FLAGS_sandbox)};
+  struct Row {
+    int n;
+    double wall, cpu;
+    int64_t fetched, uploaded;
+  };
+  std::vector<Row> rows;
+  {
+    auto farm = StartFarm(bin, dir + "/scale", absl::GetFlag(FLAGS_workers), "", worker_args);
+    const std::string address = absl::StrCat("127.0.0.1:", farm->port);
+    CasClient cas(DialRemote(address), "");
+    if (!cas.UploadMissing(base_and_files).ok()) return 1;
+    RunAll(address, originals, 2, &failures);  // Warm-up: workers connected, toolchain inputs cached.
+    for (const std::string& c : absl::GetFlag(FLAGS_counts)) {
+      const int n = std::stoi(c);
+      Prepared p = replicate(n, absl::StrCat("d", n));
+      if (!cas.UploadMissing(p.blobs).ok()) return 1;
+      const double cpu0 = CpuSeconds(farm->scheduler);
+      const int64_t fetched0 = farm->CachedBytes(), stored0 = farm->StoredBytes();
+      double wall = RunAll(address, p.actions, absl::GetFlag(FLAGS_clients), &failures);
+      rows.push_back({n, wall, CpuSeconds(farm->scheduler) - cpu0, farm->CachedBytes() - fetched0,
+                      farm->StoredBytes() - stored0});
+    }
+  }
+
+  // Affinity: 8 idle workers, two modules in flight at a time.
+  struct Affinity {
+    bool on;
+    int holders;
+    int64_t bytes;
+  };
+  std::vector<Affinity> affinity;
+  const Digest base = builder.base_digest();
+  for (bool on : {true, false}) {
+    auto farm = StartFarm(bin, dir + (on ? "/aff-on" : "/aff-off"), 8,
+                          on ? "" : "disable_cache_affinity: true", worker_args);
+    const std::string address = absl::StrCat("127.0.0.1:", farm->port);
+    CasClient cas(DialRemote(address), "");
+    if (!cas.UploadMissing(base_and_files).ok()) return 1;
+    RunAll(address, originals, 2, &failures);
+    int holders = 0;
+    for (int w = 0; w < 8; ++w) {
+      const std::string hex = base.hex();
+      holders += std::filesystem::exists(absl::StrCat(farm->dir, "/w", w, "/cache/plain/blobs/",
+                                                      hex.substr(0, 2), "/", hex, "-", base.size()));
+    }
+    affinity.push_back({on, holders, farm->CachedBytes()});
+  }
+  std::filesystem::remove_all(dir);
+
+  std::printf("kfarm at distro scale: the fixture's %zu modules replicated under distinct names "
+              "(%d workers x 1 slot, %s, %u cores; base BTF %.2f MiB)\n\n",
+              recipes.size(), absl::GetFlag(FLAGS_workers), absl::GetFlag(FLAGS_sandbox).c_str(),
+              std::thread::hardware_concurrency(), base.size() / 1048576.0);
+  std::printf("| %-52s | %-40s |\n", "measure", "result");
+  std::printf("|%s|%s|\n", std::string(54, '-').c_str(), std::string(42, '-').c_str());
+  for (const Row& r : rows) {
+    std::printf("| %-52s | %-40s |\n",
+                absl::StrFormat("%d modules: wall, scheduler CPU", r.n).c_str(),
+                absl::StrFormat("%.1f s (%.1f ms/module), %.2f s (%.0f us/module)", r.wall,
+                                1e3 * r.wall / r.n, r.cpu, 1e6 * r.cpu / r.n).c_str());
+    std::printf("| %-52s | %-40s |\n",
+                absl::StrFormat("%d modules: bytes fetched / uploaded by workers", r.n).c_str(),
+                absl::StrFormat("%.1f / %.1f KiB per module", r.fetched / 1024.0 / r.n,
+                                r.uploaded / 1024.0 / r.n).c_str());
+  }
+  for (const Affinity& a : affinity) {
+    std::printf("| %-52s | %-40s |\n",
+                absl::StrFormat("%zu modules, 2 at a time, 8 workers, affinity %s", recipes.size(),
+                                a.on ? "on" : "off").c_str(),
+                absl::StrFormat("base BTF fetched by %d workers; %.1f MiB in all", a.holders,
+                                a.bytes / 1048576.0).c_str());
+  }
+  std::printf("| %-52s | %-40d |\n", "failed executions", failures);
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace kfarm
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return kfarm::Run();
+}
