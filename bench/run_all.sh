@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The benchmark table, one command: sets up, builds, runs every benchmark side by side on this
+# machine, prints each one's own table, then the summary table, and writes the summary into
+# README.md (between the bench markers) with the date and the machine.
+#  1. fixture modfinal: kbuild -j2 vs farm cold vs warm; and pipelined with the vmlinux link
+#  2. per-action overhead and throughput (exec_bench)
+#  3. scheduler dispatch rate with fake workers (dispatch_bench)
+#  4. 64 workers x 2000 sleeps, scheduler CPU growth (scale_bench)
+#  5. replicated real modules at 1k/2k/4k and 6. bytes moved (distro_bench)
+#  plus the storage figures (storage_bench).
+# Usage: bench/run_all.sh [--no-readme]   (about 15 minutes on 2 cores with the fixture cached)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash deploy/setup.sh
+bash deploy/build.sh
+bin=$PWD/build/bin
+out=$(mktemp -d /tmp/kfarm-bench.XXXXXX)
+farm_pid=""
+stop_farm() {
+  if [ -n "$farm_pid" ]; then kill "$farm_pid" 2>/dev/null || true; wait "$farm_pid" 2>/dev/null || true; fi
+  farm_pid=""
+}
+trap 'stop_farm; rm -rf "$out" "${tree:-}"' EXIT
+
+fixture=$(bash tests/kernel/build_fixture.sh)
+export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HOST=kfarm
+tree=${KFARM_KERNEL_TREE:-/tmp/kfarm-kernel-tree}  # The path the fixture was built at.
+fresh_tree() { rm -rf "$tree"; cp -a "$fixture" "$tree"; }
+start_farm() {  # NAME: a fresh local farm, 2 workers x 1 slot; sets $remote
+  stop_farm
+  "$bin/kfarm" up --listen=127.0.0.1:0 --data_dir="$out/$1" --port_file="$out/$1.port" \
+    --workers=2 --slots=1 >"$out/$1.log" 2>&1 &
+  farm_pid=$!
+  for _ in $(seq 100); do [ -s "$out/$1.port" ] && break; sleep 0.1; done
+  remote=grpc://127.0.0.1:$(cat "$out/$1.port")
+  sleep 1  # Workers registered.
+}
+seconds() {  # COMMAND...: runs it quietly, prints its wall time in seconds
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" >"$out/last.log" 2>&1 || { cat "$out/last.log" >&2; echo "FAILED: $*" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}'
+}
+modfinal() { "$bin/kfarm" modfinal --remote="$remote" -C "$tree" --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 "$@"; }
+
+echo "== 1. modfinal on the fixture ($(wc -l <"$fixture/modules.order") modules)"
+fresh_tree; kbuild=$(seconds make -s -C "$tree" -j2 modules)
+fresh_tree; start_farm cold; cold=$(seconds modfinal)
+warm=$(seconds modfinal)
+fresh_tree; rm "$tree/vmlinux"; kbuild_link=$(seconds make -s -C "$tree" -j2 modules)
+fresh_tree; rm "$tree/vmlinux"; start_farm seq
+vmlinux_then_modfinal() { make -s -C "$tree" -j2 vmlinux && modfinal; }
+sequential=$(seconds vmlinux_then_modfinal)
+fresh_tree; rm "$tree/vmlinux"; start_farm follow; follow=$(seconds modfinal --follow)
+early=$(grep -oE "with [0-9]+ modules already linked" "$out/last.log" | grep -oE "[0-9]+" || echo 0)
+stop_farm
+printf 'kbuild -j2 %s s; kfarm cold %s s; warm %s s\n' "$kbuild" "$cold" "$warm"
+printf 'from an unlinked vmlinux: kbuild -j2 %s s; vmlinux then kfarm %s s; kfarm --follow %s s (%s modules linked before vmlinux)\n' \
+  "$kbuild_link" "$sequential" "$follow" "$early"
+
+echo "== 2. per-action overhead";  "$bin/exec_bench" 2>/dev/null | tee "$out/exec.txt"
+echo "== 3. dispatch rate";        "$bin/dispatch_bench" 2>/dev/null | tee "$out/dispatch.txt"
+echo "== 4. scale simulation";     "$bin/scale_bench" 2>/dev/null | tee "$out/scale.txt"
+echo "== 5./6. distro scale";      fresh_tree
+"$bin/distro_bench" --tree="$tree" --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 2>/dev/null | tee "$out/distro.txt"
+echo "== storage";                 "$bin/storage_bench" 2>/dev/null | tee "$out/storage.txt"
+
+cell() {  # FILE PATTERN [COLUMN]: a cell of the first table row matching PATTERN
+  grep -F -- "$2" "$1" | head -1 | awk -F'|' -v c="${3:-3}" '{gsub(/^ +| +$/, "", $c); print $c}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+summary=$out/summary.md
+{
+  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), client, scheduler and workers sharing them; \`bench/run_all.sh\`."
+  echo
+  echo "| # | measure | result | target |"
+  echo "| --- | --- | --- | --- |"
+  echo "| 1 | fixture modfinal: kbuild -j2 / kfarm cold (2 workers) / warm (all AC hits) | $kbuild s / $cold s ($(ratio "$cold" "$kbuild")×) / $warm s ($(ratio "$warm" "$kbuild")×) | cold ≤ 1.0×, warm ≤ 0.1× |"
+  echo "| 1 | from an unlinked vmlinux: kbuild -j2 / make vmlinux then kfarm / kfarm --follow | $kbuild_link s / $sequential s / $follow s ($early module links overlapped the vmlinux link) | overlap saves time |"
+  echo "| 2 | Execute → COMPLETED, trivial action, bubblewrap: median / p99 | $(cell "$out/exec.txt" "median") / $(cell "$out/exec.txt" "p99") (bwrap alone $(cell "$out/exec.txt" "bare bubblewrap")) | ≤ 5 ms / ≤ 20 ms |"
+  echo "| 2 | 16 concurrent clients | $(cell "$out/exec.txt" "concurrent clients") | — |"
+  echo "| 3 | dispatch rate, fake workers over loopback | $(grep -oE "[0-9]+ assignments/s" "$out/dispatch.txt") ($(grep -oE "[0-9]+ fake workers x [0-9]+ slots" "$out/dispatch.txt"), queue filled first) | ≥ 20,000/s |"
+  echo "| 4 | 2000 × sleep 50 ms on 64 worker processes | $(cell "$out/scale.txt" "wall vs ideal") | ≥ 90 % |"
+  for n in 1000 2000 4000; do
+    echo "| 4 | $n trivial actions: wall, scheduler CPU | $(cell "$out/scale.txt" "$n distinct trivial") | linear |"
+  done
+  for n in 1000 2000 4000; do
+    echo "| 5 | $n replicated real modules: wall, scheduler CPU | $(cell "$out/distro.txt" "$n modules: wall") | linear |"
+  done
+  echo "| 6 | bytes per module fetched / uploaded by workers (4000 modules) | $(cell "$out/distro.txt" "4000 modules: bytes") | — |"
+  echo "| 6 | base BTF, 8 workers, modules 2 at a time: affinity on / off | $(cell "$out/distro.txt" "affinity on") / $(cell "$out/distro.txt" "affinity off") | on < off |"
+  echo "| 6 | 8 workers, 40 actions sharing 2 MiB: affinity on / off | $(cell "$out/scale.txt" "affinity on") / $(cell "$out/scale.txt" "affinity off") | on < off |"
+  echo "| — | ByteStream write / read 256 MiB, verified | $(cell "$out/storage.txt" "ByteStream write") / $(cell "$out/storage.txt" "ByteStream read") ($(cell "$out/storage.txt" "ByteStream read" 4)) | ≥ 1 GB/s / ≥ 90 % of bare |"
+  echo "| — | FindMissingBlobs 10k digests | $(cell "$out/storage.txt" "FindMissingBlobs") | ≤ 10 ms |"
+} >"$summary"
+echo
+echo "== summary"
+cat "$summary"
+if [ "${1:-}" != "--no-readme" ]; then
+  python3 - "$summary" README.md <<'EOF'
+import sys
+summary, readme = sys.argv[1], sys.argv[2]
+text = open(readme).read()
+begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+if begin not in text or end not in text:
+    sys.exit("README.md has no bench markers")
+head, rest = text.split(begin, 1)
+_, tail = rest.split(end, 1)
+open(readme, "w").write(head + begin + "\n" + open(summary).read() + end + tail)
+EOF
+  echo "README.md updated"
+fi
