@@ -412,5 +412,27 @@ TEST_F(ExecutionTest, SandboxKeepsActionsInTheirInputRoot) {
   EXPECT_EQ(Blob(clean->result().stdout_digest()), "pristine\n");
 }
 
+// Each slot keeps its bubblewrap sandbox alive between actions: nothing one action leaves behind
+// (a background process, a file in /tmp, a System V shared memory segment, a file in its input
+// root) may reach the next one, which also sees its input root at the same fixed path.
+TEST_F(ExecutionTest, KeptAliveSandboxStartsEveryActionClean) {
+  StartFarm(1, 1);
+  ActionSpec litter = Shell(
+      "sleep 300 & echo left > /tmp/left; ipcmk -M 4096 >/dev/null; echo left > litter; pwd");
+  litter.do_not_cache = true;
+  auto first = Run(litter);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->result().exit_code(), 0) << Blob(first->result().stderr_digest());
+  const std::string where = Blob(first->result().stdout_digest());
+
+  ActionSpec look = Shell(
+      "pwd; ls -A /tmp; ls -A; ps -eo comm= | grep -c sleep; ipcs -m | grep -c '^0x'");
+  look.do_not_cache = true;
+  auto second = Run(look);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(Blob(second->result().stdout_digest()), where + "0\n0\n")
+      << Blob(second->result().stderr_digest());
+}
+
 }  // namespace
 }  // namespace kfarm

@@ -31,33 +31,36 @@ bool EmptyDir(const std::string& dir) {
 
 }  // namespace
 
-absl::StatusOr<std::string> Executor::AcquireDir() {
-  std::string dir;
+absl::StatusOr<Executor::Slot> Executor::AcquireSlot() {
+  Slot slot;
   {
     absl::MutexLock lock(&mu_);
-    if (!free_dirs_.empty()) {
-      dir = std::move(free_dirs_.back());
-      free_dirs_.pop_back();
-      return dir;
+    if (!free_slots_.empty()) {
+      slot = std::move(free_slots_.back());
+      free_slots_.pop_back();
+      return slot;
     }
-    dir = absl::StrCat(options_.build_root, "/slot-", next_dir_++);
+    slot.dir = absl::StrCat(options_.build_root, "/slot-", next_dir_++);
   }
   std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  std::filesystem::create_directories(dir + "/root", ec);
-  if (ec) return ErrnoError("mkdir", dir + "/root", ec.value());
-  return dir;
+  std::filesystem::remove_all(slot.dir, ec);
+  for (const char* sub : {"/root", "/tmp"}) {
+    std::filesystem::create_directories(slot.dir + sub, ec);
+    if (ec) return ErrnoError("mkdir", slot.dir + sub, ec.value());
+  }
+  return slot;
 }
 
-void Executor::ReleaseDir(const std::string& dir) {
-  if (!EmptyDir(dir + "/root")) {
+void Executor::ReleaseSlot(Slot slot) {
+  if (!EmptyDir(slot.dir + "/root") || !EmptyDir(slot.dir + "/tmp")) {
     // Something the action left cannot be removed: never hand that tree to another action.
+    slot.sandbox.reset();
     std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
+    std::filesystem::remove_all(slot.dir, ec);
     return;
   }
   absl::MutexLock lock(&mu_);
-  free_dirs_.push_back(dir);
+  free_slots_.push_back(std::move(slot));
 }
 
 reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* cancel) {
@@ -72,9 +75,9 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
     if (first_error.ok() && !s.ok()) first_error = s;
   };
   const std::string action = DescribeDigest(a.action_digest());
-  auto acquired = AcquireDir();
-  note(acquired.status());
-  const std::string dir = acquired.ok() ? *acquired : "";
+  auto slot = AcquireSlot();
+  note(slot.status());
+  const std::string dir = slot.ok() ? slot->dir : "";
   const std::string root = dir + "/root";
   const std::string& wd = a.command().working_directory();
   const std::string working_dir = wd.empty() ? root : root + "/" + wd;
@@ -104,7 +107,15 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
     spec.stdout_path = out_path;
     spec.stderr_path = err_path;
     spec.timeout = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(a.timeout()));
-    auto r = RunProcess(spec, options_.sandbox, cancel);
+    absl::StatusOr<RunResult> r;
+    if (options_.sandbox.bubblewrap) {
+      if (slot->sandbox == nullptr) {
+        slot->sandbox = std::make_unique<PersistentSandbox>(options_.sandbox, dir);
+      }
+      r = slot->sandbox->Run(spec, cancel);
+    } else {
+      r = RunProcess(spec, cancel);
+    }
     note(r.status());
     ran = r.ok();
     if (r.ok()) run = *r;
@@ -123,7 +134,7 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
   // Outputs and stdout/stderr are kept even for a timeout: they show how far it got.
   if (ran) note(CollectOutputs(*cas_, a.command(), working_dir, out_path, err_path, result));
   Stamp(md->mutable_output_upload_completed_timestamp());
-  if (acquired.ok()) ReleaseDir(dir);
+  if (slot.ok()) ReleaseSlot(std::move(*slot));
   Stamp(md->mutable_worker_completed_timestamp());
   if (!first_error.ok()) {
     *response.mutable_status() = ToRpcStatus(first_error);

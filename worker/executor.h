@@ -5,6 +5,7 @@
 #ifndef KFARM_WORKER_EXECUTOR_H_
 #define KFARM_WORKER_EXECUTOR_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "kfarm/worker.pb.h"
 #include "worker/file_cache.h"
 #include "worker/process_runner.h"
+#include "worker/sandbox.h"
 
 namespace kfarm {
 
@@ -32,18 +34,22 @@ class Executor {
   reapi::ExecuteResponse Run(const worker::Assignment& a, CancelSignal* cancel);
 
  private:
-  // Build directories are reused, one per concurrent action: on ext4, creating and deleting the
-  // directory, its root and the stdout/stderr files for every action cost more CPU than a
-  // trivial action itself (new inodes skip recently freed ones by scanning the bitmap).
-  // Acquire returns a directory whose root/ exists and is empty.
-  absl::StatusOr<std::string> AcquireDir();
-  void ReleaseDir(const std::string& dir);
+  // Build directories are reused, one per concurrent action, each with its kept-alive sandbox:
+  // on ext4, creating and deleting the directory, its root and the stdout/stderr files for
+  // every action cost more CPU than a trivial action itself (new inodes skip recently freed ones
+  // by scanning the bitmap), and setting bubblewrap up costs several times a trivial action.
+  struct Slot {
+    std::string dir;  // root/ and tmp/ exist and are empty when acquired.
+    std::unique_ptr<PersistentSandbox> sandbox;  // Started on first use (bubblewrap only).
+  };
+  absl::StatusOr<Slot> AcquireSlot();
+  void ReleaseSlot(Slot slot);
 
   CasClient* cas_;
   FileCache* cache_;
   const ExecutorOptions options_;
   absl::Mutex mu_;
-  std::vector<std::string> free_dirs_ ABSL_GUARDED_BY(mu_);
+  std::vector<Slot> free_slots_ ABSL_GUARDED_BY(mu_);
   int next_dir_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -19,8 +19,6 @@
 namespace kfarm {
 namespace {
 
-constexpr char kBwrap[] = "/usr/bin/bwrap";
-
 std::string Lookup(const std::vector<std::pair<std::string, std::string>>& env,
                    const std::string& name, const std::string& fallback) {
   for (const auto& [k, v] : env) {
@@ -29,7 +27,8 @@ std::string Lookup(const std::vector<std::pair<std::string, std::string>>& env,
   return fallback;
 }
 
-// Resolves argv[0] the way execvp would, but with the action's PATH rather than the worker's.
+}  // namespace
+
 std::string ResolveProgram(const RunSpec& spec, const std::string& cwd) {
   const std::string& prog = spec.argv[0];
   if (prog.find('/') != std::string::npos) {
@@ -43,23 +42,7 @@ std::string ResolveProgram(const RunSpec& spec, const std::string& cwd) {
   return prog;
 }
 
-std::vector<std::string> BwrapArgv(const RunSpec& spec, const SandboxOptions& sb,
-                                   const std::string& cwd) {
-  std::vector<std::string> a = {kBwrap,          "--unshare-user", "--uid",          "1000",
-                                "--gid",         "1000",           "--unshare-net",  "--unshare-pid",
-                                "--unshare-ipc", "--unshare-uts",  "--die-with-parent",
-                                "--new-session"};
-  for (const std::string& p : sb.readonly_paths) {
-    if (::access(p.c_str(), F_OK) != 0) continue;
-    a.insert(a.end(), {"--ro-bind", p, p});
-  }
-  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind",
-                     spec.input_root, spec.input_root, "--chdir", cwd, "--clearenv"});
-  for (const auto& [k, v] : spec.env) a.insert(a.end(), {"--setenv", k, v});
-  a.push_back("--");
-  a.insert(a.end(), spec.argv.begin(), spec.argv.end());
-  return a;
-}
+namespace {
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
@@ -72,22 +55,14 @@ void CancelSignal::Cancel() {
   (void)!::write(fd_, &one, sizeof one);
 }
 
-absl::StatusOr<RunResult> RunProcess(const RunSpec& spec, const SandboxOptions& sandbox,
-                                     CancelSignal* cancel) {
+absl::StatusOr<RunResult> RunProcess(const RunSpec& spec, CancelSignal* cancel) {
   if (spec.argv.empty()) return absl::InvalidArgumentError("the command has no arguments");
   const std::string cwd =
       spec.working_dir.empty() ? spec.input_root : spec.input_root + "/" + spec.working_dir;
-  std::vector<std::string> argv;
+  std::vector<std::string> argv = spec.argv;
   std::vector<std::string> env;
-  std::string program;
-  if (sandbox.bubblewrap) {
-    argv = BwrapArgv(spec, sandbox, cwd);
-    program = kBwrap;
-  } else {
-    argv = spec.argv;
-    for (const auto& [k, v] : spec.env) env.push_back(k + "=" + v);
-    program = ResolveProgram(spec, cwd);
-  }
+  for (const auto& [k, v] : spec.env) env.push_back(k + "=" + v);
+  const std::string program = ResolveProgram(spec, cwd);
   std::vector<char*> cargv, cenv;
   for (auto& s : argv) cargv.push_back(s.data());
   cargv.push_back(nullptr);
@@ -99,7 +74,7 @@ absl::StatusOr<RunResult> RunProcess(const RunSpec& spec, const SandboxOptions& 
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, spec.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&fa, 2, spec.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (!sandbox.bubblewrap) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, defaults;

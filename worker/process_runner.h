@@ -1,7 +1,6 @@
 // Runs one action's command: exactly its arguments and environment (nothing inherited from the
-// worker), stdout/stderr into files, in its own process group, under bubblewrap (own network,
-// PID and IPC namespaces, host toolchain read-only, only the input root writable) or, in
-// trusted setups, directly. A timeout or a cancel kills the whole process group.
+// worker), stdout/stderr into files, in its own process group. A timeout or a cancel kills the
+// whole process group.
 #ifndef KFARM_WORKER_PROCESS_RUNNER_H_
 #define KFARM_WORKER_PROCESS_RUNNER_H_
 
@@ -47,9 +46,14 @@ class CancelSignal {
   int fd_;
 };
 
-// Infrastructure failures (cannot spawn) are errors; the command's own failure is an exit code.
-absl::StatusOr<RunResult> RunProcess(const RunSpec& spec, const SandboxOptions& sandbox,
-                                     CancelSignal* cancel);
+// Runs `spec` directly (sandbox none; bubblewrap sandboxes are kept alive per build directory,
+// see sandbox.h). Infrastructure failures (cannot spawn) are errors; the command's own failure
+// is an exit code.
+absl::StatusOr<RunResult> RunProcess(const RunSpec& spec, CancelSignal* cancel);
+
+// argv[0] resolved the way execvp would, but with the action's PATH rather than the worker's,
+// relative to `cwd` (the action's working directory).
+std::string ResolveProgram(const RunSpec& spec, const std::string& cwd);
 
 }  // namespace kfarm
 

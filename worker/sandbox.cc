@@ -1,0 +1,213 @@
+#include "worker/sandbox.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/file_util.h"
+#include "common/status.h"
+#include "worker/sandbox_protocol.h"
+
+extern "C" char** environ;
+
+namespace kfarm {
+namespace {
+
+// Inside, the build directory is always here, whichever slot and worker: outputs that record
+// absolute paths (debug info, for one) come out the same everywhere.
+constexpr char kInsideDir[] = "/kfarm/build";
+constexpr char kInsideInit[] = "/kfarm/init";
+
+// bubblewrap's --die-with-parent is the kernel's parent-death signal, which fires when the
+// *thread* that spawned it exits, and actions run on short-lived threads. Sandboxes are spawned
+// from this one thread, which lives as long as the process.
+class SpawnThread {
+ public:
+  static SpawnThread& Get() {
+    static SpawnThread* t = new SpawnThread();  // Never destroyed: its thread never ends.
+    return *t;
+  }
+  // Runs `fn` on the spawn thread and waits for it.
+  void Run(std::function<void()> fn) {
+    Task task{std::move(fn), false};
+    absl::MutexLock lock(&mu_);
+    queue_.push_back(&task);
+    mu_.Await(absl::Condition(&task.done));
+  }
+
+ private:
+  struct Task {
+    std::function<void()> fn;
+    bool done;
+  };
+  SpawnThread() {
+    std::thread([this] { Loop(); }).detach();
+  }
+  void Loop() {
+    absl::MutexLock lock(&mu_);
+    for (;;) {
+      mu_.Await(absl::Condition(this, &SpawnThread::HasWork));
+      Task* t = queue_.front();
+      queue_.pop_front();
+      mu_.Unlock();
+      t->fn();
+      mu_.Lock();
+      t->done = true;
+    }
+  }
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty(); }
+
+  absl::Mutex mu_;
+  std::deque<Task*> queue_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+std::string SandboxInitPath() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path() / "kfarm-sandbox-init").string();
+}
+
+std::string PersistentSandbox::StartupLog() const {
+  std::string log = ReadFile(dir_ + "/sandbox.log").value_or("");
+  return log.empty() ? "" : absl::StrCat(": ", log.substr(0, 2000));
+}
+
+absl::Status PersistentSandbox::Start() {
+  const std::string init = SandboxInitPath();
+  if (::access(init.c_str(), X_OK) != 0) return ErrnoError("find the sandbox's first process", init);
+  int req[2], resp[2];
+  if (::pipe2(req, O_CLOEXEC) != 0) return ErrnoError("pipe", dir_);
+  if (::pipe2(resp, O_CLOEXEC) != 0) {
+    ::close(req[0]);
+    ::close(req[1]);
+    return ErrnoError("pipe", dir_);
+  }
+  std::vector<std::string> a = {"/usr/bin/bwrap", "--unshare-user", "--uid", "1000", "--gid", "1000",
+                                "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                                "--die-with-parent", "--new-session", "--as-pid-1"};
+  for (const std::string& p : options_.readonly_paths) {
+    if (::access(p.c_str(), F_OK) == 0) a.insert(a.end(), {"--ro-bind", p, p});
+  }
+  // The build directory (input root, stdout/stderr files) at a fixed path; its tmp/ is the
+  // action's /tmp.
+  a.insert(a.end(), {"--ro-bind", init, kInsideInit, "--proc", "/proc", "--dev", "/dev", "--bind",
+                     dir_, kInsideDir, "--bind", dir_ + "/tmp", "/tmp", "--clearenv", "--",
+                     kInsideInit});
+  std::vector<char*> argv;
+  for (auto& s : a) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  char* no_env[] = {nullptr};
+
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, req[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, resp[1], 1);
+  const std::string log = dir_ + "/sandbox.log";
+  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  int err = 0;
+  SpawnThread::Get().Run([&] { err = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), no_env); });
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  ::close(req[0]);
+  ::close(resp[1]);
+  if (err != 0) {
+    ::close(req[1]);
+    ::close(resp[0]);
+    return ErrnoError("spawn", "bubblewrap", err);
+  }
+  pid_ = pid;
+  to_init_ = req[1];
+  from_init_ = resp[0];
+  return absl::OkStatus();
+}
+
+void PersistentSandbox::Stop() {
+  if (to_init_ >= 0) ::close(to_init_);
+  if (from_init_ >= 0) ::close(from_init_);
+  to_init_ = from_init_ = -1;
+  if (pid_ > 0) {
+    // bubblewrap's death takes the sandbox's first process (--die-with-parent), and with it
+    // everything in the PID namespace.
+    ::kill(-pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  pid_ = -1;
+}
+
+absl::StatusOr<RunResult> PersistentSandbox::Run(const RunSpec& spec, CancelSignal* cancel) {
+  if (spec.argv.empty()) return absl::InvalidArgumentError("the command has no arguments");
+  if (pid_ < 0) RETURN_IF_ERROR(Start());
+  const std::string cwd =
+      spec.working_dir.empty() ? spec.input_root : spec.input_root + "/" + spec.working_dir;
+  auto inside = [&](const std::string& host) {
+    return host.compare(0, dir_.size(), dir_) == 0 &&
+                   (host.size() == dir_.size() || host[dir_.size()] == '/')
+               ? kInsideDir + host.substr(dir_.size())
+               : host;
+  };
+  sandbox::Request req;
+  req.program = inside(ResolveProgram(spec, cwd));
+  req.argv = spec.argv;
+  for (const auto& [k, v] : spec.env) req.env.push_back(k + "=" + v);
+  req.cwd = inside(cwd);
+  req.stdout_path = inside(spec.stdout_path);
+  req.stderr_path = inside(spec.stderr_path);
+  if (!sandbox::WriteRequest(to_init_, req)) {
+    std::string log = StartupLog();
+    Stop();
+    return absl::UnavailableError(absl::StrCat("the bubblewrap sandbox in ", dir_, " exited", log));
+  }
+  RunResult result;
+  const absl::Time deadline = absl::Now() + spec.timeout;
+  for (;;) {
+    struct pollfd fds[2] = {{from_init_, POLLIN, 0}, {cancel ? cancel->fd() : -1, POLLIN, 0}};
+    int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
+    int ready = ::poll(fds, 2, static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(left, 1000))));
+    if (ready > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+      sandbox::Reply reply;
+      if (!sandbox::ReadReply(from_init_, &reply)) {
+        std::string log = StartupLog();
+        Stop();
+        return absl::UnavailableError(
+            absl::StrCat("the bubblewrap sandbox in ", dir_, " exited while running ", spec.argv[0], log));
+      }
+      result.exit_code = reply.exit_code;
+      return result;
+    }
+    const bool cancelled = ready > 0 && (fds[1].revents & POLLIN);
+    if (cancelled || absl::Now() >= deadline) {
+      result.cancelled = cancelled;
+      result.timed_out = !cancelled;
+      result.exit_code = 128 + SIGKILL;
+      Stop();
+      return result;
+    }
+  }
+}
+
+}  // namespace kfarm
