@@ -43,10 +43,17 @@ struct Farm {
   std::vector<pid_t> workers;
   int port = 0;
   ~Farm() {
-    for (pid_t w : workers) kill(w, SIGTERM);
-    for (pid_t w : workers) waitpid(w, nullptr, 0);
-    kill(scheduler, SIGTERM);
-    waitpid(scheduler, nullptr, 0);
+    // A failed spawn leaves -1, and kill(-1) would signal every process we may signal.
+    for (pid_t w : workers) {
+      if (w > 0) kill(w, SIGTERM);
+    }
+    for (pid_t w : workers) {
+      if (w > 0) waitpid(w, nullptr, 0);
+    }
+    if (scheduler > 0) {
+      kill(scheduler, SIGTERM);
+      waitpid(scheduler, nullptr, 0);
+    }
   }
   // Bytes the workers' caches hold: what they fetched, as nothing is evicted in a benchmark.
   int64_t CachedBytes() const { return BytesUnder("/cache/plain/blobs/"); }

@@ -19,7 +19,7 @@ inline pid_t Spawn(std::vector<std::string> args) {
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = -1;
-  posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+  if (posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
   return pid;
 }
 

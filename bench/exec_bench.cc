@@ -116,8 +116,10 @@ int Run() {
        "--ro-bind", "/lib64", "/lib64", "--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev",
        "/dev", "--tmpfs", "/tmp", "--clearenv", "--", "/bin/true"},
       200);
-  kill(farm, SIGTERM);
-  waitpid(farm, nullptr, 0);
+  if (farm > 0) {
+    kill(farm, SIGTERM);
+    waitpid(farm, nullptr, 0);
+  }
   std::filesystem::remove_all(dir);
 
   std::printf("kfarm remote-execution overhead (kfarm up: 2 workers x 1 slot, sandbox %s, %u cores)\n\n",
