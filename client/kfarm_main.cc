@@ -35,6 +35,9 @@ ABSL_FLAG(std::string, C, ".", "modfinal: the kernel build tree");
 ABSL_FLAG(int, j, 2, "modfinal: local make -j for the .mod.o compiles");
 ABSL_FLAG(bool, k, false, "modfinal: keep going after a module fails, like make -k");
 ABSL_FLAG(bool, v, false, "modfinal: print the commands (like V=1)");
+ABSL_FLAG(bool, objects_current, false,
+          "modfinal: objects and modpost are current (make KBUILD_MODPOST_NOFINAL=1 just ran); "
+          "run kbuild's modfinal makefile without walking the tree");
 ABSL_FLAG(bool, follow, false,
           "modfinal: link vmlinux locally while the farm links the modules; BTF once it exists");
 ABSL_FLAG(bool, module_hashes, false, "modfinal: write the module-hashes Merkle tree");
@@ -56,7 +59,8 @@ int main(int argc, char** argv) {
       "commands:\n"
       "  up                          start a local farm (scheduler + --workers) until Ctrl-C\n"
       "  drain WORKER_ID             let a worker finish its actions and take no new ones\n"
-      "  modfinal [-C TREE] [--module_hashes] [--follow]  the kernel's module final stage on the farm\n"
+      "  modfinal [-C TREE] [--module_hashes] [--follow|--objects_current]\n"
+      "                              the kernel's module final stage on the farm\n"
       "  run [--input DIR] [--outputs a,b] -- ARGS...   run a command on the farm\n"
       "  cas put PATH                upload a file or directory, print its digest\n"
       "  cas get [--dir] DIGEST OUT  download a blob (or with --dir a directory tree)\n"
@@ -84,6 +88,7 @@ int main(int argc, char** argv) {
     o.verbose = absl::GetFlag(FLAGS_v);
     o.module_hashes = absl::GetFlag(FLAGS_module_hashes);
     o.follow = absl::GetFlag(FLAGS_follow);
+    o.objects_current = absl::GetFlag(FLAGS_objects_current);
     o.make_args = absl::GetFlag(FLAGS_make_args);
     return kfarm::RunModfinal(o);
   }

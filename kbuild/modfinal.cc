@@ -209,7 +209,10 @@ absl::Status Modfinal::FollowMake() {
     while (!(s = (*prep)->Poll())) absl::SleepFor(absl::Milliseconds(20));
     RETURN_IF_ERROR(*s);
   }
-  ASSIGN_OR_RETURN(auto make, ModulesMake::Start(o_.tree, o_.jobs, o_.make_args, o_.follow));
+  const ModulesMake::Scope scope = o_.follow            ? ModulesMake::Scope::kBeforeVmlinux
+                                   : o_.objects_current ? ModulesMake::Scope::kModfinalOnly
+                                                        : ModulesMake::Scope::kModules;
+  ASSIGN_OR_RETURN(auto make, ModulesMake::Start(o_.tree, o_.jobs, o_.make_args, scope));
   if (o_.verbose) std::cout << make->command() << "\n";
   std::unique_ptr<BackgroundMake> vmlinux;
   std::string base_file;

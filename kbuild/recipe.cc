@@ -97,7 +97,7 @@ absl::Status ParseBtfCommand(const std::string& text, ModuleRecipe* m) {
 
 absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
     const std::string& tree, int jobs, const std::vector<std::string>& make_args,
-    bool before_vmlinux) {
+    Scope scope) {
   auto m = std::unique_ptr<ModulesMake>(new ModulesMake());
   char tmpl[] = "/tmp/kfarm-recipe-XXXXXX";
   m->capture_fd_ = mkostemp(tmpl, O_CLOEXEC);
@@ -110,18 +110,33 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
   // `delete-on-interrupt`, which kbuild's `cmd` expands just before the command itself — for
   // every other command it keeps kbuild's own definition.
   std::vector<std::string> args = {
-      "-s", absl::StrCat("-j", jobs), "KBUILD_MODPOST_NOFINAL=", "modules",
+      "-s", absl::StrCat("-j", jobs), "KBUILD_MODPOST_NOFINAL=",
       absl::StrCat("if_changed_except=$(file >>", cap, ",KFARM\tbtf_ko\t$@\t",
                    "$(if $(CONFIG_DEBUG_INFO_BTF_MODULES),$(cmd_btf_ko)))",
                    "$(file >>", cap, ",KFARM\t$(1)\t$@\t$(cmd_$(1))):"),
       "delete-on-interrupt=$(if $(filter btf_ko,$(1)),exit 0;,$(if $(filter-out $(PHONY), $@),"
       "$(foreach sig, HUP INT QUIT TERM PIPE, trap 'rm -f $@; trap - $(sig); kill -s $(sig) "
       "$$$$' $(sig);)))"};
-  if (before_vmlinux) {
-    // Module BTF makes `modules` depend on vmlinux (top Makefile) and each .ko on it
-    // (Makefile.modfinal, through KBUILD_BUILTIN). -o only holds in the make it is given to,
-    // so kbuild's usual re-invocation of itself is skipped with --no-print-directory.
-    args.insert(args.end(), {"--no-print-directory", "-o", "vmlinux", "KBUILD_BUILTIN="});
+  switch (scope) {
+    case Scope::kModules:
+      args.push_back("modules");
+      break;
+    case Scope::kModfinalOnly:
+      // The top Makefile is read (it exports the toolchain and flags) but not walked: a goal of
+      // our own runs the modfinal makefile, as kbuild's `modules` recipe does after modpost.
+      args.insert(args.end(),
+                  {"--no-print-directory",
+                   "--eval=kfarm-modfinal: ; $(Q)$(MAKE) -f $(srctree)/scripts/Makefile.modfinal "
+                   "__modfinal",
+                   "kfarm-modfinal"});
+      break;
+    case Scope::kBeforeVmlinux:
+      // Module BTF makes `modules` depend on vmlinux (top Makefile) and each .ko on it
+      // (Makefile.modfinal, through KBUILD_BUILTIN). -o only holds in the make it is given to,
+      // so kbuild's usual re-invocation of itself is skipped with --no-print-directory.
+      args.insert(args.end(),
+                  {"modules", "--no-print-directory", "-o", "vmlinux", "KBUILD_BUILTIN="});
+      break;
   }
   args.insert(args.end(), make_args.begin(), make_args.end());
   ASSIGN_OR_RETURN(m->make_, BackgroundMake::Start(tree, args));

@@ -38,12 +38,15 @@ struct ModuleRecipe {
 // module before the last .mod.o exists.
 class ModulesMake {
  public:
-  // `make_args` such as KBUILD_BUILD_TIMESTAMP=... pass through to make. With
-  // `before_vmlinux`, make neither links vmlinux nor waits for it (the pipelined mode: the
-  // caller links vmlinux alongside).
+  enum class Scope {
+    kModules,        // `make modules`: make walks the tree first, as kbuild's own modfinal does.
+    kModfinalOnly,   // Only kbuild's modfinal makefile: the objects and modpost are current.
+    kBeforeVmlinux,  // `make modules` neither linking vmlinux nor waiting for it (--follow).
+  };
+  // `make_args` such as KBUILD_BUILD_TIMESTAMP=... pass through to make.
   static absl::StatusOr<std::unique_ptr<ModulesMake>> Start(const std::string& tree, int jobs,
                                                             const std::vector<std::string>& make_args,
-                                                            bool before_vmlinux = false);
+                                                            Scope scope = Scope::kModules);
   ~ModulesMake();
 
   // Waits up to `wait` for more; returns the modules captured since the last call. Once make has

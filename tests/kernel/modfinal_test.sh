@@ -9,7 +9,7 @@
 #  - a worker with another pahole is never chosen; with only such workers the error names the
 #    tool and both versions;
 #  - --follow, from a tree whose vmlinux is not linked, overlaps the module links with the vmlinux
-#    link and still writes kbuild's bytes.
+#    link and still writes kbuild's bytes; --objects_current (no walk of the tree) too.
 # Usage: tests/kernel/modfinal_test.sh BIN_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -161,5 +161,19 @@ done < <(cd "$ref" && find . -name "*.ko" -o -name ".*.ko.cmd")
 [ "$differ" -eq 0 ] || fail "--follow: $differ files differ from kbuild's"
 grep -q "modules.hashes.root: $root" "$work/run6.log" || fail "--follow: another module-hashes root"
 pass "--follow: $early module links overlapped the vmlinux link; all $nmods .ko byte-identical to kbuild's"
+
+# --objects_current on that tree (objects and modpost current): kbuild's modfinal makefile alone,
+# the same bytes, then all cache hits.
+find "$tree" -name "*.ko" -delete
+modfinal --objects_current >"$work/run7.log" 2>&1 || { cat "$work/run7.log"; fail "--objects_current run"; }
+grep -q "$nmods modules, $nmods executed on the farm" "$work/run7.log" || { tail -3 "$work/run7.log"; fail "--objects_current summary"; }
+differ=0
+while read -r f; do
+  cmp -s "$ref/$f" "$tree/$f" || { echo "differs from kbuild: $f" >&2; differ=$((differ + 1)); }
+done < <(cd "$ref" && find . -name "*.ko" -o -name ".*.ko.cmd")
+[ "$differ" -eq 0 ] || fail "--objects_current: $differ files differ from kbuild's"
+modfinal --objects_current >"$work/run8.log" 2>&1 || { cat "$work/run8.log"; fail "--objects_current again"; }
+grep -q "$nmods modules, 0 executed on the farm, $nmods cache hits" "$work/run8.log" || { tail -3 "$work/run8.log"; fail "--objects_current warm"; }
+pass "--objects_current: kbuild's bytes, then $nmods cache hits in $(tail -1 "$work/run8.log" | grep -oE "[0-9.]+ s \(" | head -1)"
 
 echo "$checks passed, 0 failed"
