@@ -230,11 +230,13 @@ absl::Status Modfinal::FollowMake() {
       absl::SleepFor(absl::Milliseconds(20));
     }
     if (vmlinux_linked) continue;
-    // The link starts once make is past kbuild's shared preparation steps (they rewrite files
-    // in place), i.e. once the first module is captured.
+    // The link starts once the capture make is past the top Makefile's preparation steps (they
+    // rewrite files in place), i.e. once the first module is captured.
     if (vmlinux == nullptr && (captured || finished)) {
+      // Only the link: the make above built vmlinux.o and ran modpost (-o holds only in the
+      // make it is given to, hence --no-print-directory: no re-invocation of itself).
       std::vector<std::string> a = {"-s", absl::StrCat("-j", o_.jobs), "--no-print-directory",
-                                    "-o", "modpost", "vmlinux"};
+                                    "-o", "modpost", "-o", "vmlinux.o", "vmlinux"};
       a.insert(a.end(), o_.make_args.begin(), o_.make_args.end());
       ASSIGN_OR_RETURN(vmlinux, BackgroundMake::Start(o_.tree, a));
       if (o_.verbose) std::cout << vmlinux->command() << "\n";

@@ -122,6 +122,7 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
       args.push_back("modules");
       break;
     case Scope::kModfinalOnly:
+    case Scope::kBeforeVmlinux:
       // The top Makefile is read (it exports the toolchain and flags) but not walked: a goal of
       // our own runs the modfinal makefile, as kbuild's `modules` recipe does after modpost.
       args.insert(args.end(),
@@ -129,13 +130,9 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
                    "--eval=kfarm-modfinal: ; $(Q)$(MAKE) -f $(srctree)/scripts/Makefile.modfinal "
                    "__modfinal",
                    "kfarm-modfinal"});
-      break;
-    case Scope::kBeforeVmlinux:
-      // Module BTF makes `modules` depend on vmlinux (top Makefile) and each .ko on it
-      // (Makefile.modfinal, through KBUILD_BUILTIN). -o only holds in the make it is given to,
-      // so kbuild's usual re-invocation of itself is skipped with --no-print-directory.
-      args.insert(args.end(),
-                  {"modules", "--no-print-directory", "-o", "vmlinux", "KBUILD_BUILTIN="});
+      // With module BTF each .ko depends on vmlinux (Makefile.modfinal, through KBUILD_BUILTIN):
+      // the pipelined mode links vmlinux alongside instead.
+      if (scope == Scope::kBeforeVmlinux) args.push_back("KBUILD_BUILTIN=");
       break;
   }
   args.insert(args.end(), make_args.begin(), make_args.end());

@@ -41,7 +41,7 @@ class ModulesMake {
   enum class Scope {
     kModules,        // `make modules`: make walks the tree first, as kbuild's own modfinal does.
     kModfinalOnly,   // Only kbuild's modfinal makefile: the objects and modpost are current.
-    kBeforeVmlinux,  // `make modules` neither linking vmlinux nor waiting for it (--follow).
+    kBeforeVmlinux,  // kModfinalOnly, not waiting for vmlinux (--follow links it alongside).
   };
   // `make_args` such as KBUILD_BUILD_TIMESTAMP=... pass through to make.
   static absl::StatusOr<std::unique_ptr<ModulesMake>> Start(const std::string& tree, int jobs,
