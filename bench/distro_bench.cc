@@ -8,6 +8,7 @@
 // Usage: distro_bench --tree=/tmp/kfarm-kernel-tree [--make_args=...] [--counts=1000,2000,4000]
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
@@ -51,6 +52,15 @@ ModuleRecipe Renamed(const ModuleRecipe& m, const std::string& prefix) {
   return r;
 }
 
+// Bytes sent over loopback on this machine: every RPC between the clients, the scheduler and the
+// workers of the benchmark's farm, nothing else running.
+int64_t LoopbackBytes() {
+  std::ifstream in("/sys/class/net/lo/statistics/tx_bytes");
+  int64_t n = 0;
+  in >> n;
+  return n;
+}
+
 struct Prepared {
   std::vector<Digest> actions;
   std::vector<BlobSource> blobs;
@@ -91,6 +101,13 @@ int Run() {
     originals.push_back(a->digest);
   }
   const ModfinalToolchain tc = builder.toolchain();
+  int64_t input_bytes = 0;  // What the modules read, the base excluded, summed over modules.
+  for (const auto& m : recipes) {
+    for (const auto& [path, exec] : ModuleInputs(m)) {
+      std::error_code ec;
+      input_bytes += static_cast<int64_t>(std::filesystem::file_size(tree + "/" + path, ec));
+    }
+  }
   absl::flat_hash_map<std::string, Digest> digests;  // Original tree path -> digest.
   for (const auto& b : base_and_files) {
     if (!b.path.empty()) digests[b.path.substr(tree.size() + 1)] = b.digest;
@@ -126,7 +143,7 @@ int Run() {
   struct Row {
     int n;
     double wall, cpu;
-    int64_t fetched, uploaded;
+    int64_t fetched, uploaded, wire;
   };
   std::vector<Row> rows;
   {
@@ -141,9 +158,10 @@ int Run() {
       if (!cas.UploadMissing(p.blobs).ok()) return 1;
       const double cpu0 = CpuSeconds(farm->scheduler);
       const int64_t fetched0 = farm->CachedBytes(), stored0 = farm->StoredBytes();
+      const int64_t wire0 = LoopbackBytes();
       double wall = RunAll(address, p.actions, absl::GetFlag(FLAGS_clients), &failures);
       rows.push_back({n, wall, CpuSeconds(farm->scheduler) - cpu0, farm->CachedBytes() - fetched0,
-                      farm->StoredBytes() - stored0});
+                      farm->StoredBytes() - stored0, LoopbackBytes() - wire0});
     }
   }
 
@@ -173,9 +191,11 @@ int Run() {
   std::filesystem::remove_all(dir);
 
   std::printf("kfarm at distro scale: the fixture's %zu modules replicated under distinct names "
-              "(%d workers x 1 slot, %s, %u cores; base BTF %.2f MiB)\n\n",
+              "(%d workers x 1 slot, %s, %u cores; base BTF %.2f MiB; inputs %.0f KiB per module "
+              "besides it)\n\n",
               recipes.size(), absl::GetFlag(FLAGS_workers), absl::GetFlag(FLAGS_sandbox).c_str(),
-              std::thread::hardware_concurrency(), base.size() / 1048576.0);
+              std::thread::hardware_concurrency(), base.size() / 1048576.0,
+              input_bytes / 1024.0 / recipes.size());
   std::printf("| %-52s | %-40s |\n", "measure", "result");
   std::printf("|%s|%s|\n", std::string(54, '-').c_str(), std::string(42, '-').c_str());
   for (const Row& r : rows) {
@@ -184,8 +204,9 @@ int Run() {
                 absl::StrFormat("%.1f s (%.1f ms/module), %.2f s (%.0f us/module)", r.wall,
                                 1e3 * r.wall / r.n, r.cpu, 1e6 * r.cpu / r.n).c_str());
     std::printf("| %-52s | %-40s |\n",
-                absl::StrFormat("%d modules: bytes fetched / uploaded by workers", r.n).c_str(),
-                absl::StrFormat("%.1f / %.1f KiB per module", r.fetched / 1024.0 / r.n,
+                absl::StrFormat("%d modules: bytes per module over the wire", r.n).c_str(),
+                absl::StrFormat("%.1f KiB (new in worker caches %.1f, in the CAS %.1f)",
+                                r.wire / 1024.0 / r.n, r.fetched / 1024.0 / r.n,
                                 r.uploaded / 1024.0 / r.n).c_str());
   }
   for (const Affinity& a : affinity) {

@@ -92,7 +92,7 @@ summary=$out/summary.md
   for n in 1000 2000 4000; do
     echo "| 5 | $n replicated real modules: wall, scheduler CPU | $(cell "$out/distro.txt" "$n modules: wall") | linear |"
   done
-  echo "| 6 | bytes per module fetched / uploaded by workers (4000 modules) | $(cell "$out/distro.txt" "4000 modules: bytes") | — |"
+  echo "| 6 | bytes per module over the wire, 4000 modules ($(grep -oE "inputs [0-9]+ KiB per module" "$out/distro.txt") besides the base BTF) | $(cell "$out/distro.txt" "4000 modules: bytes") | — |"
   echo "| 6 | base BTF, 8 workers, modules 2 at a time: affinity on / off | $(cell "$out/distro.txt" "affinity on") / $(cell "$out/distro.txt" "affinity off") | on < off |"
   echo "| 6 | 8 workers, 40 actions sharing 2 MiB: affinity on / off | $(cell "$out/scale.txt" "affinity on") / $(cell "$out/scale.txt" "affinity off") | on < off |"
   echo "| — | ByteStream write / read 256 MiB, verified | $(cell "$out/storage.txt" "ByteStream write") / $(cell "$out/storage.txt" "ByteStream read") ($(cell "$out/storage.txt" "ByteStream read" 4)) | ≥ 1 GB/s / ≥ 90 % of bare |"
