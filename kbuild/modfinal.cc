@@ -216,23 +216,22 @@ absl::Status Modfinal::FollowMake() {
   if (o_.verbose) std::cout << make->command() << "\n";
   std::unique_ptr<BackgroundMake> vmlinux;
   std::string base_file;
-  bool captured = false, vmlinux_linked = !o_.follow;
+  bool vmlinux_linked = !o_.follow;
   for (bool finished = false; !(finished && vmlinux_linked) && !jobs_.stopped();) {
     if (!finished) {
       ASSIGN_OR_RETURN(std::vector<ModuleRecipe> batch, make->Next(absl::Milliseconds(50), &finished));
       for (const auto& r : batch) {
         if (r.has_btf()) base_file = r.btf_base;
       }
-      captured |= !batch.empty();
       RETURN_IF_ERROR(AddModules(std::move(batch)));
       if (finished) make_done_ = absl::Now();
     } else {
       absl::SleepFor(absl::Milliseconds(20));
     }
     if (vmlinux_linked) continue;
-    // The link starts once the capture make is past the top Makefile's preparation steps (they
-    // rewrite files in place), i.e. once the first module is captured.
-    if (vmlinux == nullptr && (captured || finished)) {
+    // The link starts at once: the capture make has no goal but the modfinal makefile, so the
+    // two makes share no preparation step (those rewrite files in place).
+    if (vmlinux == nullptr) {
       // Only the link: the make above built vmlinux.o and ran modpost (-o holds only in the
       // make it is given to, hence --no-print-directory: no re-invocation of itself).
       std::vector<std::string> a = {"-s", absl::StrCat("-j", o_.jobs), "--no-print-directory",
