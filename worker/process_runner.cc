@@ -29,6 +29,18 @@ std::string Lookup(const std::vector<std::pair<std::string, std::string>>& env,
 
 }  // namespace
 
+void InitCommandSpawnAttr(posix_spawnattr_t* attr) {
+  posix_spawnattr_init(attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigfillset(&defaults);
+  posix_spawnattr_setsigmask(attr, &none);
+  posix_spawnattr_setsigdefault(attr, &defaults);
+  posix_spawnattr_setpgroup(attr, 0);
+  posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                     POSIX_SPAWN_SETSIGDEF);
+}
+
 std::string ResolveProgram(const RunSpec& spec, const std::string& cwd) {
   const std::string& prog = spec.argv[0];
   if (prog.find('/') != std::string::npos) {
@@ -76,15 +88,7 @@ absl::StatusOr<RunResult> RunProcess(const RunSpec& spec, CancelSignal* cancel) 
   posix_spawn_file_actions_addopen(&fa, 2, spec.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigfillset(&defaults);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  InitCommandSpawnAttr(&attr);
   pid_t pid = -1;
   int err = 0;
   // ETXTBSY: another thread of this process may briefly hold a just-written executable open

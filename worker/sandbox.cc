@@ -119,15 +119,7 @@ absl::Status PersistentSandbox::Start() {
   const std::string log = dir_ + "/sandbox.log";
   posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  InitCommandSpawnAttr(&attr);
   pid_t pid = -1;
   int err = 0;
   SpawnThread::Get().Run([&] { err = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), no_env); });
