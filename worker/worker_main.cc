@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/tool_versions.h"
 #include "kfarm/config.pb.h"
+#include "worker/sandbox.h"
 #include "worker/worker_loop.h"
 
 ABSL_FLAG(std::string, config, "", "Worker configuration (text format, kfarm.config.WorkerConfig)");
@@ -104,6 +105,10 @@ int main(int argc, char** argv) {
   if (bubblewrap && access("/usr/bin/bwrap", X_OK) != 0) {
     return Fail("sandbox bubblewrap needs /usr/bin/bwrap (Debian package bubblewrap); "
                 "or choose --sandbox=none for a trusted setup");
+  }
+  if (bubblewrap && access(kfarm::SandboxInitPath().c_str(), X_OK) != 0) {
+    return Fail("sandbox bubblewrap needs " + kfarm::SandboxInitPath() +
+                " (built and installed next to kfarm-worker)");
   }
   // Hardlinked inputs are safe only if the action cannot write or chmod them: cached files
   // are owned by another uid, which needs root here and the sandbox's user namespace.
