@@ -414,7 +414,8 @@ TEST_F(ExecutionTest, SandboxKeepsActionsInTheirInputRoot) {
 
 // Each slot keeps its bubblewrap sandbox alive between actions: nothing one action leaves behind
 // (a background process, a file in /tmp, a System V shared memory segment, a file in its input
-// root) may reach the next one, which also sees its input root at the same fixed path.
+// root) may reach the next one, which also sees its input root at the same fixed path, and no
+// action can get at the sandbox's first process.
 TEST_F(ExecutionTest, KeptAliveSandboxStartsEveryActionClean) {
   StartFarm(1, 1);
   ActionSpec litter = Shell(
@@ -426,11 +427,13 @@ TEST_F(ExecutionTest, KeptAliveSandboxStartsEveryActionClean) {
   const std::string where = Blob(first->result().stdout_digest());
 
   ActionSpec look = Shell(
-      "pwd; ls -A /tmp; ls -A; ps -eo comm= | grep -c sleep; ipcs -m | grep -c '^0x'");
+      "pwd; ls -A /tmp; ls -A; ps -eo comm= | grep -c sleep; ipcs -m | grep -c '^0x'; "
+      "cat /proc/1/environ >/dev/null 2>&1 || echo init-protected");
   look.do_not_cache = true;
   auto second = Run(look);
   ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_EQ(Blob(second->result().stdout_digest()), where + "0\n0\n")
+  // The sandbox's first process cannot be inspected or ptraced by the actions it runs.
+  EXPECT_EQ(Blob(second->result().stdout_digest()), where + "0\n0\ninit-protected\n")
       << Blob(second->result().stderr_digest());
 }
 

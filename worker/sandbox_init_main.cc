@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
@@ -83,6 +84,10 @@ void RemoveIpcObjects() {
 
 int Serve() {
   signal(SIGPIPE, SIG_IGN);
+  // An action runs as the same user: it must not be able to ptrace this process (or read its
+  // memory through /proc/1) and so outlive itself in the actions that follow. Programs it
+  // execs are dumpable again, as usual.
+  if (prctl(PR_SET_DUMPABLE, 0) != 0) return 1;
   Request r;
   while (kfarm::sandbox::ReadRequest(0, &r)) {
     pid_t child = fork();
