@@ -437,5 +437,26 @@ TEST_F(ExecutionTest, KeptAliveSandboxStartsEveryActionClean) {
       << Blob(second->result().stderr_digest());
 }
 
+// The worker reads outputs and stdout outside the sandbox: an action must not make it read a host
+// file through a symlink, neither by planting one in an output's directory nor by swapping its
+// stdout file for one.
+TEST_F(ExecutionTest, OutputsAreNeverReadThroughSymlinksOutOfTheSandbox) {
+  StartFarm(1, 1);
+  ActionSpec swap = Shell("rm -f /kfarm/io/stdout; ln -s /etc/passwd /kfarm/io/stdout; echo mine");
+  swap.do_not_cache = true;
+  auto r = Run(swap);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Blob(r->result().stdout_digest()), "mine\n");
+
+  ActionSpec plant = Shell("rmdir out && ln -s /etc out", {"out/passwd"});
+  plant.do_not_cache = true;
+  auto p = Run(plant);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->status().code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(p->status().message(), HasSubstr("output \"out/passwd\""));
+  EXPECT_THAT(p->status().message(), HasSubstr("leads out of the input root"));
+  EXPECT_EQ(p->result().output_files_size(), 0);
+}
+
 }  // namespace
 }  // namespace kfarm

@@ -1,5 +1,8 @@
 #include "worker/executor.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -44,9 +47,17 @@ absl::StatusOr<Executor::Slot> Executor::AcquireSlot() {
   }
   std::error_code ec;
   std::filesystem::remove_all(slot.dir, ec);
-  for (const char* sub : {"/root", "/tmp"}) {
+  for (const char* sub : {"/root", "/tmp", "/io"}) {
     std::filesystem::create_directories(slot.dir + sub, ec);
     if (ec) return ErrnoError("mkdir", slot.dir + sub, ec.value());
+  }
+  // stdout and stderr live outside the input root and are created once: the sandbox binds
+  // these very files, so an action can write them but never swap them for a symlink that the
+  // worker, reading them outside the sandbox, would follow.
+  for (const char* f : {"/io/stdout", "/io/stderr"}) {
+    int fd = ::open((slot.dir + f).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoError("create", slot.dir + f);
+    ::close(fd);
   }
   return slot;
 }
@@ -96,7 +107,7 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
 
   RunResult run;
   bool ran = false;
-  const std::string out_path = dir + "/stdout", err_path = dir + "/stderr";
+  const std::string out_path = dir + "/io/stdout", err_path = dir + "/io/stderr";
   Stamp(md->mutable_execution_start_timestamp());
   if (first_error.ok()) {
     RunSpec spec;
@@ -132,7 +143,7 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
 
   Stamp(md->mutable_output_upload_start_timestamp());
   // Outputs and stdout/stderr are kept even for a timeout: they show how far it got.
-  if (ran) note(CollectOutputs(*cas_, a.command(), working_dir, out_path, err_path, result));
+  if (ran) note(CollectOutputs(*cas_, a.command(), root, working_dir, out_path, err_path, result));
   Stamp(md->mutable_output_upload_completed_timestamp());
   if (slot.ok()) ReleaseSlot(std::move(*slot));
   Stamp(md->mutable_worker_completed_timestamp());

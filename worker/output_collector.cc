@@ -1,5 +1,7 @@
 #include "worker/output_collector.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,10 +36,16 @@ reapi::Tree TreeOf(const MerkleTree& m) {
   return tree;
 }
 
+absl::StatusOr<std::string> RealPath(const std::string& path) {
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf) == nullptr) return ErrnoError("realpath", path);
+  return std::string(buf);
+}
+
 }  // namespace
 
 absl::Status CollectOutputs(CasClient& cas, const reapi::Command& command,
-                            const std::string& working_dir, const std::string& stdout_path,
+                            const std::string& input_root, const std::string& working_dir, const std::string& stdout_path,
                             const std::string& stderr_path, reapi::ActionResult* result) {
   std::vector<std::string> paths(command.output_paths().begin(), command.output_paths().end());
   if (paths.empty()) {
@@ -46,12 +54,21 @@ absl::Status CollectOutputs(CasClient& cas, const reapi::Command& command,
                  command.output_directories().end());
   }
   std::vector<BlobSource> uploads;
+  ASSIGN_OR_RETURN(std::string root, RealPath(input_root));
   for (const std::string& rel : paths) {
     std::string path = working_dir + "/" + rel;
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0) {
-      if (errno == ENOENT) continue;
+      if (errno == ENOENT || errno == ENOTDIR) continue;
       return ErrnoError("lstat", path);
+    }
+    // Every process of the action is gone by now, so what is checked here is what is read.
+    const std::string parent = path.substr(0, path.rfind('/'));
+    ASSIGN_OR_RETURN(std::string real_parent, RealPath(parent));
+    if (real_parent != root && real_parent.compare(0, root.size() + 1, root + "/") != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "output \"", rel, "\": its directory leads out of the input root (to ", real_parent,
+          ") through a symlink the action made; not read"));
     }
     if (S_ISREG(st.st_mode)) {
       ASSIGN_OR_RETURN(Digest d, DigestOfFile(path));

@@ -25,9 +25,10 @@ extern "C" char** environ;
 namespace kfarm {
 namespace {
 
-// Inside, the build directory is always here, whichever slot and worker: outputs that record
-// absolute paths (debug info, for one) come out the same everywhere.
-constexpr char kInsideDir[] = "/kfarm/build";
+// Inside, the input root is always here, whichever slot and worker: outputs that record absolute
+// paths (debug info, for one) come out the same everywhere.
+constexpr char kInsideRoot[] = "/kfarm/build/root";
+constexpr char kInsideIo[] = "/kfarm/io";
 constexpr char kInsideInit[] = "/kfarm/init";
 
 // bubblewrap's --die-with-parent is the kernel's parent-death signal, which fires when the
@@ -102,11 +103,16 @@ absl::Status PersistentSandbox::Start() {
   for (const std::string& p : options_.readonly_paths) {
     if (::access(p.c_str(), F_OK) == 0) a.insert(a.end(), {"--ro-bind", p, p});
   }
-  // The build directory (input root, stdout/stderr files) at a fixed path; its tmp/ is the
-  // action's /tmp.
-  a.insert(a.end(), {"--ro-bind", init, kInsideInit, "--proc", "/proc", "--dev", "/dev", "--bind",
-                     dir_, kInsideDir, "--bind", dir_ + "/tmp", "/tmp", "--clearenv", "--",
-                     kInsideInit});
+  // The input root at a fixed path, the slot's tmp/ as /tmp, and stdout/stderr as two files
+  // bound into a read-only directory: each can be written but not replaced (the worker reads
+  // them outside the sandbox). Nothing else of the slot directory is visible.
+  const std::string io = dir_ + "/io";
+  a.insert(a.end(), {"--ro-bind", init, kInsideInit, "--proc", "/proc", "--dev", "/dev",
+                     "--bind", dir_ + "/root", kInsideRoot, "--bind", dir_ + "/tmp", "/tmp",
+                     "--ro-bind", io, kInsideIo,
+                     "--bind", io + "/stdout", std::string(kInsideIo) + "/stdout",
+                     "--bind", io + "/stderr", std::string(kInsideIo) + "/stderr",
+                     "--clearenv", "--", kInsideInit});
   std::vector<char*> argv;
   for (auto& s : a) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -157,10 +163,14 @@ absl::StatusOr<RunResult> PersistentSandbox::Run(const RunSpec& spec, CancelSign
   const std::string cwd =
       spec.working_dir.empty() ? spec.input_root : spec.input_root + "/" + spec.working_dir;
   auto inside = [&](const std::string& host) {
-    return host.compare(0, dir_.size(), dir_) == 0 &&
-                   (host.size() == dir_.size() || host[dir_.size()] == '/')
-               ? kInsideDir + host.substr(dir_.size())
-               : host;
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{dir_ + "/root", kInsideRoot},
+                                   {dir_ + "/io", kInsideIo}}) {
+      if (host.compare(0, from.size(), from) == 0 &&
+          (host.size() == from.size() || host[from.size()] == '/')) {
+        return to + host.substr(from.size());
+      }
+    }
+    return host;
   };
   sandbox::Request req;
   req.program = inside(ResolveProgram(spec, cwd));

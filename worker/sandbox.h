@@ -3,9 +3,9 @@
 // root bind are set up once, and each action is a request to the sandbox's first process
 // (kfarm-sandbox-init), which runs the command inside and then removes whatever it left behind.
 // Setting bubblewrap up costs 3-4 ms on our machines, several times a trivial action itself.
-// <dir> appears inside at a fixed path, the same for every slot and worker, so outputs that record
-// absolute paths are reproducible; the input root is <dir>/root and /tmp is <dir>/tmp; the caller
-// empties both between actions.
+// The input root <dir>/root appears inside at a fixed path, the same for every slot and worker,
+// so outputs that record absolute paths are reproducible; /tmp is <dir>/tmp (the caller empties
+// both between actions); stdout/stderr are the files <dir>/io/stdout and <dir>/io/stderr.
 // A timeout or a cancel kills the whole sandbox; the next Run starts a new one.
 #ifndef KFARM_WORKER_SANDBOX_H_
 #define KFARM_WORKER_SANDBOX_H_
