@@ -55,7 +55,7 @@ absl::StatusOr<std::vector<Digest>> BlobAccess::FindMissing(absl::Span<const Dig
 
 absl::StatusOr<std::string> BlobAccess::Get(const Digest& digest) {
   ASSIGN_OR_RETURN(auto reader, OpenRead(digest));
-  return ReadAll(*reader);
+  return ReadAll(*reader, static_cast<size_t>(digest.size()));
 }
 
 absl::Status BlobAccess::Put(const Digest& digest, absl::string_view data) {
@@ -64,16 +64,17 @@ absl::Status BlobAccess::Put(const Digest& digest, absl::string_view data) {
   return writer->Commit();
 }
 
-absl::StatusOr<std::string> ReadAll(BlobReader& reader) {
+absl::StatusOr<std::string> ReadAll(BlobReader& reader, size_t expected) {
   std::string out;
-  size_t chunk = 64 << 10;
+  out.reserve(expected);
+  // An uninitialised buffer one byte larger than expected: the end shows in the second read,
+  // and no zero-filled 64 KiB goes with every small blob.
+  const size_t size = std::clamp<size_t>(expected + 1, 1, 4 << 20);
+  std::unique_ptr<char[]> buf(new char[size]);
   for (;;) {
-    size_t old = out.size();
-    out.resize(old + chunk);
-    ASSIGN_OR_RETURN(size_t n, reader.Read(&out[old], chunk));
-    out.resize(old + n);
+    ASSIGN_OR_RETURN(size_t n, reader.Read(buf.get(), size));
     if (n == 0) return out;
-    chunk = std::min<size_t>(chunk * 2, 4 << 20);
+    out.append(buf.get(), n);
   }
 }
 

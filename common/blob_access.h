@@ -55,7 +55,8 @@ class BlobAccess {
 };
 
 // Reads a reader to its end into memory.
-absl::StatusOr<std::string> ReadAll(BlobReader& reader);
+// `expected` (the digest's size) sizes the first read: a small blob costs no 64 KiB buffer.
+absl::StatusOr<std::string> ReadAll(BlobReader& reader, size_t expected = 64 << 10);
 
 // Reader over bytes held in memory (shared, so a store may hand out its buffer without copying).
 class StringBlobReader : public BlobReader {
