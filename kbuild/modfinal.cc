@@ -215,9 +215,16 @@ absl::Status Modfinal::FollowMake() {
   ASSIGN_OR_RETURN(auto make, ModulesMake::Start(o_.tree, o_.jobs, o_.make_args, scope));
   if (o_.verbose) std::cout << make->command() << "\n";
   std::unique_ptr<BackgroundMake> vmlinux;
-  std::string base_file;
-  bool vmlinux_linked = !o_.follow;
-  for (bool finished = false; !(finished && vmlinux_linked) && !jobs_.stopped();) {
+  std::string base_file;  // Named by the first module with BTF.
+  bool finished = false, vmlinux_linked = !o_.follow, base_read = !o_.follow;
+  // The BTF steps start once vmlinux is linked and a module has named the base (vmlinux may be
+  // linked already, before any module is captured), or once make ends without one.
+  auto read_base = [&]() -> absl::Status {
+    if (base_read || !vmlinux_linked || (base_file.empty() && !finished)) return absl::OkStatus();
+    base_read = true;
+    return BaseReady(base_file);
+  };
+  while (!(finished && vmlinux_linked && base_read) && !jobs_.stopped()) {
     if (!finished) {
       ASSIGN_OR_RETURN(std::vector<ModuleRecipe> batch, make->Next(absl::Milliseconds(50), &finished));
       for (const auto& r : batch) {
@@ -228,6 +235,7 @@ absl::Status Modfinal::FollowMake() {
     } else {
       absl::SleepFor(absl::Milliseconds(20));
     }
+    RETURN_IF_ERROR(read_base());
     if (vmlinux_linked) continue;
     // The link starts at once: the capture make has no goal but the modfinal makefile, so the
     // two makes share no preparation step (those rewrite files in place).
@@ -246,7 +254,7 @@ absl::Status Modfinal::FollowMake() {
     RETURN_IF_ERROR(*linked);
     vmlinux_linked = true;
     vmlinux_done_ = absl::Now();
-    RETURN_IF_ERROR(BaseReady(base_file));
+    RETURN_IF_ERROR(read_base());
   }
   return absl::OkStatus();
 }
