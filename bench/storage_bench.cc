@@ -20,6 +20,7 @@
 #include "common/cas_client.h"
 #include "common/disk_blob_access.h"
 #include "common/log.h"
+#include "common/process_init.h"
 #include "common/resource_name.h"
 #include "scheduler/server.h"
 
@@ -126,7 +127,7 @@ double OpensslSha256GBps() {
 }
 
 void Row(const char* what, const std::string& value, const std::string& note) {
-  std::printf("| %-44s | %16s | %-34s |\n", what, value.c_str(), note.c_str());
+  std::printf("| %-48s | %16s | %-34s |\n", what, value.c_str(), note.c_str());
 }
 
 int Run() {
@@ -151,9 +152,6 @@ int Run() {
   auto bare_server = builder.BuildAndStart();
   auto bare_stub = ByteStream::NewStub(DialRemote("127.0.0.1:" + std::to_string(bare_port)));
   TimedRead(bare_stub.get(), "warmup", blob);
-  double bare_read = blob / TimedRead(bare_stub.get(), "x", blob) / 1e9;
-  double bare_write = blob / TimedWrite(bare_stub.get(), "x", data) / 1e9;
-  bare_server->Shutdown();
 
   // The scheduler with its disk store.
   config::SchedulerConfig cfg;
@@ -170,14 +168,14 @@ int Run() {
   // (any writer: a plain write(2) measured 0.33 GB/s on fresh pages, 1 GB/s on recycled ones).
   // A long-running server recycles its page cache, so a warm-up blob of the same size is written
   // and its file deleted first: the figures are the store's, not the hypervisor's.
-  std::string warm = data;
-  warm[0] ^= 1;
-  Digest warm_digest = Digest::Of(warm);
-  TimedWrite(stub.get(), MakeWriteResourceName("", "warm", warm_digest), warm);
-  warm.clear();
-  warm.shrink_to_fit();
-  std::filesystem::remove(absl::StrFormat("%s/sched/cas/blobs/%02x/%s-%d", dir, warm_digest.hash()[0],
-                                          warm_digest.hex(), warm_digest.size()));
+  auto blob_file = [&](const Digest& d) {
+    return absl::StrFormat("%s/sched/cas/blobs/%02x/%s-%d", dir, d.hash()[0], d.hex(), d.size());
+  };
+  std::string variant = data;
+  variant[0] ^= 1;
+  Digest variant_digest = Digest::Of(variant);
+  TimedWrite(stub.get(), MakeWriteResourceName("", "warm", variant_digest), variant);
+  std::filesystem::remove(blob_file(variant_digest));
   // Ceiling 3, measured in the same state as the store's write: write(2) of the same bytes into a
   // new file on the same filesystem.
   double disk_gbps = 0;
@@ -193,10 +191,32 @@ int Run() {
     std::filesystem::remove(path);
   }
 
-  double write_s = TimedWrite(stub.get(), MakeWriteResourceName("", "bench", digest), data);
-  double read_s = TimedRead(stub.get(), MakeReadResourceName("", digest), blob);
-  double read2_s = TimedRead(stub.get(), MakeReadResourceName("", digest), blob);
-  read_s = std::min(read_s, read2_s);
+  // Store and bare stream alternate, three rounds each, best of each: this VM's loopback speed
+  // drifts by ±20 % from one second to the next, so the two are compared side by side. Each store
+  // write is a new blob (a variant of the data), its file deleted afterwards to recycle the pages.
+  double write_s = 1e9, read_s = 1e9, bare_write_s = 1e9, bare_read_s = 1e9;
+  for (int round = 0; round < 3; ++round) {
+    bare_write_s = std::min(bare_write_s, TimedWrite(bare_stub.get(), "x", data));
+    if (round < 2) {
+      variant[1] = static_cast<char>(round);
+      variant_digest = Digest::Of(variant);
+      write_s = std::min(write_s, TimedWrite(stub.get(), MakeWriteResourceName("", "bench",
+                                                                              variant_digest),
+                                             variant));
+      std::filesystem::remove(blob_file(variant_digest));
+    } else {
+      write_s = std::min(write_s,
+                         TimedWrite(stub.get(), MakeWriteResourceName("", "bench", digest), data));
+    }
+  }
+  variant.clear();
+  variant.shrink_to_fit();
+  for (int round = 0; round < 3; ++round) {
+    bare_read_s = std::min(bare_read_s, TimedRead(bare_stub.get(), "x", blob));
+    read_s = std::min(read_s, TimedRead(stub.get(), MakeReadResourceName("", digest), blob));
+  }
+  bare_server->Shutdown();
+  const double bare_read = blob / bare_read_s / 1e9, bare_write = blob / bare_write_s / 1e9;
 
   // Small blobs: BatchUpdateBlobs of `small` blobs (through the client's batching), FindMissing.
   std::vector<BlobSource> blobs;
@@ -249,8 +269,8 @@ int Run() {
   getrusage(RUSAGE_SELF, &ru);
   std::printf("kfarm storage benchmark (%d cores; client and server in one process)\n\n",
               static_cast<int>(std::thread::hardware_concurrency()));
-  std::printf("| %-44s | %16s | %-34s |\n", "measure", "result", "ceiling / target");
-  std::printf("|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(18, '-').c_str(),
+  std::printf("| %-48s | %16s | %-34s |\n", "measure", "result", "ceiling / target");
+  std::printf("|%s|%s|%s|\n", std::string(50, '-').c_str(), std::string(18, '-').c_str(),
               std::string(36, '-').c_str());
   Row("openssl speed -evp sha256 (16 KiB blocks)", absl::StrFormat("%.2f GB/s", sha_gbps),
       "ceiling: hashing, one core");
@@ -260,9 +280,9 @@ int Run() {
       "ceiling: loopback gRPC");
   Row("write(2) of the blob into a new file there", absl::StrFormat("%.2f GB/s", disk_gbps),
       "ceiling: this filesystem");
-  Row(absl::StrFormat("ByteStream write %d MiB, verified", blob >> 20).c_str(),
+  Row(absl::StrFormat("ByteStream write %d MiB, verified (best of 3)", blob >> 20).c_str(),
       absl::StrFormat("%.2f GB/s", blob / write_s / 1e9), "target >= 1 GB/s");
-  Row(absl::StrFormat("ByteStream read %d MiB, verified", blob >> 20).c_str(),
+  Row(absl::StrFormat("ByteStream read %d MiB, verified (best of 3)", blob >> 20).c_str(),
       absl::StrFormat("%.2f GB/s", blob / read_s / 1e9),
       absl::StrFormat("%.0f%% of bare read (target >= 90%%)", 100 * blob / read_s / 1e9 / bare_read));
   Row(absl::StrFormat("BatchUpdateBlobs %d small blobs (%.1f MB)", small, small_bytes / 1e6).c_str(),
@@ -283,5 +303,6 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  kfarm::InitServerProcess();  // The scheduler runs in this process, configured as its main does.
   return kfarm::Run();
 }

@@ -1,8 +1,9 @@
 // The embedded default CAS: one file per blob under {root}/blobs/{hh}/{hash}-{size}, a size cap
 // with LRU eviction, and a journal (disk_journal.h) so a restart replays one file instead of
 // rescanning. Writes go to {root}/tmp and are renamed into place only after the bytes verify, so
-// no partial or wrong blob is ever visible. Reads re-hash and a blob found corrupt is removed and
-// reported NOT_FOUND. A background pass after Open adopts blob files the journal missed (a crash
+// no partial or wrong blob is ever visible. Reads verify — against the fast checksum recorded
+// when the bytes were verified (fast_checksum.h), else against the SHA-256 digest — and a blob
+// found corrupt is removed and reported NOT_FOUND. A background pass after Open adopts blob files the journal missed (a crash
 // between rename and journal write) and drops entries whose files vanished.
 //
 // With verify_content=false the store holds arbitrary values under digest-shaped keys (the action
@@ -44,7 +45,9 @@ class DiskBlobAccess : public BlobAccess {
 
   // Internal to the store's readers and writers.
   std::string BlobPath(const Digest& d) const;
-  absl::Status CommitFile(const std::string& temp_path, const Digest& d, int64_t bytes);
+  absl::Status CommitFile(const std::string& temp_path, const Digest& d, int64_t bytes,
+                          uint64_t checksum);
+  void RecordChecksum(const Digest& d, uint64_t checksum);
   void DropCorrupt(const Digest& d, absl::string_view why);
   std::string NewTempPath();
   bool verify_content() const { return options_.verify_content; }

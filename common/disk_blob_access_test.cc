@@ -120,27 +120,86 @@ TEST(DiskBlobAccessTest, CrashBetweenWriteAndRenameLeavesNothingVisible) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/tmp/999-1"));
 }
 
-TEST(DiskBlobAccessTest, CorruptFileIsRemovedAndReportedNotFound) {
-  TempDir dir;
-  auto store = OpenStore(dir.path());
-  std::string content(100000, 'x');
-  Digest d = Digest::Of(content);
-  ASSERT_TRUE(store->Put(d, content).ok());
-  std::string path = store->BlobPath(d);
+void FlipByte(const std::string& path, int64_t offset) {
   std::filesystem::permissions(path, std::filesystem::perms::owner_write,
                                std::filesystem::perm_options::add);
-  {
-    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(50000);
-    f.put('y');
-  }
-  auto got = store->Get(d);
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(offset);
+  char c = static_cast<char>(f.get());
+  f.seekp(offset);
+  f.put(static_cast<char>(c ^ 1));
+}
+
+void ExpectDroppedAsCorrupt(DiskBlobAccess& store, const Digest& d) {
+  std::string path = store.BlobPath(d);
+  auto got = store.Get(d);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(got.status().message(), HasSubstr("corrupt"));
   EXPECT_THAT(got.status().message(), HasSubstr(d.ToString()));
   EXPECT_FALSE(std::filesystem::exists(path));
-  EXPECT_THAT(Missing(*store, {d}), ElementsAre(d));
+  EXPECT_THAT(Missing(store, {d}), ElementsAre(d));
+}
+
+// Both read paths: read(2) for small blobs, a mapping for large ones.
+TEST(DiskBlobAccessTest, CorruptFileIsRemovedAndReportedNotFound) {
+  for (size_t size : {size_t{100000}, size_t{3} << 20}) {
+    TempDir dir;
+    auto store = OpenStore(dir.path());
+    std::string content(size, 'x');
+    Digest d = Digest::Of(content);
+    ASSERT_TRUE(store->Put(d, content).ok());
+    EXPECT_EQ(*store->Get(d), content);
+    FlipByte(store->BlobPath(d), static_cast<int64_t>(size / 2));
+    ExpectDroppedAsCorrupt(*store, d);
+  }
+}
+
+// The checksum a read checks was recorded when the store verified the bytes, and survives a
+// restart through the journal; a blob the store never verified (adopted after a crash) is checked
+// against its SHA-256 digest instead, and gets its checksum once that passes.
+TEST(DiskBlobAccessTest, ReadsCheckTheRecordedChecksumOrElseTheDigest) {
+  TempDir dir;
+  std::string content(2 << 20, 'k');
+  content[12345] = 'q';
+  Digest written = Digest::Of(content);
+  Digest adopted_good = Digest::Of("adopted good"), adopted_bad = Digest::Of("adopted bad");
+  {
+    auto store = OpenStore(dir.path());
+    ASSERT_TRUE(store->Put(written, content).ok());
+    std::ofstream(store->BlobPath(adopted_good)) << "adopted good";
+    std::ofstream(store->BlobPath(adopted_bad)) << "adopted b@d";  // Same size, wrong bytes.
+  }
+  std::string journal;
+  std::getline(std::ifstream(dir.path() + "/journal"), journal, '\0');
+  EXPECT_THAT(journal, ::testing::ContainsRegex("\\+" + written.hex() + " [0-9]+ [0-9]+ [0-9a-f]{16}\n"));
+
+  auto store = OpenStore(dir.path());  // Adopts the two unjournaled files.
+  EXPECT_THAT(Missing(*store, {written, adopted_good, adopted_bad}), IsEmpty());
+  EXPECT_EQ(*store->Get(adopted_good), "adopted good");
+  ExpectDroppedAsCorrupt(*store, adopted_bad);
+  FlipByte(store->BlobPath(written), 1 << 20);
+  ExpectDroppedAsCorrupt(*store, written);
+  store.reset();
+
+  std::getline(std::ifstream(dir.path() + "/journal"), journal, '\0');
+  EXPECT_THAT(journal,
+              ::testing::ContainsRegex("\\+" + adopted_good.hex() + " [0-9]+ [0-9]+ [0-9a-f]{16}\n"));
+}
+
+TEST(DiskBlobAccessTest, JournalsWithoutChecksumsStillOpen) {
+  TempDir dir;
+  Digest d = Digest::Of("from an older journal");
+  {
+    auto store = OpenStore(dir.path());
+    std::ofstream(store->BlobPath(d)) << "from an older journal";
+  }
+  std::ofstream(dir.path() + "/journal") << "+" << d.hex() << " " << d.size() << " " << d.size()
+                                         << "\n";
+  auto s = DiskBlobAccess::Open({dir.path(), 1 << 30, true});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ((*s)->blob_count(), 1u);  // From the journal, before any reconciliation.
+  EXPECT_EQ(*(*s)->Get(d), "from an older journal");
 }
 
 TEST(DiskBlobAccessTest, TruncatedFileIsCaughtBeforeReading) {

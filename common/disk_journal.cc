@@ -12,13 +12,17 @@ namespace kfarm {
 namespace {
 
 // Parses one record; false for a torn or foreign line, which replay skips.
-bool ParseRecord(absl::string_view line, char* op, Digest* d, int64_t* bytes) {
+bool ParseRecord(absl::string_view line, char* op, Digest* d, int64_t* bytes,
+                 uint64_t* checksum) {
   if (line.size() < 2 || (line[0] != '+' && line[0] != '-')) return false;
   std::vector<absl::string_view> f = absl::StrSplit(line.substr(1), ' ');
   int64_t size = 0;
-  if (f.size() != 3 || !absl::SimpleAtoi(f[1], &size) || !absl::SimpleAtoi(f[2], bytes)) {
+  if ((f.size() != 3 && f.size() != 4) || !absl::SimpleAtoi(f[1], &size) ||
+      !absl::SimpleAtoi(f[2], bytes)) {
     return false;
   }
+  *checksum = 0;
+  if (f.size() == 4 && !absl::SimpleHexAtoi(f[3], checksum)) return false;
   auto digest = Digest::FromHexAndSize(f[0], size);
   if (!digest.ok()) return false;
   *op = line[0];
@@ -39,10 +43,11 @@ absl::StatusOr<std::unique_ptr<DiskJournal>> DiskJournal::Open(const std::string
       char op;
       Digest d;
       int64_t bytes;
-      if (!ParseRecord(absl::string_view(line, len - 1), &op, &d, &bytes)) continue;
+      uint64_t checksum;
+      if (!ParseRecord(absl::string_view(line, len - 1), &op, &d, &bytes, &checksum)) continue;
       ++records;
       if (op == '+') {
-        index->Insert(d, bytes);
+        index->Insert(d, bytes, checksum);
       } else {
         index->Remove(d);
       }
@@ -63,10 +68,10 @@ DiskJournal::~DiskJournal() {
   if (file_ != nullptr) std::fclose(file_);
 }
 
-void DiskJournal::Append(char op, const Digest& d, int64_t bytes) {
+void DiskJournal::Append(char op, const Digest& d, int64_t bytes, uint64_t checksum) {
   // Formatted in place: FindMissing journals one touch per digest, 10k per call.
   static const char kHex[] = "0123456789abcdef";
-  char rec[1 + 64 + 2 + 2 * absl::numbers_internal::kFastToBufferSize];
+  char rec[1 + 64 + 3 + 2 * absl::numbers_internal::kFastToBufferSize + 16];
   char* p = rec;
   *p++ = op;
   for (uint8_t b : d.hash()) {
@@ -77,13 +82,19 @@ void DiskJournal::Append(char op, const Digest& d, int64_t bytes) {
   p = absl::numbers_internal::FastIntToBuffer(d.size(), p);
   *p++ = ' ';
   p = absl::numbers_internal::FastIntToBuffer(bytes, p);
+  if (checksum != 0) {
+    *p++ = ' ';
+    for (int shift = 60; shift >= 0; shift -= 4) *p++ = kHex[(checksum >> shift) & 15];
+  }
   *p++ = '\n';
   std::fwrite(rec, 1, static_cast<size_t>(p - rec), file_);
   ++records_;
 }
 
-void DiskJournal::RecordAdd(const Digest& d, int64_t bytes) { Append('+', d, bytes); }
-void DiskJournal::RecordRemove(const Digest& d, int64_t bytes) { Append('-', d, bytes); }
+void DiskJournal::RecordAdd(const Digest& d, int64_t bytes, uint64_t checksum) {
+  Append('+', d, bytes, checksum);
+}
+void DiskJournal::RecordRemove(const Digest& d, int64_t bytes) { Append('-', d, bytes, 0); }
 
 absl::Status DiskJournal::Flush() {
   if (std::fflush(file_) != 0) return ErrnoError("write", path_);
@@ -98,8 +109,10 @@ absl::Status DiskJournal::Compact(const LruIndex& index) {
   std::string tmp = path_ + ".compact";
   FILE* out = std::fopen(tmp.c_str(), "we");
   if (out == nullptr) return ErrnoError("open", tmp);
-  index.ForEach([&](const Digest& d, int64_t bytes) {
-    std::string rec = absl::StrCat("+", d.hex(), " ", d.size(), " ", bytes, "\n");
+  index.ForEachWithChecksum([&](const Digest& d, int64_t bytes, uint64_t checksum) {
+    std::string rec = absl::StrCat("+", d.hex(), " ", d.size(), " ", bytes);
+    if (checksum != 0) absl::StrAppend(&rec, " ", absl::Hex(checksum, absl::kZeroPad16));
+    rec += "\n";
     std::fwrite(rec.data(), 1, rec.size(), out);
   });
   if (std::fclose(out) != 0) return ErrnoError("write", tmp);

@@ -1,7 +1,8 @@
 // The disk store's memory across restarts: an append-only log of which blobs exist and in what
 // order they were last used, so opening a store of 100k blobs replays one file instead of
-// scanning and stat-ing every blob. Records are text lines, "+HASH SIZE BYTES" (stored or used)
-// and "-HASH SIZE BYTES" (removed); a torn last line from a crash is ignored.
+// scanning and stat-ing every blob. Records are text lines, "+HASH SIZE BYTES [CHECKSUM]" (stored
+// or used; CHECKSUM is the content's FastChecksum in hex, written when the store verified the
+// bytes) and "-HASH SIZE BYTES" (removed); a torn last line from a crash is ignored.
 #ifndef KFARM_COMMON_DISK_JOURNAL_H_
 #define KFARM_COMMON_DISK_JOURNAL_H_
 
@@ -22,7 +23,7 @@ class DiskJournal {
 
   // Buffered; Flush() pushes records to the kernel. Losing unflushed touches on a crash costs
   // only LRU precision; stores flush after every add and remove.
-  void RecordAdd(const Digest& d, int64_t bytes);
+  void RecordAdd(const Digest& d, int64_t bytes, uint64_t checksum = 0);
   void RecordRemove(const Digest& d, int64_t bytes);
   absl::Status Flush();
 
@@ -34,7 +35,7 @@ class DiskJournal {
  private:
   DiskJournal(std::string path, FILE* file, size_t records)
       : path_(std::move(path)), file_(file), records_(records) {}
-  void Append(char op, const Digest& d, int64_t bytes);
+  void Append(char op, const Digest& d, int64_t bytes, uint64_t checksum);
 
   std::string path_;
   FILE* file_;

@@ -18,7 +18,9 @@ class LruIndex {
   int64_t total_bytes() const { return total_bytes_; }
 
   // Inserts as most recent, or refreshes an existing entry. `bytes` is what the entry costs.
-  void Insert(const Digest& d, int64_t bytes);
+  // `checksum` (a FastChecksum of the content, 0 = unknown) is kept across refreshes that
+  // don't know it.
+  void Insert(const Digest& d, int64_t bytes, uint64_t checksum = 0);
   // Inserts as least recent (for entries discovered with no known recency). No-op if present.
   void InsertOldest(const Digest& d, int64_t bytes);
   // Marks as most recently used; returns the entry's bytes, or nothing when absent.
@@ -28,16 +30,28 @@ class LruIndex {
   // The least recently used entry, if any, without removing it.
   std::optional<Digest> Oldest() const;
 
+  // The recorded checksum, or 0 when none is.
+  uint64_t Checksum(const Digest& d) const;
+  void SetChecksum(const Digest& d, uint64_t checksum);
+
   // Oldest first.
   template <typename F>
   void ForEach(F f) const {
     for (const Digest& d : order_) f(d, entries_.at(d).bytes);
+  }
+  template <typename F>
+  void ForEachWithChecksum(F f) const {
+    for (const Digest& d : order_) {
+      const Entry& e = entries_.at(d);
+      f(d, e.bytes, e.checksum);
+    }
   }
 
  private:
   struct Entry {
     std::list<Digest>::iterator pos;
     int64_t bytes;
+    uint64_t checksum = 0;
   };
   std::list<Digest> order_;  // Front = oldest.
   absl::flat_hash_map<Digest, Entry> entries_;

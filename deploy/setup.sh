@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libprotoc-dev protobuf-compiler libabsl-dev
-  libssl-dev libelf-dev libzstd-dev zstd
+  libssl-dev libelf-dev libzstd-dev zstd libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   bazel-bootstrap bazel-bootstrap-source
   openssl python3 python3-grpcio python3-protobuf bubblewrap bc

@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
-#include "common/prefetching_reader.h"
 #include "common/status.h"
 #include "scheduler/request_checks.h"
 
@@ -13,8 +12,6 @@ using google::bytestream::ReadResponse;
 using google::bytestream::WriteRequest;
 
 constexpr size_t kChunk = 1 << 20;
-// Above this size, reading and hashing run a few chunks ahead on a thread of their own.
-constexpr int64_t kPrefetchThreshold = 4 << 20;
 
 bool Compressed(const ResourceName& r) { return r.compressor != reapi::Compressor::IDENTITY; }
 
@@ -61,40 +58,57 @@ absl::Status ByteStreamService::ReadBlob(grpc::ServerContext* ctx, const Resourc
                                          int64_t offset, int64_t limit,
                                          grpc::ServerWriter<ReadResponse>* writer) {
   ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader, cas_->OpenRead(r.digest));
-  if (r.digest.size() >= kPrefetchThreshold) {
-    reader = std::make_unique<PrefetchingReader>(std::move(reader), kChunk, 4);
-  }
-  std::unique_ptr<ZstdCompressor> zstd;
-  if (Compressed(r)) zstd = std::make_unique<ZstdCompressor>();
+  if (Compressed(r)) return ReadCompressed(ctx, r, *reader, writer);
   int64_t remaining = limit > 0 ? limit : r.digest.size() - offset;
   int64_t skip = offset;
-  std::string buf(kChunk, '\0');
-  // The last piece is held back until the reader reports a clean end: a store that finds the
-  // blob corrupt says so only then, and the client must never receive the whole corrupt blob.
-  ReadResponse pending;
+  // The store reads straight into the message that will be sent, two messages alternating. The
+  // last piece is held back until the reader reports a clean end: a store that finds the blob
+  // corrupt says so only then, and the client must never receive the whole corrupt blob.
+  ReadResponse msgs[2];
+  int cur = 0;
   bool have_pending = false;
   for (;;) {
     if (ctx->IsCancelled()) return absl::CancelledError("client went away");
-    ASSIGN_OR_RETURN(size_t n, reader->Read(buf.data(), buf.size()));
-    absl::string_view piece(buf.data(), n);
+    std::string* data = msgs[cur].mutable_data();
+    data->resize(kChunk);
+    ASSIGN_OR_RETURN(size_t n, reader->Read(data->data(), kChunk));
+    data->resize(n);
     size_t drop = static_cast<size_t>(std::min<int64_t>(skip, static_cast<int64_t>(n)));
     skip -= static_cast<int64_t>(drop);
-    piece.remove_prefix(drop);
-    piece = piece.substr(0, static_cast<size_t>(std::min<int64_t>(remaining, piece.size())));
-    remaining -= static_cast<int64_t>(piece.size());
-    if (n > 0 && piece.empty() && !zstd) continue;  // Skipping, or past the limit.
-    if (have_pending && !writer->Write(pending)) return absl::CancelledError("client went away");
-    have_pending = false;
-    pending.Clear();
-    if (zstd) {
-      RETURN_IF_ERROR(zstd->Compress(piece, /*last=*/n == 0, pending.mutable_data()));
-    } else {
-      pending.mutable_data()->assign(piece.data(), piece.size());
+    if (drop > 0) data->erase(0, drop);
+    if (static_cast<int64_t>(data->size()) > remaining) data->resize(static_cast<size_t>(remaining));
+    remaining -= static_cast<int64_t>(data->size());
+    if (n > 0 && data->empty()) continue;  // Skipping, or past the limit.
+    if (have_pending && !writer->Write(msgs[1 - cur])) {
+      return absl::CancelledError("client went away");
     }
-    have_pending = !pending.data().empty();
+    if (n == 0) return absl::OkStatus();
+    have_pending = true;
+    cur = 1 - cur;
+  }
+}
+
+absl::Status ByteStreamService::ReadCompressed(grpc::ServerContext* ctx, const ResourceName& r,
+                                               BlobReader& reader,
+                                               grpc::ServerWriter<ReadResponse>* writer) {
+  ZstdCompressor zstd;
+  std::string buf(kChunk, '\0');
+  // Held back until the reader reports a clean end, as for plain reads.
+  ReadResponse pending;
+  for (;;) {
+    if (ctx->IsCancelled()) return absl::CancelledError("client went away");
+    ASSIGN_OR_RETURN(size_t n, reader.Read(buf.data(), buf.size()));
+    if (!pending.data().empty() && !writer->Write(pending)) {
+      return absl::CancelledError("client went away");
+    }
+    pending.Clear();
+    RETURN_IF_ERROR(zstd.Compress(absl::string_view(buf.data(), n), /*last=*/n == 0,
+                                  pending.mutable_data()));
     if (n == 0) break;
   }
-  if (have_pending && !writer->Write(pending)) return absl::CancelledError("client went away");
+  if (!pending.data().empty() && !writer->Write(pending)) {
+    return absl::CancelledError("client went away");
+  }
   return absl::OkStatus();
 }
 

@@ -27,6 +27,8 @@ class ByteStreamService final : public google::bytestream::ByteStream::Service {
   absl::Status CheckResource(const ResourceName& r);
   absl::Status ReadBlob(grpc::ServerContext* ctx, const ResourceName& r, int64_t offset,
                         int64_t limit, grpc::ServerWriter<google::bytestream::ReadResponse>* w);
+  absl::Status ReadCompressed(grpc::ServerContext* ctx, const ResourceName& r, BlobReader& reader,
+                              grpc::ServerWriter<google::bytestream::ReadResponse>* w);
   absl::Status Accept(Upload& up, const ResourceName& r, const google::bytestream::WriteRequest& req);
   absl::StatusOr<bool> AlreadyStored(const Digest& d);
 
