@@ -78,6 +78,21 @@ absl::StatusOr<std::string> ReadAll(BlobReader& reader, size_t expected) {
   }
 }
 
+absl::StatusOr<BlobPiece> BlobReader::ReadPiece(size_t max) {
+  auto buf = std::make_shared<std::string>();
+  buf->resize(max);
+  ASSIGN_OR_RETURN(size_t n, Read(buf->data(), max));
+  buf->resize(n);
+  return BlobPiece{*buf, std::move(buf)};
+}
+
+absl::StatusOr<BlobPiece> StringBlobReader::ReadPiece(size_t max) {
+  size_t n = std::min(max, data_->size() - pos_);
+  BlobPiece piece{absl::string_view(data_->data() + pos_, n), data_};
+  pos_ += n;
+  return piece;
+}
+
 absl::StatusOr<size_t> StringBlobReader::Read(char* buf, size_t max) {
   size_t n = std::min(max, data_->size() - pos_);
   std::memcpy(buf, data_->data() + pos_, n);

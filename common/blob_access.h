@@ -14,6 +14,13 @@
 
 namespace kfarm {
 
+// Up to `max` bytes of a blob read without copying: `data` stays valid while `owner` is held,
+// even after the reader is gone.
+struct BlobPiece {
+  absl::string_view data;
+  std::shared_ptr<const void> owner;
+};
+
 class BlobReader {
  public:
   virtual ~BlobReader() = default;
@@ -21,6 +28,9 @@ class BlobReader {
   // (an error instead of 0), so callers hold back the last chunk until Read returns 0: nothing
   // corrupt is ever delivered as a complete blob.
   virtual absl::StatusOr<size_t> Read(char* buf, size_t max) = 0;
+  // Like Read (an empty piece is the end, the same hold-back rule applies), but a reader whose
+  // bytes are already in memory — a mapped file, a memory store — hands them out uncopied.
+  virtual absl::StatusOr<BlobPiece> ReadPiece(size_t max);
 };
 
 class BlobWriter {
@@ -63,6 +73,7 @@ class StringBlobReader : public BlobReader {
  public:
   explicit StringBlobReader(std::shared_ptr<const std::string> data) : data_(std::move(data)) {}
   absl::StatusOr<size_t> Read(char* buf, size_t max) override;
+  absl::StatusOr<BlobPiece> ReadPiece(size_t max) override;
 
  private:
   std::shared_ptr<const std::string> data_;

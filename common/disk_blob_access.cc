@@ -50,9 +50,9 @@ absl::Status WriteFully(int fd, absl::string_view data, const std::string& path)
 // an older version), against its SHA-256 digest — recording the checksum once that passes.
 //
 // Large blobs are mapped rather than read(2): the kernel's copy into user memory runs at a third
-// of memcpy's speed here, and a streamed read then costs one user-space copy, as a bare stream
-// does. Blob files are never truncated in place (eviction unlinks), and the size was checked
-// before mapping.
+// of memcpy's speed here, and ReadPiece hands out the mapping itself, so a streamed read copies
+// nothing in user space. Blob files are never truncated in place (eviction unlinks), and the
+// size was checked before mapping.
 class DiskBlobReader : public BlobReader {
  public:
   DiskBlobReader(DiskBlobAccess* store, const Digest& digest, int fd, std::string path,
@@ -66,34 +66,50 @@ class DiskBlobReader : public BlobReader {
       void* m = ::mmap(nullptr, static_cast<size_t>(file_size), PROT_READ, MAP_SHARED, fd_, 0);
       if (m != MAP_FAILED) {
         ::madvise(m, static_cast<size_t>(file_size), MADV_SEQUENTIAL);
-        map_ = static_cast<const char*>(m);
-        map_size_ = static_cast<size_t>(file_size);
+        map_ = std::make_shared<Mapping>(static_cast<const char*>(m), static_cast<size_t>(file_size));
       }
     }
   }
-  ~DiskBlobReader() override {
-    if (map_ != nullptr) ::munmap(const_cast<char*>(map_), map_size_);
-    ::close(fd_);
-  }
+  ~DiskBlobReader() override { ::close(fd_); }
 
   absl::StatusOr<size_t> Read(char* buf, size_t max) override {
-    ssize_t n;
     if (map_ != nullptr) {
-      n = static_cast<ssize_t>(std::min(max, map_size_ - map_pos_));
-      std::memcpy(buf, map_ + map_pos_, static_cast<size_t>(n));
-      map_pos_ += static_cast<size_t>(n);
-    } else {
-      do {
-        n = ::read(fd_, buf, max);
-      } while (n < 0 && errno == EINTR);
+      ASSIGN_OR_RETURN(BlobPiece piece, ReadPiece(max));
+      std::memcpy(buf, piece.data.data(), piece.data.size());
+      return piece.data.size();
     }
+    ssize_t n;
+    do {
+      n = ::read(fd_, buf, max);
+    } while (n < 0 && errno == EINTR);
     if (n < 0) return ErrnoError("read", path_);
-    if (!checksum_) return static_cast<size_t>(n);
-    if (n > 0) {
-      absl::string_view piece(buf, static_cast<size_t>(n));
+    RETURN_IF_ERROR(Check(absl::string_view(buf, static_cast<size_t>(n))));
+    return static_cast<size_t>(n);
+  }
+
+  absl::StatusOr<BlobPiece> ReadPiece(size_t max) override {
+    if (map_ == nullptr) return BlobReader::ReadPiece(max);
+    absl::string_view piece(map_->data + map_pos_, std::min(max, map_->size - map_pos_));
+    map_pos_ += piece.size();
+    RETURN_IF_ERROR(Check(piece));
+    return BlobPiece{piece, map_};
+  }
+
+ private:
+  struct Mapping {
+    Mapping(const char* d, size_t n) : data(d), size(n) {}
+    ~Mapping() { ::munmap(const_cast<char*>(data), size); }
+    const char* data;
+    size_t size;
+  };
+
+  // Feeds `piece` to the verification; an empty piece is the end, where the verdict is given.
+  absl::Status Check(absl::string_view piece) {
+    if (!checksum_) return absl::OkStatus();
+    if (!piece.empty()) {
       checksum_->Update(piece);
       if (verifier_) verifier_->Update(piece);
-      return static_cast<size_t>(n);
+      return absl::OkStatus();
     }
     absl::Status ok = absl::OkStatus();
     const uint64_t actual = checksum_->Finish();
@@ -105,16 +121,13 @@ class DiskBlobReader : public BlobReader {
           "content checksum %016x differs from the %016x recorded when it was verified", actual,
           expected_));
     }
-    if (!ok.ok()) {
-      store_->DropCorrupt(digest_, ok.message());
-      return absl::NotFoundError(absl::StrCat("blob ", digest_.ToString(),
-                                              " was corrupt on disk and has been removed; "
-                                              "upload it again"));
-    }
-    return 0;
+    if (ok.ok()) return ok;
+    store_->DropCorrupt(digest_, ok.message());
+    return absl::NotFoundError(absl::StrCat("blob ", digest_.ToString(),
+                                            " was corrupt on disk and has been removed; "
+                                            "upload it again"));
   }
 
- private:
   DiskBlobAccess* store_;
   Digest digest_;
   int fd_;
@@ -123,8 +136,7 @@ class DiskBlobReader : public BlobReader {
   std::optional<FastChecksum> checksum_;
   std::optional<ContentVerifier> verifier_;
   static constexpr int64_t kMapThreshold = 1 << 20;
-  const char* map_ = nullptr;
-  size_t map_size_ = 0;
+  std::shared_ptr<Mapping> map_;
   size_t map_pos_ = 0;
 };
 

@@ -1,5 +1,9 @@
 #include "scheduler/bytestream_service.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+#include <grpcpp/support/byte_buffer.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/status.h"
@@ -15,7 +19,37 @@ constexpr size_t kChunk = 1 << 20;
 
 bool Compressed(const ResourceName& r) { return r.compressor != reapi::Compressor::IDENTITY; }
 
+// The wire form of a ReadResponse carrying `piece`: its one field, `data` (10, length-delimited),
+// is a tag, a varint length and the bytes — which stay where they are, kept alive by the slice.
+grpc::ByteBuffer ReadResponseBytes(BlobPiece piece) {
+  using google::protobuf::io::CodedOutputStream;
+  using google::protobuf::internal::WireFormatLite;
+  uint8_t header[16];
+  uint8_t* end = CodedOutputStream::WriteTagToArray(
+      WireFormatLite::MakeTag(ReadResponse::kDataFieldNumber,
+                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
+      header);
+  end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(piece.data.size()), end);
+  auto* owner = new std::shared_ptr<const void>(std::move(piece.owner));
+  grpc::Slice slices[2] = {
+      grpc::Slice(header, static_cast<size_t>(end - header)),
+      grpc::Slice(const_cast<char*>(piece.data.data()), piece.data.size(),
+                  [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); }, owner),
+  };
+  return grpc::ByteBuffer(slices, 2);
+}
+
 }  // namespace
+
+ByteStreamService::ByteStreamService(BlobAccess* cas, int64_t max_blob_size,
+                                     absl::Duration upload_idle_limit)
+    : cas_(cas), max_blob_size_(max_blob_size), uploads_(upload_idle_limit) {
+  MarkMethodStreamed(0, new grpc::internal::SplitServerStreamingHandler<
+                            google::bytestream::ReadRequest, grpc::ByteBuffer>(
+                            [this](grpc::ServerContext* ctx, RawReadStream* stream) {
+                              return RawRead(ctx, stream);
+                            }));
+}
 
 absl::Status ByteStreamService::CheckResource(const ResourceName& r) {
   RETURN_IF_ERROR(CheckInstance(r.instance_name));
@@ -31,9 +65,12 @@ absl::Status ByteStreamService::CheckResource(const ResourceName& r) {
   return absl::OkStatus();
 }
 
-grpc::Status ByteStreamService::Read(grpc::ServerContext* ctx,
-                                     const google::bytestream::ReadRequest* req,
-                                     grpc::ServerWriter<ReadResponse>* writer) {
+grpc::Status ByteStreamService::RawRead(grpc::ServerContext* ctx, RawReadStream* stream) {
+  google::bytestream::ReadRequest request;
+  if (!stream->Read(&request)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "read call carried no request");
+  }
+  const google::bytestream::ReadRequest* req = &request;
   auto r = ParseReadResourceName(req->resource_name());
   if (!r.ok()) return ToGrpcStatus(r.status());
   absl::Status s = CheckResource(*r);
@@ -51,62 +88,53 @@ grpc::Status ByteStreamService::Read(grpc::ServerContext* ctx,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "read_limit must be 0 for compressed-blobs reads");
   }
-  return ToGrpcStatus(ReadBlob(ctx, *r, req->read_offset(), req->read_limit(), writer));
+  return ToGrpcStatus(ReadBlob(ctx, *r, req->read_offset(), req->read_limit(), stream));
 }
 
 absl::Status ByteStreamService::ReadBlob(grpc::ServerContext* ctx, const ResourceName& r,
-                                         int64_t offset, int64_t limit,
-                                         grpc::ServerWriter<ReadResponse>* writer) {
+                                         int64_t offset, int64_t limit, RawReadStream* stream) {
   ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader, cas_->OpenRead(r.digest));
-  if (Compressed(r)) return ReadCompressed(ctx, r, *reader, writer);
+  if (Compressed(r)) return ReadCompressed(ctx, *reader, stream);
   int64_t remaining = limit > 0 ? limit : r.digest.size() - offset;
   int64_t skip = offset;
-  // The store reads straight into the message that will be sent, two messages alternating. The
-  // last piece is held back until the reader reports a clean end: a store that finds the blob
-  // corrupt says so only then, and the client must never receive the whole corrupt blob.
-  ReadResponse msgs[2];
-  int cur = 0;
+  // The last piece is held back until the reader reports a clean end: a store that finds the
+  // blob corrupt says so only then, and the client must never receive the whole corrupt blob.
+  grpc::ByteBuffer pending;
   bool have_pending = false;
   for (;;) {
     if (ctx->IsCancelled()) return absl::CancelledError("client went away");
-    std::string* data = msgs[cur].mutable_data();
-    data->resize(kChunk);
-    ASSIGN_OR_RETURN(size_t n, reader->Read(data->data(), kChunk));
-    data->resize(n);
-    size_t drop = static_cast<size_t>(std::min<int64_t>(skip, static_cast<int64_t>(n)));
+    ASSIGN_OR_RETURN(BlobPiece piece, reader->ReadPiece(kChunk));
+    const bool end = piece.data.empty();
+    size_t drop = static_cast<size_t>(std::min<int64_t>(skip, static_cast<int64_t>(piece.data.size())));
     skip -= static_cast<int64_t>(drop);
-    if (drop > 0) data->erase(0, drop);
-    if (static_cast<int64_t>(data->size()) > remaining) data->resize(static_cast<size_t>(remaining));
-    remaining -= static_cast<int64_t>(data->size());
-    if (n > 0 && data->empty()) continue;  // Skipping, or past the limit.
-    if (have_pending && !writer->Write(msgs[1 - cur])) {
-      return absl::CancelledError("client went away");
-    }
-    if (n == 0) return absl::OkStatus();
+    piece.data.remove_prefix(drop);
+    piece.data = piece.data.substr(0, static_cast<size_t>(std::min<int64_t>(remaining, piece.data.size())));
+    remaining -= static_cast<int64_t>(piece.data.size());
+    if (!end && piece.data.empty()) continue;  // Skipping, or past the limit.
+    if (have_pending && !stream->Write(pending)) return absl::CancelledError("client went away");
+    if (end) return absl::OkStatus();
+    pending = ReadResponseBytes(std::move(piece));
     have_pending = true;
-    cur = 1 - cur;
   }
 }
 
-absl::Status ByteStreamService::ReadCompressed(grpc::ServerContext* ctx, const ResourceName& r,
-                                               BlobReader& reader,
-                                               grpc::ServerWriter<ReadResponse>* writer) {
+absl::Status ByteStreamService::ReadCompressed(grpc::ServerContext* ctx, BlobReader& reader,
+                                               RawReadStream* stream) {
   ZstdCompressor zstd;
   std::string buf(kChunk, '\0');
   // Held back until the reader reports a clean end, as for plain reads.
-  ReadResponse pending;
+  std::shared_ptr<std::string> pending;
   for (;;) {
     if (ctx->IsCancelled()) return absl::CancelledError("client went away");
     ASSIGN_OR_RETURN(size_t n, reader.Read(buf.data(), buf.size()));
-    if (!pending.data().empty() && !writer->Write(pending)) {
+    if (pending && !pending->empty() && !stream->Write(ReadResponseBytes({*pending, pending}))) {
       return absl::CancelledError("client went away");
     }
-    pending.Clear();
-    RETURN_IF_ERROR(zstd.Compress(absl::string_view(buf.data(), n), /*last=*/n == 0,
-                                  pending.mutable_data()));
+    pending = std::make_shared<std::string>();
+    RETURN_IF_ERROR(zstd.Compress(absl::string_view(buf.data(), n), /*last=*/n == 0, pending.get()));
     if (n == 0) break;
   }
-  if (!pending.data().empty() && !writer->Write(pending)) {
+  if (!pending->empty() && !stream->Write(ReadResponseBytes({*pending, pending}))) {
     return absl::CancelledError("client went away");
   }
   return absl::OkStatus();

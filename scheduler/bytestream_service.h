@@ -9,13 +9,15 @@
 
 namespace kfarm {
 
+// Read is served as raw messages (a ReadResponse is one bytes field, framed by hand) so that a
+// blob the store has mapped goes to the transport without a copy in user space.
 class ByteStreamService final : public google::bytestream::ByteStream::Service {
  public:
-  ByteStreamService(BlobAccess* cas, int64_t max_blob_size, absl::Duration upload_idle_limit)
-      : cas_(cas), max_blob_size_(max_blob_size), uploads_(upload_idle_limit) {}
+  using RawReadStream = grpc::ServerSplitStreamer<google::bytestream::ReadRequest, grpc::ByteBuffer>;
 
-  grpc::Status Read(grpc::ServerContext* ctx, const google::bytestream::ReadRequest* req,
-                    grpc::ServerWriter<google::bytestream::ReadResponse>* writer) override;
+  ByteStreamService(BlobAccess* cas, int64_t max_blob_size, absl::Duration upload_idle_limit);
+
+  grpc::Status RawRead(grpc::ServerContext* ctx, RawReadStream* stream);
   grpc::Status Write(grpc::ServerContext* ctx,
                      grpc::ServerReader<google::bytestream::WriteRequest>* reader,
                      google::bytestream::WriteResponse* resp) override;
@@ -26,9 +28,8 @@ class ByteStreamService final : public google::bytestream::ByteStream::Service {
  private:
   absl::Status CheckResource(const ResourceName& r);
   absl::Status ReadBlob(grpc::ServerContext* ctx, const ResourceName& r, int64_t offset,
-                        int64_t limit, grpc::ServerWriter<google::bytestream::ReadResponse>* w);
-  absl::Status ReadCompressed(grpc::ServerContext* ctx, const ResourceName& r, BlobReader& reader,
-                              grpc::ServerWriter<google::bytestream::ReadResponse>* w);
+                        int64_t limit, RawReadStream* stream);
+  absl::Status ReadCompressed(grpc::ServerContext* ctx, BlobReader& reader, RawReadStream* stream);
   absl::Status Accept(Upload& up, const ResourceName& r, const google::bytestream::WriteRequest& req);
   absl::StatusOr<bool> AlreadyStored(const Digest& d);
 
