@@ -249,6 +249,11 @@ TEST_F(StorageServicesTest, ByteStreamRoundTripWithOffsetsAndLimits) {
   EXPECT_TRUE(got == data);
   ASSERT_TRUE(Read(rname, 1000, 5000, &got).ok());
   EXPECT_EQ(got, data.substr(1000, 5000));
+  // Across the 1 MiB messages the store's mapping is cut into, and to the end.
+  ASSERT_TRUE(Read(rname, (3 << 19) + 7, 2 << 20, &got).ok());
+  EXPECT_TRUE(got == data.substr((3 << 19) + 7, 2 << 20));
+  ASSERT_TRUE(Read(rname, (4 << 20) + 3, 0, &got).ok());
+  EXPECT_TRUE(got == data.substr((4 << 20) + 3));
   ASSERT_TRUE(Read(rname, d.size(), 0, &got).ok());
   EXPECT_EQ(got, "");
   EXPECT_EQ(Read(rname, d.size() + 1, 0, &got).error_code(), grpc::StatusCode::OUT_OF_RANGE);
