@@ -327,6 +327,7 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
   w.id = reg.worker_id();
   w.platform = OfferedPlatform(reg.properties());
   w.slots = reg.slots();
+  w.queue_depth = std::max(0, reg.queue_depth());
   w.link = std::move(link);
   w.last_seen = now;
   w.lost_at = absl::InfiniteFuture();

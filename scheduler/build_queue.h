@@ -100,6 +100,7 @@ class BuildQueue {
     bool queued = false;       // In ready_.
     std::string platform_key;  // The platform, serialized: equal platforms match alike.
     std::string worker;                      // While executing.
+    absl::Duration expected;                 // Learned duration when assigned (0: unknown).
     std::vector<std::string> dead_workers;   // Workers that died running it.
     absl::Time queued_at;
     absl::Time unmatched_since = absl::InfiniteFuture();
@@ -120,6 +121,7 @@ class BuildQueue {
   };
   // Workers with free slots: most free first, then the one idle longest, so equal workers
   // share the load (and, without affinity, an input spreads as any scheduler would spread it).
+  // The same order ranks busy workers that may be sent one more short action (prefetch).
   struct FreeKey {
     int free = 0;
     uint64_t last_assigned = 0;
@@ -132,6 +134,7 @@ class BuildQueue {
     std::string id;
     OfferedPlatform platform;
     int slots = 1;
+    int queue_depth = 0;                     // Assignments beyond its slots it will hold.
     std::shared_ptr<WorkerLink> link;        // Null while lost.
     absl::flat_hash_map<std::string, std::shared_ptr<Execution>> running;
     absl::Time last_seen;
@@ -140,6 +143,7 @@ class BuildQueue {
     absl::flat_hash_set<Digest> large_blobs;  // What its cache holds (or is about to fetch).
     uint64_t last_assigned = 0;               // Dispatch count when it last got work.
     FreeKey listed;                           // Its entry in free_ (free 0: not listed).
+    FreeKey listed_spare;                     // Its entry in spare_ (free 0: not listed).
   };
 
   OperationView ViewLocked(const Operation& op) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -147,13 +151,16 @@ class BuildQueue {
   void EnqueueLocked(const std::shared_ptr<Execution>& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes `e` out of the ready queue, or out of its build's running count.
   void LeaveStageLocked(Execution& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Keeps free_ in step with the worker's link, drain state and running count.
+  // Keeps free_ and spare_ in step with the worker's link, drain state and running work.
   void RefreshFreeLocked(Worker& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A free worker that can run `e`: one holding its largest input if affinity allows, else the
-  // one with the most free slots; null when none can.
+  // one with the most free slots; failing that, for a short `e`, a busy worker that may hold it
+  // (spare_); null when none can.
   Worker* ChooseWorkerLocked(const Execution& e, bool prefer_holder)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Expected to finish within prefetch_below_ms (a learned duration, so never for a new shape).
+  bool ShortLocked(absl::Duration expected) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishLocked(const std::shared_ptr<Execution>& e, reapi::ExecuteResponse response)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailLocked(const std::shared_ptr<Execution>& e, const absl::Status& status)
@@ -186,6 +193,8 @@ class BuildQueue {
   FairQueue<std::shared_ptr<Execution>> ready_ ABSL_GUARDED_BY(mu_);
   absl::node_hash_map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
   std::map<FreeKey, Worker*> free_ ABSL_GUARDED_BY(mu_);
+  // Busy workers running only short actions, with room in their queue.
+  std::map<FreeKey, Worker*> spare_ ABSL_GUARDED_BY(mu_);
   uint64_t assignments_ ABSL_GUARDED_BY(mu_) = 0;
   DurationHistory history_ ABSL_GUARDED_BY(mu_);
   std::thread reaper_;

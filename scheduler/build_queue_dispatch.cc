@@ -1,6 +1,8 @@
 // BuildQueue's dispatch: the next execution comes from the fair queue (priority, then fair share
 // between builds, then longest expected, then first come); it goes to a free worker already
-// holding its largest input, else to the one with the most free slots.
+// holding its largest input, else to the one with the most free slots — or, when every worker is
+// busy and the action is short, to a busy worker running only short actions, which holds it and
+// starts it as a slot frees (prefetch: no round trip between one action and the next).
 #include <algorithm>
 
 #include "google/protobuf/util/time_util.h"
@@ -23,29 +25,51 @@ void BuildQueue::SendAssignmentLocked(Worker& w, const Execution& e) {
   w.link->Send(m);
 }
 
+bool BuildQueue::ShortLocked(absl::Duration expected) const {
+  return config_.prefetch_below_ms() > 0 && expected > absl::ZeroDuration() &&
+         expected < absl::Milliseconds(config_.prefetch_below_ms());
+}
+
 void BuildQueue::RefreshFreeLocked(Worker& w) {
-  const int free = w.link != nullptr && !w.draining
-                       ? std::max(0, w.slots - static_cast<int>(w.running.size()))
-                       : 0;
-  if (free == w.listed.free && w.last_assigned == w.listed.last_assigned) return;
-  if (w.listed.free > 0) free_.erase(w.listed);
-  w.listed = FreeKey{free, w.last_assigned, w.id};
-  if (free > 0) free_.emplace(w.listed, &w);
+  const bool usable = w.link != nullptr && !w.draining;
+  const int running = static_cast<int>(w.running.size());
+  const int free = usable ? std::max(0, w.slots - running) : 0;
+  int spare = 0;
+  if (usable && free == 0 && config_.prefetch_below_ms() > 0) {
+    spare = std::max(0, w.slots + w.queue_depth - running);
+    for (const auto& [id, e] : w.running) {
+      if (!ShortLocked(e->expected)) spare = 0;
+    }
+  }
+  if (free != w.listed.free || w.last_assigned != w.listed.last_assigned) {
+    if (w.listed.free > 0) free_.erase(w.listed);
+    w.listed = FreeKey{free, w.last_assigned, w.id};
+    if (free > 0) free_.emplace(w.listed, &w);
+  }
+  if (spare != w.listed_spare.free || w.last_assigned != w.listed_spare.last_assigned) {
+    if (w.listed_spare.free > 0) spare_.erase(w.listed_spare);
+    w.listed_spare = FreeKey{spare, w.last_assigned, w.id};
+    if (spare > 0) spare_.emplace(w.listed_spare, &w);
+  }
 }
 
 BuildQueue::Worker* BuildQueue::ChooseWorkerLocked(const Execution& e, bool prefer_holder) {
-  Worker* first = nullptr;
-  for (const auto& [free, w] : free_) {
-    if (!w->platform.Satisfies(e.params.platform)) continue;
-    if (!prefer_holder) return w;
-    if (w->large_blobs.contains(e.params.largest_input)) return w;
-    if (first == nullptr) first = w;
+  for (const auto* workers : {&free_, &spare_}) {
+    if (workers == &spare_ && !ShortLocked(history_.Expected(e.params.shape))) break;
+    Worker* first = nullptr;
+    for (const auto& [free, w] : *workers) {
+      if (!w->platform.Satisfies(e.params.platform)) continue;
+      if (!prefer_holder) return w;
+      if (w->large_blobs.contains(e.params.largest_input)) return w;
+      if (first == nullptr) first = w;
+    }
+    if (first != nullptr) return first;
   }
-  return first;
+  return nullptr;
 }
 
 void BuildQueue::DispatchLocked() {
-  while (!free_.empty() && ready_.size() > 0) {
+  while ((!free_.empty() || !spare_.empty()) && ready_.size() > 0) {
     auto next = ready_.Pop([&](const std::shared_ptr<Execution>& e) {
       return ChooseWorkerLocked(*e, /*prefer_holder=*/false) != nullptr;
     });
@@ -56,6 +80,7 @@ void BuildQueue::DispatchLocked() {
     Worker* chosen = ChooseWorkerLocked(*e, affinity);
     e->stage = Stage::kExecuting;
     e->worker = chosen->id;
+    e->expected = history_.Expected(e->params.shape);
     chosen->running[e->id] = e;
     chosen->last_assigned = ++assignments_;
     RefreshFreeLocked(*chosen);

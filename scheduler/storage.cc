@@ -23,6 +23,7 @@ config::SchedulerConfig WithDefaults(config::SchedulerConfig c) {
   if (e->no_worker_grace_ms() <= 0) e->set_no_worker_grace_ms(30000);
   if (e->max_worker_deaths() <= 0) e->set_max_worker_deaths(3);
   if (e->completed_retention_ms() <= 0) e->set_completed_retention_ms(600000);
+  if (e->prefetch_below_ms() == 0) e->set_prefetch_below_ms(1000);
   return c;
 }
 

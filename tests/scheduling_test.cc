@@ -4,6 +4,7 @@
 #include <random>
 #include <thread>
 
+#include "google/longrunning/operations.grpc.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "gmock/gmock.h"
 #include "tests/execution_fixture.h"
@@ -87,6 +88,70 @@ TEST_F(ExecutionTest, LongestExpectedRunsFirst) {
   auto rq = quick.get(), rs = slow.get();
   ASSERT_TRUE(b.get().ok() && rq.ok() && rs.ok());
   EXPECT_LT(StartOf(*rs), StartOf(*rq)) << "the long action queued later should start first";
+}
+
+// Short actions are sent ahead to a busy worker (prefetch); it holds them and starts each as its
+// one slot frees — never two at once — and one cancelled while held is dropped and reported.
+TEST_F(ExecutionTest, ActionsSentAheadWaitForTheSlot) {
+  StartFarm(1, 1);
+  auto shape = [&](int i) {
+    ActionSpec s = Shell("sleep 0.15; date +%s%N");
+    s.environment.emplace_back("STEP", std::to_string(i));
+    s.do_not_cache = true;
+    return s;
+  };
+  ASSERT_TRUE(Run(shape(0)).ok());  // The shape is now known to be short.
+  std::vector<std::future<absl::StatusOr<reapi::ExecuteResponse>>> runs;
+  for (int i = 1; i <= 5; ++i) {
+    runs.push_back(std::async(std::launch::async, [&, i] { return Run(shape(i)); }));
+  }
+  std::vector<std::pair<int64_t, int64_t>> windows;
+  for (auto& f : runs) {
+    auto r = f.get();
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->result().exit_code(), 0);
+    const auto& md = r->result().execution_metadata();
+    windows.emplace_back(TimeUtil::TimestampToNanoseconds(md.execution_start_timestamp()),
+                         TimeUtil::TimestampToNanoseconds(md.execution_completed_timestamp()));
+  }
+  std::sort(windows.begin(), windows.end());
+  for (size_t i = 1; i < windows.size(); ++i) {
+    EXPECT_GE(windows[i].first, windows[i - 1].second) << "two actions ran at once on one slot";
+  }
+
+  // Cancel one held behind a running action: the worker drops it and says so, so its slot is
+  // free again afterwards (an action of a new shape, which is never sent ahead, still runs).
+  auto running = std::async(std::launch::async, [&] { return Run(shape(6)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BuiltAction held = Prepare(shape(7));
+  auto stub = reapi::Execution::NewStub(farm_->channel());
+  reapi::ExecuteRequest req;
+  held.digest.ToProto(req.mutable_action_digest());
+  grpc::ClientContext ctx;
+  auto reader = stub->Execute(&ctx, req);
+  google::longrunning::Operation op;
+  while (reader->Read(&op)) {
+    reapi::ExecuteOperationMetadata md;
+    op.metadata().UnpackTo(&md);
+    if (md.stage() == reapi::ExecutionStage::EXECUTING) break;
+  }
+  auto ops = google::longrunning::Operations::NewStub(farm_->channel());
+  google::longrunning::CancelOperationRequest cancel;
+  cancel.set_name(op.name());
+  google::protobuf::Empty empty;
+  grpc::ClientContext cctx;
+  ASSERT_TRUE(ops->CancelOperation(&cctx, cancel, &empty).ok());
+  while (reader->Read(&op)) {
+  }
+  reapi::ExecuteResponse resp;
+  op.response().UnpackTo(&resp);
+  EXPECT_EQ(resp.status().code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(running.get().ok());
+  ActionSpec other = Shell("echo other shape");
+  other.do_not_cache = true;
+  auto r = Run(other);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->result().exit_code(), 0);
 }
 
 }  // namespace

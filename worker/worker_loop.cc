@@ -59,12 +59,14 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
   auto* reg = reg_msg.mutable_register_();
   reg->set_worker_id(options_.worker_id);
   reg->set_slots(options_.slots);
+  reg->set_queue_depth(options_.queue_depth);
   for (const auto& p : options_.properties) *reg->add_properties() = p;
   for (const Digest& d : cache_->LargeBlobs(1 << 20)) d.ToProto(reg->add_cached_blobs());
   std::vector<worker::Completion> undelivered;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, r] : running_) reg->add_running_executions(id);
+    for (const auto& a : queued_) reg->add_running_executions(a.execution_id());
     for (const auto& c : undelivered_) reg->add_running_executions(c.execution_id());
     undelivered.swap(undelivered_);
     stream_ = stream.get();
@@ -112,9 +114,17 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
       } else if (msg.has_assignment()) {
         Start(msg.assignment());
       } else if (msg.has_cancel()) {
-        absl::MutexLock lock(&mu_);
-        auto it = running_.find(msg.cancel().execution_id());
-        if (it != running_.end()) it->second.cancel->Cancel();
+        std::optional<worker::WorkerMessage> dropped;
+        {
+          absl::MutexLock lock(&mu_);
+          auto it = running_.find(msg.cancel().execution_id());
+          if (it != running_.end()) it->second.cancel->Cancel();
+          dropped = TakeQueuedLocked(msg.cancel().execution_id());
+        }
+        if (dropped && !Send(*dropped)) {
+          absl::MutexLock lock(&mu_);
+          undelivered_.push_back(dropped->completion());
+        }
       } else if (msg.has_drain()) {
         absl::MutexLock lock(&mu_);
         draining_ = true;
@@ -147,25 +157,70 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
 
 void WorkerLoop::Start(const worker::Assignment& a) {
   absl::MutexLock lock(&mu_);
-  if (running_.count(a.execution_id()) > 0) return;
-  Running& r = running_[a.execution_id()];
+  const std::string& id = a.execution_id();
+  if (running_.count(id) > 0) return;
+  for (const auto& q : queued_) {
+    if (q.execution_id() == id) return;
+  }
+  if (static_cast<int>(running_.size()) >= options_.slots) {
+    queued_.push_back(a);
+    return;
+  }
+  Running& r = running_[id];
   r.cancel = std::make_unique<CancelSignal>();
-  CancelSignal* cancel = r.cancel.get();
-  r.thread = std::thread([this, a, cancel] { Finish(a.execution_id(), executor_->Run(a, cancel)); });
+  r.thread = std::thread([this, a] { RunFrom(a); });
 }
 
-void WorkerLoop::Finish(const std::string& id, reapi::ExecuteResponse response) {
+void WorkerLoop::RunFrom(worker::Assignment a) {
+  for (;;) {
+    CancelSignal* cancel;
+    {
+      absl::MutexLock lock(&mu_);
+      cancel = running_[a.execution_id()].cancel.get();
+    }
+    std::optional<worker::Assignment> next = Finish(a.execution_id(), executor_->Run(a, cancel));
+    if (!next) return;
+    a = std::move(*next);
+  }
+}
+
+std::optional<worker::Assignment> WorkerLoop::Finish(const std::string& id,
+                                                     reapi::ExecuteResponse response) {
   worker::WorkerMessage m;
   m.mutable_completion()->set_execution_id(id);
   *m.mutable_completion()->mutable_response() = std::move(response);
   bool sent = Send(m);
   absl::MutexLock lock(&mu_);
-  auto it = running_.find(id);
-  if (it != running_.end()) {
-    finished_.push_back(std::move(it->second.thread));
-    running_.erase(it);
-  }
   if (!sent) undelivered_.push_back(m.completion());
+  auto it = running_.find(id);
+  if (it == running_.end()) return std::nullopt;
+  std::thread self = std::move(it->second.thread);
+  running_.erase(it);
+  if (!queued_.empty()) {
+    worker::Assignment next = std::move(queued_.front());
+    queued_.pop_front();
+    Running& r = running_[next.execution_id()];
+    r.cancel = std::make_unique<CancelSignal>();
+    r.thread = std::move(self);  // This thread goes on with it.
+    return next;
+  }
+  finished_.push_back(std::move(self));
+  return std::nullopt;
+}
+
+std::optional<worker::WorkerMessage> WorkerLoop::TakeQueuedLocked(const std::string& id) {
+  for (auto q = queued_.begin(); q != queued_.end(); ++q) {
+    if (q->execution_id() != id) continue;
+    queued_.erase(q);
+    // The scheduler counts it against this worker until it hears back.
+    worker::WorkerMessage m;
+    m.mutable_completion()->set_execution_id(id);
+    auto* st = m.mutable_completion()->mutable_response()->mutable_status();
+    st->set_code(static_cast<int>(absl::StatusCode::kCancelled));
+    st->set_message(absl::StrCat("execution ", id, " was cancelled before it started"));
+    return m;
+  }
+  return std::nullopt;
 }
 
 void WorkerLoop::ReapFinishedThreads() {

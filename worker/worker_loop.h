@@ -1,12 +1,15 @@
 // The worker's connection to the scheduler: dials (the scheduler never dials a worker),
 // registers, runs assignments on up to `slots` threads, reports results, sends heartbeats, and
 // reconnects with backoff — reporting what it is still running so that work is reclaimed, and
-// delivering results that finished while the stream was down.
+// delivering results that finished while the stream was down. Up to `queue_depth` assignments
+// beyond the slots wait here and start on the thread whose action just finished.
 #ifndef KFARM_WORKER_WORKER_LOOP_H_
 #define KFARM_WORKER_WORKER_LOOP_H_
 
 #include <atomic>
+#include <deque>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -25,6 +28,7 @@ struct WorkerOptions {
   std::string scheduler;
   std::string worker_id;
   int slots = 1;
+  int queue_depth = 1;
   std::vector<reapi::Platform::Property> properties;
 };
 
@@ -47,7 +51,13 @@ class WorkerLoop {
 
   bool Session(const std::atomic<bool>* stop);
   void Start(const worker::Assignment& a);
-  void Finish(const std::string& id, reapi::ExecuteResponse response);
+  // Runs `a`, then whatever waits in queued_, on this thread.
+  void RunFrom(worker::Assignment a);
+  // Reports the result; returns the next queued assignment to run on this thread, if any.
+  std::optional<worker::Assignment> Finish(const std::string& id, reapi::ExecuteResponse response);
+  // Drops a queued (not started) assignment; the completion that tells the scheduler so.
+  std::optional<worker::WorkerMessage> TakeQueuedLocked(const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Send(const worker::WorkerMessage& msg);
   void ReapFinishedThreads();
 
@@ -60,6 +70,7 @@ class WorkerLoop {
   Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
   grpc::ClientContext* ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::map<std::string, Running> running_ ABSL_GUARDED_BY(mu_);
+  std::deque<worker::Assignment> queued_ ABSL_GUARDED_BY(mu_);  // Not started yet.
   std::vector<std::thread> finished_ ABSL_GUARDED_BY(mu_);
   std::vector<worker::Completion> undelivered_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
