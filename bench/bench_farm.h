@@ -105,8 +105,11 @@ inline std::unique_ptr<Farm> StartFarm(const std::string& bin, const std::string
 }
 
 // Runs `digests` through `clients` concurrent streams; returns the wall time in seconds.
+// Runs every action once from `clients` concurrent streams; returns the wall time. `metadata`,
+// when given, receives each successful action's execution metadata.
 inline double RunAll(const std::string& address, const std::vector<Digest>& digests, int clients,
-              int* failures) {
+              int* failures,
+              std::vector<reapi::ExecutedActionMetadata>* metadata = nullptr) {
   // Client threads share connections, 16 streams to one, as a client process multiplexes its
   // calls; connections and threads are up before the clock starts: the figure is the farm's.
   std::vector<std::shared_ptr<grpc::Channel>> channels;
@@ -117,6 +120,7 @@ inline double RunAll(const std::string& address, const std::vector<Digest>& dige
   std::atomic<size_t> next{0};
   std::atomic<int> failed{0}, ready{0};
   std::atomic<bool> go{false};
+  absl::Mutex metadata_mu;
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
@@ -127,15 +131,12 @@ inline double RunAll(const std::string& address, const std::vector<Digest>& dige
       while (!go) std::this_thread::yield();
       for (size_t i = next++; i < digests.size(); i = next++) {
         auto r = exec.Execute(digests[i], o);
-        if (r.ok() && getenv("KF_TL")) {
-          const auto& m = r->result().execution_metadata();
-          auto ns = [](const google::protobuf::Timestamp& t) { return t.seconds() * 1000000000LL + t.nanos(); };
-          static absl::Mutex tl_mu; absl::MutexLock l(&tl_mu);
-          FILE* f = fopen(getenv("KF_TL"), "a");
-          fprintf(f, "%s %lld %lld %lld %lld %lld\n", m.worker().c_str(), (long long)ns(m.queued_timestamp()), (long long)ns(m.worker_start_timestamp()), (long long)ns(m.execution_start_timestamp()), (long long)ns(m.execution_completed_timestamp()), (long long)ns(m.worker_completed_timestamp()));
-          fclose(f);
+        if (!r.ok() || r->status().code() != 0 || r->result().exit_code() != 0) {
+          failed++;
+        } else if (metadata != nullptr) {
+          absl::MutexLock lock(&metadata_mu);
+          metadata->push_back(r->result().execution_metadata());
         }
-        if (!r.ok() || r->status().code() != 0 || r->result().exit_code() != 0) failed++;
       }
     });
   }

@@ -10,11 +10,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -27,6 +29,7 @@
 #include "bench/bench_farm.h"
 #include "common/execution_client.h"
 #include "common/input_tree.h"
+#include "google/protobuf/util/time_util.h"
 
 ABSL_FLAG(int, workers, 64, "Worker processes (1 slot each)");
 ABSL_FLAG(int, actions, 2000, "Actions in the scale simulation");
@@ -40,6 +43,38 @@ namespace {
 
 // Simulated actions need no tools and no sandbox: the figure is the scheduler's.
 const std::vector<std::string> kSimWorker = {"--sandbox=none", "--detect_tools=false"};
+
+// Where a round of the simulation goes, from the actions' own metadata: how long each action ran
+// (spawn to reap) and how long its worker then waited for the next one.
+struct RoundTimes {
+  double run_ms = 0;  // Mean.
+  double gap_ms = 0;  // Median.
+};
+
+RoundTimes Rounds(const std::vector<reapi::ExecutedActionMetadata>& timeline) {
+  using google::protobuf::util::TimeUtil;
+  std::map<std::string, std::vector<std::pair<int64_t, int64_t>>> by_worker;
+  double run_total = 0;
+  for (const auto& m : timeline) {
+    const int64_t start = TimeUtil::TimestampToNanoseconds(m.worker_start_timestamp());
+    const int64_t done = TimeUtil::TimestampToNanoseconds(m.worker_completed_timestamp());
+    by_worker[m.worker()].emplace_back(start, done);
+    run_total += TimeUtil::TimestampToNanoseconds(m.execution_completed_timestamp()) -
+                 TimeUtil::TimestampToNanoseconds(m.execution_start_timestamp());
+  }
+  std::vector<int64_t> gaps;
+  for (auto& [worker, runs] : by_worker) {
+    std::sort(runs.begin(), runs.end());
+    for (size_t i = 1; i < runs.size(); ++i) gaps.push_back(runs[i].first - runs[i - 1].second);
+  }
+  RoundTimes t;
+  if (!timeline.empty()) t.run_ms = run_total / static_cast<double>(timeline.size()) / 1e6;
+  if (!gaps.empty()) {
+    std::nth_element(gaps.begin(), gaps.begin() + static_cast<long>(gaps.size() / 2), gaps.end());
+    t.gap_ms = static_cast<double>(gaps[gaps.size() / 2]) / 1e6;
+  }
+  return t;
+}
 
 std::vector<Digest> Prepare(CasClient& cas, int n, const std::vector<std::string>& command,
                             const std::string& tag) {
@@ -120,7 +155,9 @@ int Run() {
   const double sched0 = CpuSeconds(farm->scheduler), workers0 = workers_cpu();
   const double self0 = CpuSeconds(getpid());
   std::fprintf(stderr, "scale_bench: simulation starting\n");  // For profilers to attach.
-  double wall = RunAll(address, sim, clients, &failures);
+  std::vector<reapi::ExecutedActionMetadata> timeline;
+  double wall = RunAll(address, sim, clients, &failures, &timeline);
+  const RoundTimes rounds = Rounds(timeline);
   const double sim_sched = CpuSeconds(farm->scheduler) - sched0;
   const double sim_workers = workers_cpu() - workers0, sim_client = CpuSeconds(getpid()) - self0;
   double ideal = nactions * sleep_ms / 1000.0 / nworkers;
@@ -145,6 +182,10 @@ int Run() {
                               sleep_ms, nworkers).c_str(),
               absl::StrFormat("%.2f s vs %.2f s = %.0f%%", wall, ideal, 100 * ideal / wall).c_str(),
               ">= 90%");
+  std::printf("| %-58s | %-24s | %-16s |\n",
+              "  per action: run (spawn to reap, mean), then gap to next",
+              absl::StrFormat("%.1f ms, %.2f ms (median)", rounds.run_ms, rounds.gap_ms).c_str(),
+              absl::StrFormat("%d ms, 0", sleep_ms).c_str());
   std::printf("| %-58s | %-24s | %-16s |\n", "  CPU per action: scheduler, workers (with actions), clients",
               absl::StrFormat("%.0f, %.0f, %.0f us", 1e6 * sim_sched / nactions,
                               1e6 * sim_workers / nactions, 1e6 * sim_client / nactions).c_str(),
