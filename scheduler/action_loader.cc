@@ -42,7 +42,7 @@ grpc::Status LoadMessage(BlobAccess* cas, const Digest& d, const std::string& wh
 
 // Walks the input tree: every Directory must exist and be canonical, every file must exist.
 grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, Missing* missing,
-                            Digest* largest) {
+                            Digest* largest, std::vector<reapi::Directory>* directories) {
   std::deque<std::pair<Digest, std::string>> queue{{root, ""}};
   absl::flat_hash_set<Digest> seen{root};
   std::vector<Digest> files;
@@ -69,6 +69,7 @@ grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, Missing* missin
       if (!sd.ok()) return Invalid(absl::StrCat("input directory \"", path, sub.name(), "\": ", sd.status().message()));
       if (seen.insert(*sd).second) queue.emplace_back(*sd, path + sub.name() + "/");
     }
+    directories->push_back(std::move(dir));
   }
   for (const Digest& d : files) {
     if (d.size() >= (1 << 20) && (!largest->valid() || d.size() > largest->size())) *largest = d;
@@ -113,7 +114,7 @@ grpc::Status ActionLoader::Load(const reapi::ExecuteRequest& req, const Digest& 
     if (!s.ok()) return s;
     auto root = Digest::FromProto(out->action.input_root_digest());
     if (!root.ok()) return Invalid(absl::StrCat("Action.input_root_digest: ", root.status().message()));
-    s = CheckInputTree(cas_, *root, &missing, &out->largest_input);
+    s = CheckInputTree(cas_, *root, &missing, &out->largest_input, &out->input_directories);
     if (!s.ok()) return s;
   }
   if (!missing.empty()) return MissingBlobsStatus(missing);

@@ -41,6 +41,7 @@ struct ExecuteParams {
   std::string invocation_id;  // RequestMetadata.tool_invocation_id: which build asked.
   std::string shape;          // Arguments and outputs without digests (duration history key).
   Digest largest_input;       // The biggest input file (>= 1 MiB), for cache affinity.
+  std::vector<reapi::Directory> input_directories;  // The input tree, sent along to the worker.
 };
 
 struct OperationView {

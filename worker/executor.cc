@@ -99,7 +99,7 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
     note(root_digest.status());
     if (root_digest.ok()) {
       InputStager stager(cas_, cache_, options_.link_inputs);
-      note(Annotate(stager.Stage(*root_digest, root), "staging inputs"));
+      note(Annotate(stager.Stage(*root_digest, root, a.input_directories()), "staging inputs"));
     }
   }
   if (first_error.ok()) note(CreateOutputParents(a.command(), working_dir));

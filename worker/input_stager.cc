@@ -30,11 +30,16 @@ bool SafeRelative(absl::string_view p) {
 
 }  // namespace
 
-absl::Status InputStager::Stage(const Digest& root, const std::string& dir) {
+absl::Status InputStager::Stage(const Digest& root, const std::string& dir,
+                                const google::protobuf::RepeatedPtrField<reapi::Directory>& given) {
   if (root.empty_blob()) return absl::OkStatus();  // The empty Directory: nothing to fetch.
-  ASSIGN_OR_RETURN(std::vector<reapi::Directory> dirs, cas_->GetTree(root));
+  std::vector<reapi::Directory> fetched;
+  if (given.empty()) {
+    ASSIGN_OR_RETURN(fetched, cas_->GetTree(root));
+  }
   absl::flat_hash_map<Digest, const reapi::Directory*> by_digest;
-  for (const auto& d : dirs) by_digest.emplace(Digest::Of(d.SerializeAsString()), &d);
+  for (const auto& d : given) by_digest.emplace(Digest::Of(d.SerializeAsString()), &d);
+  for (const auto& d : fetched) by_digest.emplace(Digest::Of(d.SerializeAsString()), &d);
 
   std::vector<FileToLink> files;
   std::vector<std::pair<Digest, std::string>> stack{{root, dir}};

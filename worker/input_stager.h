@@ -18,8 +18,11 @@ class InputStager {
   // cannot keep an action from writing through a hardlink (no bubblewrap, or not root).
   InputStager(CasClient* cas, FileCache* cache, bool link) : cas_(cas), cache_(cache), link_(link) {}
 
-  // `dir` must exist and be empty.
-  absl::Status Stage(const Digest& root, const std::string& dir);
+  // `dir` must exist and be empty. `given` holds the tree's Directory messages when the
+  // scheduler sent them along (each is checked against the digest that names it); otherwise the
+  // tree is fetched.
+  absl::Status Stage(const Digest& root, const std::string& dir,
+                     const google::protobuf::RepeatedPtrField<reapi::Directory>& given = {});
 
  private:
   CasClient* cas_;
