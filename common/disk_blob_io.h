@@ -1,0 +1,23 @@
+// One blob file of the disk store, read or written: readers verify as they read (the checksum
+// recorded at verified write time, else the SHA-256 digest) and map large files; writers hash as
+// they write and commit through the store only when the bytes match the digest.
+#ifndef KFARM_COMMON_DISK_BLOB_IO_H_
+#define KFARM_COMMON_DISK_BLOB_IO_H_
+
+#include <memory>
+#include <string>
+
+#include "common/disk_blob_access.h"
+
+namespace kfarm {
+
+// Both take ownership of `fd`. `checksum` 0: none recorded, verify against the digest.
+std::unique_ptr<BlobReader> NewDiskBlobReader(DiskBlobAccess* store, const Digest& digest, int fd,
+                                              std::string path, uint64_t checksum,
+                                              int64_t file_size);
+std::unique_ptr<BlobWriter> NewDiskBlobWriter(DiskBlobAccess* store, const Digest& digest, int fd,
+                                              std::string temp_path);
+
+}  // namespace kfarm
+
+#endif  // KFARM_COMMON_DISK_BLOB_IO_H_
