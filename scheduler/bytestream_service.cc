@@ -66,11 +66,11 @@ absl::Status ByteStreamService::CheckResource(const ResourceName& r) {
 }
 
 grpc::Status ByteStreamService::RawRead(grpc::ServerContext* ctx, RawReadStream* stream) {
-  google::bytestream::ReadRequest request;
-  if (!stream->Read(&request)) {
+  google::bytestream::ReadRequest read_request;
+  if (!stream->Read(&read_request)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "read call carried no request");
   }
-  const google::bytestream::ReadRequest* req = &request;
+  const google::bytestream::ReadRequest* req = &read_request;  // As the generated API hands it.
   auto r = ParseReadResourceName(req->resource_name());
   if (!r.ok()) return ToGrpcStatus(r.status());
   absl::Status s = CheckResource(*r);
@@ -94,16 +94,18 @@ grpc::Status ByteStreamService::RawRead(grpc::ServerContext* ctx, RawReadStream*
 absl::Status ByteStreamService::ReadBlob(grpc::ServerContext* ctx, const ResourceName& r,
                                          int64_t offset, int64_t limit, RawReadStream* stream) {
   ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader, cas_->OpenRead(r.digest));
-  if (Compressed(r)) return ReadCompressed(ctx, *reader, stream);
+  if (Compressed(r)) return ReadCompressed(ctx, *reader, r.digest.size(), stream);
   int64_t remaining = limit > 0 ? limit : r.digest.size() - offset;
   int64_t skip = offset;
+  // A small blob comes whole in one piece, its end in the next: no 1 MiB buffer for 100 bytes.
+  const size_t piece_size = static_cast<size_t>(std::min<int64_t>(kChunk, r.digest.size() + 1));
   // The last piece is held back until the reader reports a clean end: a store that finds the
   // blob corrupt says so only then, and the client must never receive the whole corrupt blob.
   grpc::ByteBuffer pending;
   bool have_pending = false;
   for (;;) {
     if (ctx->IsCancelled()) return absl::CancelledError("client went away");
-    ASSIGN_OR_RETURN(BlobPiece piece, reader->ReadPiece(kChunk));
+    ASSIGN_OR_RETURN(BlobPiece piece, reader->ReadPiece(piece_size));
     const bool end = piece.data.empty();
     size_t drop = static_cast<size_t>(std::min<int64_t>(skip, static_cast<int64_t>(piece.data.size())));
     skip -= static_cast<int64_t>(drop);
@@ -119,9 +121,9 @@ absl::Status ByteStreamService::ReadBlob(grpc::ServerContext* ctx, const Resourc
 }
 
 absl::Status ByteStreamService::ReadCompressed(grpc::ServerContext* ctx, BlobReader& reader,
-                                               RawReadStream* stream) {
+                                               int64_t size, RawReadStream* stream) {
   ZstdCompressor zstd;
-  std::string buf(kChunk, '\0');
+  std::string buf(static_cast<size_t>(std::min<int64_t>(kChunk, size + 1)), '\0');
   // Held back until the reader reports a clean end, as for plain reads.
   std::shared_ptr<std::string> pending;
   for (;;) {

@@ -29,7 +29,8 @@ class ByteStreamService final : public google::bytestream::ByteStream::Service {
   absl::Status CheckResource(const ResourceName& r);
   absl::Status ReadBlob(grpc::ServerContext* ctx, const ResourceName& r, int64_t offset,
                         int64_t limit, RawReadStream* stream);
-  absl::Status ReadCompressed(grpc::ServerContext* ctx, BlobReader& reader, RawReadStream* stream);
+  absl::Status ReadCompressed(grpc::ServerContext* ctx, BlobReader& reader, int64_t size,
+                              RawReadStream* stream);
   absl::Status Accept(Upload& up, const ResourceName& r, const google::bytestream::WriteRequest& req);
   absl::StatusOr<bool> AlreadyStored(const Digest& d);
 
