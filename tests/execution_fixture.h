@@ -13,6 +13,7 @@
 #include "common/execution_client.h"
 #include "common/merkle.h"
 #include "common/testing/temp_dir.h"
+#include "google/longrunning/operations.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/farm.h"
 
@@ -76,6 +77,45 @@ class ExecutionTest : public ::testing::Test {
     auto result = std::async(std::launch::async, [this, action, o] { return exec_->Execute(action, o); });
     executing->get_future().wait();
     return result;
+  }
+
+  // An Execute call of its own, read until the scheduler reports EXECUTING (or the stream ends).
+  struct RawExecution {
+    grpc::ClientContext ctx;
+    std::unique_ptr<reapi::Execution::Stub> stub;
+    std::unique_ptr<grpc::ClientReader<google::longrunning::Operation>> reader;
+    google::longrunning::Operation op;  // The last one read.
+
+    // Reads to the end; the final ExecuteResponse.
+    reapi::ExecuteResponse Finish() {
+      while (reader->Read(&op)) {
+      }
+      reapi::ExecuteResponse resp;
+      op.response().UnpackTo(&resp);
+      return resp;
+    }
+  };
+  std::unique_ptr<RawExecution> ExecuteUntilExecuting(const Digest& action) {
+    auto x = std::make_unique<RawExecution>();
+    x->stub = reapi::Execution::NewStub(farm_->channel());
+    reapi::ExecuteRequest req;
+    action.ToProto(req.mutable_action_digest());
+    x->reader = x->stub->Execute(&x->ctx, req);
+    while (x->reader->Read(&x->op)) {
+      reapi::ExecuteOperationMetadata md;
+      x->op.metadata().UnpackTo(&md);
+      if (md.stage() == reapi::ExecutionStage::EXECUTING) break;
+    }
+    return x;
+  }
+
+  grpc::Status CancelOperation(const std::string& name) {
+    auto ops = google::longrunning::Operations::NewStub(farm_->channel());
+    google::longrunning::CancelOperationRequest cancel;
+    cancel.set_name(name);
+    google::protobuf::Empty empty;
+    grpc::ClientContext ctx;
+    return ops->CancelOperation(&ctx, cancel, &empty);
   }
 
   std::string Blob(const reapi::Digest& d) {

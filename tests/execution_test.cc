@@ -259,31 +259,11 @@ TEST_F(ExecutionTest, CancelOperationStopsARunningAction) {
   ActionSpec spec = Shell("sleep 30");
   spec.do_not_cache = true;
   BuiltAction a = Prepare(spec);
-  auto stub = reapi::Execution::NewStub(farm_->channel());
-  reapi::ExecuteRequest req;
-  a.digest.ToProto(req.mutable_action_digest());
-  grpc::ClientContext ctx;
-  auto reader = stub->Execute(&ctx, req);
-  google::longrunning::Operation op;
-  std::string name;
-  while (reader->Read(&op)) {
-    reapi::ExecuteOperationMetadata md;
-    op.metadata().UnpackTo(&md);
-    name = op.name();
-    if (md.stage() == reapi::ExecutionStage::EXECUTING) break;
-  }
-  ASSERT_FALSE(name.empty());
-  auto ops = google::longrunning::Operations::NewStub(farm_->channel());
-  google::longrunning::CancelOperationRequest cancel;
-  cancel.set_name(name);
-  google::protobuf::Empty empty;
-  grpc::ClientContext cctx;
-  ASSERT_TRUE(ops->CancelOperation(&cctx, cancel, &empty).ok());
-  bool done = false;
-  while (reader->Read(&op)) done |= op.done();
-  EXPECT_TRUE(done);
-  reapi::ExecuteResponse resp;
-  op.response().UnpackTo(&resp);
+  auto x = ExecuteUntilExecuting(a.digest);
+  ASSERT_FALSE(x->op.name().empty());
+  ASSERT_TRUE(CancelOperation(x->op.name()).ok());
+  reapi::ExecuteResponse resp = x->Finish();
+  EXPECT_TRUE(x->op.done());
   EXPECT_EQ(resp.status().code(), grpc::StatusCode::CANCELLED);
   // The single slot frees up quickly: the sleep was killed, not waited out.
   auto start = std::chrono::steady_clock::now();

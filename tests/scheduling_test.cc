@@ -4,7 +4,6 @@
 #include <random>
 #include <thread>
 
-#include "google/longrunning/operations.grpc.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "gmock/gmock.h"
 #include "tests/execution_fixture.h"
@@ -123,29 +122,9 @@ TEST_F(ExecutionTest, ActionsSentAheadWaitForTheSlot) {
   // free again afterwards (an action of a new shape, which is never sent ahead, still runs).
   auto running = std::async(std::launch::async, [&] { return Run(shape(6)); });
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  BuiltAction held = Prepare(shape(7));
-  auto stub = reapi::Execution::NewStub(farm_->channel());
-  reapi::ExecuteRequest req;
-  held.digest.ToProto(req.mutable_action_digest());
-  grpc::ClientContext ctx;
-  auto reader = stub->Execute(&ctx, req);
-  google::longrunning::Operation op;
-  while (reader->Read(&op)) {
-    reapi::ExecuteOperationMetadata md;
-    op.metadata().UnpackTo(&md);
-    if (md.stage() == reapi::ExecutionStage::EXECUTING) break;
-  }
-  auto ops = google::longrunning::Operations::NewStub(farm_->channel());
-  google::longrunning::CancelOperationRequest cancel;
-  cancel.set_name(op.name());
-  google::protobuf::Empty empty;
-  grpc::ClientContext cctx;
-  ASSERT_TRUE(ops->CancelOperation(&cctx, cancel, &empty).ok());
-  while (reader->Read(&op)) {
-  }
-  reapi::ExecuteResponse resp;
-  op.response().UnpackTo(&resp);
-  EXPECT_EQ(resp.status().code(), grpc::StatusCode::CANCELLED);
+  auto held = ExecuteUntilExecuting(Prepare(shape(7)).digest);
+  ASSERT_TRUE(CancelOperation(held->op.name()).ok());
+  EXPECT_EQ(held->Finish().status().code(), grpc::StatusCode::CANCELLED);
   ASSERT_TRUE(running.get().ok());
   ActionSpec other = Shell("echo other shape");
   other.do_not_cache = true;
