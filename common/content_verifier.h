@@ -20,6 +20,17 @@ class ContentVerifier {
   }
   int64_t size() const { return size_; }
 
+  // Update, refusing bytes beyond the digest's size: INVALID_ARGUMENT naming the digest.
+  absl::Status UpdateWithinSize(absl::string_view data) {
+    if (size_ + static_cast<int64_t>(data.size()) > expected_.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("blob ", expected_.ToString(),
+                                                     ": more than ", expected_.size(),
+                                                     " bytes sent"));
+    }
+    Update(data);
+    return absl::OkStatus();
+  }
+
   // INVALID_ARGUMENT naming the expected digest and what the bytes really are.
   absl::Status Finish() {
     Digest actual(hasher_.Finish(), size_);

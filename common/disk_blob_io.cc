@@ -134,12 +134,11 @@ class DiskBlobWriter : public BlobWriter {
   }
 
   absl::Status Write(absl::string_view data) override {
-    if (store_->verify_content() &&
-        verifier_.size() + static_cast<int64_t>(data.size()) > digest_.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("blob ", digest_.ToString(), ": more than ",
-                                                     digest_.size(), " bytes sent"));
+    if (store_->verify_content()) {
+      RETURN_IF_ERROR(verifier_.UpdateWithinSize(data));
+    } else {
+      verifier_.Update(data);  // Counts the bytes; values under digest-shaped keys.
     }
-    verifier_.Update(data);
     if (store_->verify_content()) checksum_.Update(data);
     return WriteFully(fd_, data, temp_path_);
   }
