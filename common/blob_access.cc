@@ -32,6 +32,12 @@ class EmptyBlobWriter : public BlobWriter {
 
 }  // namespace
 
+absl::Status BlobWriter::WritePieces(absl::Span<const absl::string_view> pieces,
+                                     std::shared_ptr<const void>) {
+  for (absl::string_view p : pieces) RETURN_IF_ERROR(Write(p));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<BlobReader>> BlobAccess::OpenRead(const Digest& digest) {
   if (digest.empty_blob()) {
     return std::make_unique<StringBlobReader>(std::make_shared<const std::string>());

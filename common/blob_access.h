@@ -37,6 +37,12 @@ class BlobWriter {
  public:
   virtual ~BlobWriter() = default;  // Without Commit, everything written is discarded.
   virtual absl::Status Write(absl::string_view data) = 0;
+  // The pieces in order, as one write where the store can: a message off the network arrives
+  // in many small slices, and a system call for each costs more than the bytes. `owner`, when
+  // given, keeps the pieces valid after the call, so a store may finish with them later (Commit
+  // waits for that).
+  virtual absl::Status WritePieces(absl::Span<const absl::string_view> pieces,
+                                   std::shared_ptr<const void> owner);
   virtual int64_t bytes_written() const = 0;
   // Checks the bytes against the digest (size and hash) and only then makes the blob visible,
   // atomically. A mismatch is INVALID_ARGUMENT naming both digests; nothing is stored.

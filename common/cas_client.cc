@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/bytestream_wire.h"
 #include "common/content_verifier.h"
 #include "common/file_util.h"
 #include "common/grpc_status.h"
@@ -51,7 +52,9 @@ CasClient::CasClient(std::shared_ptr<grpc::Channel> channel, std::string instanc
     : channel_(std::move(channel)),
       instance_(std::move(instance)),
       cas_(reapi::ContentAddressableStorage::NewStub(channel_)),
-      bytestream_(google::bytestream::ByteStream::NewStub(channel_)) {}
+      bytestream_(google::bytestream::ByteStream::NewStub(channel_)),
+      raw_write_("/google.bytestream.ByteStream/Write",
+                 grpc::internal::RpcMethod::CLIENT_STREAMING, channel_) {}
 
 absl::StatusOr<std::vector<Digest>> CasClient::FindMissing(absl::Span<const Digest> digests) {
   std::vector<Digest> missing;
@@ -147,32 +150,39 @@ absl::Status CasClient::StreamUpload(const BlobSource& blob) {
   }
   grpc::ClientContext ctx;
   google::bytestream::WriteResponse resp;
-  auto writer = bytestream_->Write(&ctx, &resp);
-  google::bytestream::WriteRequest req;
-  req.set_resource_name(MakeWriteResourceName(instance_, NewUploadId(), blob.digest));
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(channel_.get(), raw_write_,
+                                                                    &ctx, &resp));
+  const std::string name = MakeWriteResourceName(instance_, NewUploadId(), blob.digest);
+  // Each message's data is a slice of its owner — the caller's string, or a buffer the file was
+  // read into, reused once the transport has let go of it — so nothing is copied after read(2).
+  // (Not a mapping of the file: one truncated by a build meanwhile would be a SIGBUS.)
+  std::shared_ptr<std::string> buffer;
   int64_t offset = 0;
-  std::string buf(kChunk, '\0');
   absl::Status local = absl::OkStatus();
   for (;;) {
-    size_t n;
+    BlobPiece piece;
     if (blob.data) {
-      n = std::min(kChunk, blob.data->size() - static_cast<size_t>(offset));
-      req.mutable_data()->assign(blob.data->data() + offset, n);
+      piece = {absl::string_view(*blob.data).substr(static_cast<size_t>(offset), kChunk), blob.data};
     } else {
-      ssize_t got = ::read(fd, buf.data(), buf.size());
+      if (buffer == nullptr || buffer.use_count() > 1) buffer = std::make_shared<std::string>();
+      buffer->resize(kChunk);
+      ssize_t got;
+      do {
+        got = ::read(fd, buffer->data(), buffer->size());
+      } while (got < 0 && errno == EINTR);
       if (got < 0) {
         local = ErrnoError("read", blob.path);
         break;
       }
-      n = static_cast<size_t>(got);
-      req.mutable_data()->assign(buf.data(), n);
+      piece = {absl::string_view(buffer->data(), static_cast<size_t>(got)), buffer};
     }
-    req.set_write_offset(offset);
-    offset += static_cast<int64_t>(n);
-    bool last = offset >= blob.digest.size() || n == 0;
-    req.set_finish_write(last);
-    if (!writer->Write(req)) break;  // The server ended the stream; Finish says why.
-    req.clear_resource_name();
+    const int64_t n = static_cast<int64_t>(piece.data.size());
+    const bool last = offset + n >= blob.digest.size() || n == 0;
+    if (!writer->Write(WriteRequestBytes(offset == 0 ? name : "", offset, last, piece))) {
+      break;  // The server ended the stream; Finish says why.
+    }
+    offset += n;
     if (last) break;
   }
   if (fd >= 0) ::close(fd);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <grpcpp/channel.h>
+#include <grpcpp/impl/rpc_method.h>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -37,6 +38,8 @@ class CasClient {
   absl::StatusOr<std::vector<Digest>> FindMissing(absl::Span<const Digest> digests);
   absl::Status UploadMissing(const std::vector<BlobSource>& blobs);
   absl::Status UploadTree(const MerkleTree& tree);
+  // One blob through ByteStream, whatever its size, without asking FindMissing first.
+  absl::Status StreamUpload(const BlobSource& blob);
 
   absl::StatusOr<std::string> ReadBlob(const Digest& digest);
   // Streams the blob's bytes to `sink` (verified: a mismatch fails after the last piece).
@@ -56,12 +59,13 @@ class CasClient {
 
  private:
   absl::Status BatchUpload(const std::vector<const BlobSource*>& blobs);
-  absl::Status StreamUpload(const BlobSource& blob);
 
   std::shared_ptr<grpc::Channel> channel_;
   std::string instance_;
   std::unique_ptr<reapi::ContentAddressableStorage::Stub> cas_;
   std::unique_ptr<google::bytestream::ByteStream::Stub> bytestream_;
+  // ByteStream.Write with hand-framed messages (common/bytestream_wire), as a stub would call it.
+  const grpc::internal::RpcMethod raw_write_;
   int64_t max_batch_bytes_ = 4 << 20;
 };
 

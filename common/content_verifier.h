@@ -22,13 +22,16 @@ class ContentVerifier {
 
   // Update, refusing bytes beyond the digest's size: INVALID_ARGUMENT naming the digest.
   absl::Status UpdateWithinSize(absl::string_view data) {
-    if (size_ + static_cast<int64_t>(data.size()) > expected_.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("blob ", expected_.ToString(),
-                                                     ": more than ", expected_.size(),
-                                                     " bytes sent"));
-    }
+    if (absl::Status s = CheckRoom(size_, data.size()); !s.ok()) return s;
     Update(data);
     return absl::OkStatus();
+  }
+  // The same refusal for a writer that hashes elsewhere (later, on another thread) than where
+  // it accepts bytes: `already` accepted, `more` offered.
+  absl::Status CheckRoom(int64_t already, size_t more) const {
+    if (already + static_cast<int64_t>(more) <= expected_.size()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("blob ", expected_.ToString(), ": more than ",
+                                                   expected_.size(), " bytes sent"));
   }
 
   // INVALID_ARGUMENT naming the expected digest and what the bytes really are.

@@ -65,6 +65,48 @@ TEST(DiskBlobAccessTest, RejectsWrongContentAndWrongSizeAndStoresNothing) {
   EXPECT_EQ(store->blob_count(), 0u);
 }
 
+// Pieces handed over with an owner: a large blob is hashed on another thread, after WritePieces
+// returns. The verdict must be the same as for any write, and the bytes must stay in order.
+TEST(DiskBlobAccessTest, LargeBlobsHashedAsideAreVerifiedLikeAnyOther) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  std::string data(6 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 4096);
+  auto write = [&](const Digest& d, const std::string& bytes) -> absl::Status {
+    auto w = store->OpenWrite(d);
+    if (!w.ok()) return w.status();
+    for (size_t off = 0; off < bytes.size(); off += 1 << 20) {
+      auto owner = std::make_shared<const std::string>(bytes.substr(off, 1 << 20));
+      absl::string_view v = *owner;
+      if (off == (2 << 20)) {  // A plain write in the middle keeps its place.
+        if (absl::Status s = (*w)->Write(v); !s.ok()) return s;
+        continue;
+      }
+      if (absl::Status s = (*w)->WritePieces({v.substr(0, 1000), v.substr(1000)}, owner);
+          !s.ok()) {
+        return s;
+      }
+    }
+    return (*w)->Commit();
+  };
+  Digest d = Digest::Of(data);
+  ASSERT_TRUE(write(d, data).ok());
+  auto got = store->Get(d);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(*got == data);
+
+  std::string forged = data;
+  forged[(5 << 20) + 3] ^= 1;
+  Digest claimed = Digest::Of(data.substr(0, data.size() - 1) + "x");
+  absl::Status s = write(claimed, forged);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr(claimed.ToString()));
+  EXPECT_THAT(s.message(), HasSubstr(Digest::Of(forged).ToString()));
+  s = write(Digest(d.hash(), d.size() - 1), data);
+  EXPECT_THAT(s.message(), HasSubstr("more than"));
+  EXPECT_EQ(store->blob_count(), 1u);
+}
+
 TEST(DiskBlobAccessTest, EvictsLeastRecentlyUsedFirst) {
   TempDir dir;
   auto store = OpenStore(dir.path(), 30);

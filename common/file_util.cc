@@ -1,6 +1,7 @@
 #include "common/file_util.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,18 @@
 #include "common/status.h"
 
 namespace kfarm {
+
+std::shared_ptr<const MappedFile> MappedFile::Map(int fd, size_t size) {
+  if (size == 0) return std::shared_ptr<const MappedFile>(new MappedFile(nullptr, 0));
+  void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (m == MAP_FAILED) return nullptr;
+  ::madvise(m, size, MADV_SEQUENTIAL);
+  return std::shared_ptr<const MappedFile>(new MappedFile(static_cast<const char*>(m), size));
+}
+
+MappedFile::~MappedFile() {
+  if (size_ > 0) ::munmap(const_cast<char*>(data_), size_);
+}
 
 absl::Status ForEachChunk(const std::string& path,
                           const std::function<void(absl::string_view)>& fn) {

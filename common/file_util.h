@@ -3,6 +3,7 @@
 #define KFARM_COMMON_FILE_UTIL_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -16,6 +17,22 @@ absl::Status ForEachChunk(const std::string& path,
                           const std::function<void(absl::string_view)>& fn);
 // Writes via a temp file + rename so readers never see a partial file.
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, bool executable);
+// A read-only shared mapping of a file's first `size` bytes, unmapped when the last holder lets
+// go — so views of it can travel (into gRPC slices) without copies. Null if mmap fails.
+class MappedFile {
+ public:
+  static std::shared_ptr<const MappedFile> Map(int fd, size_t size);
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+  absl::string_view bytes() const { return {data_, size_}; }
+
+ private:
+  MappedFile(const char* data, size_t size) : data_(data), size_(size) {}
+  const char* data_;
+  size_t size_;
+};
+
 // Streams the file through SHA-256.
 absl::StatusOr<Digest> DigestOfFile(const std::string& path);
 

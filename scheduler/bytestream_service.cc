@@ -1,10 +1,9 @@
 #include "scheduler/bytestream_service.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/support/byte_buffer.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/bytestream_wire.h"
 #include "common/grpc_status.h"
 #include "common/status.h"
 #include "scheduler/request_checks.h"
@@ -12,32 +11,11 @@
 namespace kfarm {
 namespace {
 
-using google::bytestream::ReadResponse;
-using google::bytestream::WriteRequest;
+using google::bytestream::WriteResponse;
 
 constexpr size_t kChunk = 1 << 20;
 
 bool Compressed(const ResourceName& r) { return r.compressor != reapi::Compressor::IDENTITY; }
-
-// The wire form of a ReadResponse carrying `piece`: its one field, `data` (10, length-delimited),
-// is a tag, a varint length and the bytes — which stay where they are, kept alive by the slice.
-grpc::ByteBuffer ReadResponseBytes(BlobPiece piece) {
-  using google::protobuf::io::CodedOutputStream;
-  using google::protobuf::internal::WireFormatLite;
-  uint8_t header[16];
-  uint8_t* end = CodedOutputStream::WriteTagToArray(
-      WireFormatLite::MakeTag(ReadResponse::kDataFieldNumber,
-                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
-      header);
-  end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(piece.data.size()), end);
-  auto* owner = new std::shared_ptr<const void>(std::move(piece.owner));
-  grpc::Slice slices[2] = {
-      grpc::Slice(header, static_cast<size_t>(end - header)),
-      grpc::Slice(const_cast<char*>(piece.data.data()), piece.data.size(),
-                  [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); }, owner),
-  };
-  return grpc::ByteBuffer(slices, 2);
-}
 
 }  // namespace
 
@@ -49,6 +27,13 @@ ByteStreamService::ByteStreamService(BlobAccess* cas, int64_t max_blob_size,
                             [this](grpc::ServerContext* ctx, RawReadStream* stream) {
                               return RawRead(ctx, stream);
                             }));
+  MarkMethodStreamed(1, new grpc::internal::ClientStreamingHandler<ByteStreamService,
+                                                                  grpc::ByteBuffer, WriteResponse>(
+                            [](ByteStreamService* self, grpc::ServerContext* ctx,
+                               RawWriteStream* stream, WriteResponse* resp) {
+                              return self->RawWrite(ctx, stream, resp);
+                            },
+                            this));
 }
 
 absl::Status ByteStreamService::CheckResource(const ResourceName& r) {
@@ -147,17 +132,20 @@ absl::StatusOr<bool> ByteStreamService::AlreadyStored(const Digest& d) {
   return missing.empty();
 }
 
-absl::Status ByteStreamService::Accept(Upload& up, const ResourceName& r,
-                                       const WriteRequest& req) {
+absl::Status ByteStreamService::Accept(Upload& up, const ResourceName& r, WriteRequestFrame& req) {
   if (up.zstd) {
-    RETURN_IF_ERROR(Annotate(
-        up.zstd->Decompress(req.data(), [&](absl::string_view p) { return up.writer->Write(p); }),
-        absl::StrCat("blob ", r.digest.ToString())));
+    for (absl::string_view piece : req.data.pieces) {
+      RETURN_IF_ERROR(Annotate(
+          up.zstd->Decompress(piece, [&](absl::string_view p) { return up.writer->Write(p); }),
+          absl::StrCat("blob ", r.digest.ToString())));
+    }
   } else {
-    RETURN_IF_ERROR(up.writer->Write(req.data()));
+    // The store may hash the pieces after this returns: it gets the slices they point into.
+    auto owner = std::make_shared<std::vector<grpc::Slice>>(std::move(req.slices));
+    RETURN_IF_ERROR(up.writer->WritePieces(req.data.pieces, std::move(owner)));
   }
-  up.committed += static_cast<int64_t>(req.data().size());
-  if (!req.finish_write()) return absl::OkStatus();
+  up.committed += req.data.size;
+  if (!req.finish_write) return absl::OkStatus();
   if (up.zstd && !up.zstd->at_frame_end()) {
     return absl::InvalidArgumentError(
         absl::StrCat("blob ", r.digest.ToString(), ": zstd data ends in the middle of a frame"));
@@ -167,14 +155,25 @@ absl::Status ByteStreamService::Accept(Upload& up, const ResourceName& r,
   return absl::OkStatus();
 }
 
-grpc::Status ByteStreamService::Write(grpc::ServerContext*,
-                                      grpc::ServerReader<WriteRequest>* reader,
-                                      google::bytestream::WriteResponse* resp) {
-  WriteRequest req;
-  if (!reader->Read(&req)) {
+// The next request of the stream: false at its end, INVALID_ARGUMENT if it does not parse.
+absl::StatusOr<bool> ByteStreamService::NextRequest(RawWriteStream* stream,
+                                                    grpc::ByteBuffer* buffer,
+                                                    WriteRequestFrame* req) {
+  if (!stream->Read(buffer)) return false;
+  RETURN_IF_ERROR(ParseWriteRequest(*buffer, req));
+  return true;
+}
+
+grpc::Status ByteStreamService::RawWrite(grpc::ServerContext*, RawWriteStream* stream,
+                                         WriteResponse* resp) {
+  grpc::ByteBuffer buffer;
+  WriteRequestFrame req;
+  auto first = NextRequest(stream, &buffer, &req);
+  if (!first.ok()) return ToGrpcStatus(first.status());
+  if (!*first) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "write stream carried no request");
   }
-  const std::string name = req.resource_name();
+  const std::string name = req.resource_name;
   auto r = ParseWriteResourceName(name);
   if (!r.ok()) return ToGrpcStatus(r.status());
   if (absl::Status s = CheckResource(*r); !s.ok()) return ToGrpcStatus(s);
@@ -196,7 +195,7 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext*,
     resp->set_committed_size(Compressed(*r) ? up.committed : full_size);
     return grpc::Status::OK;
   }
-  if (!up.writer || req.write_offset() == 0) {  // New upload, or the client starts over.
+  if (!up.writer || req.write_offset == 0) {  // New upload, or the client starts over.
     auto w = cas_->OpenWrite(r->digest);
     if (!w.ok()) {
       uploads_.Release(name, false);
@@ -207,16 +206,16 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext*,
     up.committed = 0;
   }
   for (;;) {
-    if (!req.resource_name().empty() && req.resource_name() != name) {
+    if (!req.resource_name.empty() && req.resource_name != name) {
       uploads_.Release(name, false);
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           absl::StrCat("resource_name changed mid-stream from \"", name,
-                                       "\" to \"", req.resource_name(), "\""));
+                                       "\" to \"", req.resource_name, "\""));
     }
-    if (req.write_offset() != up.committed) {
+    if (req.write_offset != up.committed) {
       uploads_.Release(name, true);  // Nothing was written: the upload stays resumable.
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("write_offset ", req.write_offset(), " for blob ",
+                          absl::StrCat("write_offset ", req.write_offset, " for blob ",
                                        r->digest.ToString(), " but ", up.committed,
                                        " bytes were committed; resume at the committed size"));
     }
@@ -226,8 +225,10 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext*,
       return ToGrpcStatus(s);
     }
     if (up.complete) break;
-    if (!reader->Read(&req)) {
+    auto next = NextRequest(stream, &buffer, &req);
+    if (!next.ok() || !*next) {
       uploads_.Release(name, true);  // Resumable from up.committed.
+      if (!next.ok()) return ToGrpcStatus(Annotate(next.status(), absl::StrCat("\"", name, "\"")));
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           absl::StrCat("write stream for \"", name, "\" ended without finish_write after ",
                                        up.committed, " bytes; resume with QueryWriteStatus"));
@@ -235,7 +236,8 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext*,
   }
   const int64_t committed = up.committed;
   uploads_.Release(name, true);
-  if (reader->Read(&req)) {
+  auto extra = NextRequest(stream, &buffer, &req);
+  if (!extra.ok() || *extra) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("\"", name, "\": a request followed finish_write"));
   }

@@ -3,24 +3,26 @@
 #define KFARM_SCHEDULER_BYTESTREAM_SERVICE_H_
 
 #include "common/blob_access.h"
+#include "common/bytestream_wire.h"
 #include "common/resource_name.h"
 #include "google/bytestream/bytestream.grpc.pb.h"
 #include "scheduler/upload_table.h"
 
 namespace kfarm {
 
-// Read is served as raw messages (a ReadResponse is one bytes field, framed by hand) so that a
-// blob the store has mapped goes to the transport without a copy in user space.
+// Read and Write are served as raw messages (common/bytestream_wire): a blob the store has mapped
+// goes to the transport without a copy in user space, and an upload goes from the slices gRPC
+// received it in to the hash and the file, never through a protobuf string.
 class ByteStreamService final : public google::bytestream::ByteStream::Service {
  public:
   using RawReadStream = grpc::ServerSplitStreamer<google::bytestream::ReadRequest, grpc::ByteBuffer>;
+  using RawWriteStream = grpc::ServerReader<grpc::ByteBuffer>;
 
   ByteStreamService(BlobAccess* cas, int64_t max_blob_size, absl::Duration upload_idle_limit);
 
   grpc::Status RawRead(grpc::ServerContext* ctx, RawReadStream* stream);
-  grpc::Status Write(grpc::ServerContext* ctx,
-                     grpc::ServerReader<google::bytestream::WriteRequest>* reader,
-                     google::bytestream::WriteResponse* resp) override;
+  grpc::Status RawWrite(grpc::ServerContext* ctx, RawWriteStream* stream,
+                        google::bytestream::WriteResponse* resp);
   grpc::Status QueryWriteStatus(grpc::ServerContext* ctx,
                                 const google::bytestream::QueryWriteStatusRequest* req,
                                 google::bytestream::QueryWriteStatusResponse* resp) override;
@@ -31,7 +33,9 @@ class ByteStreamService final : public google::bytestream::ByteStream::Service {
                         int64_t limit, RawReadStream* stream);
   absl::Status ReadCompressed(grpc::ServerContext* ctx, BlobReader& reader, int64_t size,
                               RawReadStream* stream);
-  absl::Status Accept(Upload& up, const ResourceName& r, const google::bytestream::WriteRequest& req);
+  absl::StatusOr<bool> NextRequest(RawWriteStream* stream, grpc::ByteBuffer* buffer,
+                                   WriteRequestFrame* req);
+  absl::Status Accept(Upload& up, const ResourceName& r, WriteRequestFrame& req);
   absl::StatusOr<bool> AlreadyStored(const Digest& d);
 
   BlobAccess* cas_;

@@ -6,6 +6,7 @@
 #include <grpcpp/client_context.h>
 
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
+#include "common/cas_client.h"
 #include "common/digest.h"
 #include "common/resource_name.h"
 #include "common/testing/temp_dir.h"
@@ -338,6 +339,64 @@ TEST_F(StorageServicesTest, CorruptUploadIsRejectedAndNotStored) {
   EXPECT_THAT(Missing({d}), ::testing::ElementsAre(d.ToString()));
   s = Write(MakeWriteResourceName("", "long", d), 0, {"the real bytes and more"}, true, &wr);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A large upload is hashed while it is written; one flipped byte still fails it.
+  std::string big = RandomBytes(6 << 20, 9);
+  Digest big_digest = Digest::Of(big);
+  big[(5 << 20) + 17] ^= 0x40;
+  std::vector<std::string> pieces;
+  for (size_t i = 0; i < big.size(); i += 1 << 20) pieces.push_back(big.substr(i, 1 << 20));
+  s = Write(MakeWriteResourceName("", "bigbad", big_digest), 0, pieces, true, &wr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr(big_digest.ToString()));
+  EXPECT_THAT(s.error_message(), HasSubstr(Digest::Of(big).ToString()));
+  EXPECT_THAT(Missing({big_digest}), ::testing::ElementsAre(big_digest.ToString()));
+}
+
+// Write messages are parsed by hand on the server; one that is not a WriteRequest is refused
+// with what was wrong, not taken for an empty one.
+TEST_F(StorageServicesTest, MalformedWriteMessageIsRefusedByName) {
+  grpc::ClientContext ctx;
+  WriteResponse wr;
+  auto channel = server_->channel();
+  const grpc::internal::RpcMethod method("/google.bytestream.ByteStream/Write",
+                                         grpc::internal::RpcMethod::CLIENT_STREAMING, channel);
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> w(
+      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(channel.get(), method, &ctx,
+                                                                    &wr));
+  grpc::Slice truncated(std::string("\x0a\x40uploads/x"));  // Field 1 claims 64 bytes.
+  w->Write(grpc::ByteBuffer(&truncated, 1));
+  w->WritesDone();
+  grpc::Status s = w->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("WriteRequest is malformed: field 1 claims 64 bytes"));
+}
+
+// kfarm's own client sends from files and strings without copying into messages.
+TEST_F(StorageServicesTest, ClientStreamsFilesAndStrings) {
+  CasClient client(server_->channel(), "ci/linux");
+  std::string data = RandomBytes((5 << 20) + 123, 4);
+  std::string path = dir_.path() + "/big.bin";
+  std::ofstream(path, std::ios::binary) << data;
+  Digest d = Digest::Of(data);
+  ASSERT_TRUE(client.StreamUpload({d, path, nullptr}).ok());
+  std::string got;
+  ASSERT_TRUE(Read(MakeReadResourceName("ci/linux", d), 0, 0, &got).ok());
+  EXPECT_TRUE(got == data);
+
+  auto memory = std::make_shared<const std::string>(RandomBytes(3 << 20, 5));
+  Digest md = Digest::Of(*memory);
+  ASSERT_TRUE(client.StreamUpload({md, "", memory}).ok());
+  EXPECT_EQ(memory.use_count(), 1);  // No message still holds the caller's bytes.
+  ASSERT_TRUE(Read(MakeReadResourceName("ci/linux", md), 0, 0, &got).ok());
+  EXPECT_TRUE(got == *memory);
+
+  // The file changed after it was hashed: the error names the file and the digest.
+  std::ofstream(path, std::ios::binary) << data.substr(0, 1 << 20);
+  absl::Status s = client.StreamUpload({Digest::Of(data + "x"), path, nullptr});
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr(path));
+  EXPECT_THAT(s.message(), HasSubstr(Digest::Of(data + "x").ToString()));
 }
 
 TEST_F(StorageServicesTest, MalformedResourceNamesNameThePart) {
