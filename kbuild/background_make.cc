@@ -18,7 +18,8 @@ extern "C" char** environ;
 namespace kfarm {
 
 absl::StatusOr<std::unique_ptr<BackgroundMake>> BackgroundMake::Start(
-    const std::string& tree, const std::vector<std::string>& args) {
+    const std::string& tree, const std::vector<std::string>& args,
+    const std::vector<std::string>* env) {
   auto m = std::unique_ptr<BackgroundMake>(new BackgroundMake());
   m->tree_ = tree;
   char tmpl[] = "/tmp/kfarm-make-XXXXXX";
@@ -39,8 +40,14 @@ absl::StatusOr<std::unique_ptr<BackgroundMake>> BackgroundMake::Start(
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
+  std::vector<char*> cenv;
+  if (env != nullptr) {
+    for (const std::string& e : *env) cenv.push_back(const_cast<char*>(e.c_str()));
+    cenv.push_back(nullptr);
+  }
   pid_t pid;
-  int err = posix_spawnp(&pid, "make", &fa, nullptr, cargv.data(), environ);
+  int err = posix_spawnp(&pid, "make", &fa, nullptr, cargv.data(),
+                         env != nullptr ? cenv.data() : environ);
   posix_spawn_file_actions_destroy(&fa);
   ::close(fd);
   if (err != 0) return ErrnoError("spawn", m->command_, err);

@@ -16,9 +16,11 @@ namespace kfarm {
 
 class BackgroundMake {
  public:
-  // Runs `make -C tree ARGS...` with stdin from /dev/null.
-  static absl::StatusOr<std::unique_ptr<BackgroundMake>> Start(const std::string& tree,
-                                                               const std::vector<std::string>& args);
+  // Runs `make -C tree ARGS...` with stdin from /dev/null, in `env` (NAME=VALUE each) when
+  // given, else in kfarm's own environment.
+  static absl::StatusOr<std::unique_ptr<BackgroundMake>> Start(
+      const std::string& tree, const std::vector<std::string>& args,
+      const std::vector<std::string>* env = nullptr);
   ~BackgroundMake();  // Stops make if it still runs.
 
   // Null while make runs; then OK, or FAILED_PRECONDITION with the command and its output's end.

@@ -145,6 +145,7 @@ class Modfinal {
   bool base_ready_ = false;            // Guarded by follow_mu_.
   std::vector<Module*> waiting_;       // Linked, waiting for the base; guarded by follow_mu_.
   absl::Time make_done_, vmlinux_done_;
+  bool top_makefile_skipped_ = false;
 };
 
 absl::Status Modfinal::AddModules(std::vector<ModuleRecipe> recipes) {
@@ -214,6 +215,7 @@ absl::Status Modfinal::FollowMake() {
                                                         : ModulesMake::Scope::kModules;
   ASSIGN_OR_RETURN(auto make, ModulesMake::Start(o_.tree, o_.jobs, o_.make_args, scope));
   if (o_.verbose) std::cout << make->command() << "\n";
+  top_makefile_skipped_ = make->top_makefile_skipped();
   std::unique_ptr<BackgroundMake> vmlinux;
   std::string base_file;  // Named by the first module with BTF.
   bool finished = false, vmlinux_linked = !o_.follow, base_read = !o_.follow;
@@ -375,7 +377,9 @@ int Modfinal::Run() {
   }
   const absl::Time end = absl::Now();
   std::string phases = absl::StrFormat(
-      "make with the .mod.o compiles %.1f s", absl::ToDoubleSeconds(make_done_ - start_));
+      "make with the .mod.o compiles %.1f s%s", absl::ToDoubleSeconds(make_done_ - start_),
+      top_makefile_skipped_ ? ", top Makefile not read: nothing it reads changed since the last run"
+                            : "");
   if (o_.follow && vmlinux_done_ != absl::Time()) {
     absl::StrAppendFormat(&phases, ", vmlinux linked at %.1f s with %d modules already linked",
                           absl::ToDoubleSeconds(vmlinux_done_ - start_), linked_early_.load());

@@ -117,23 +117,39 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
       "delete-on-interrupt=$(if $(filter btf_ko,$(1)),exit 0;,$(if $(filter-out $(PHONY), $@),"
       "$(foreach sig, HUP INT QUIT TERM PIPE, trap 'rm -f $@; trap - $(sig); kill -s $(sig) "
       "$$$$' $(sig);)))"};
-  switch (scope) {
-    case Scope::kModules:
-      args.push_back("modules");
-      break;
-    case Scope::kModfinalOnly:
-    case Scope::kBeforeVmlinux:
-      // The top Makefile is read (it exports the toolchain and flags) but not walked: a goal of
-      // our own runs the modfinal makefile, as kbuild's `modules` recipe does after modpost.
-      args.insert(args.end(),
-                  {"--no-print-directory",
-                   "--eval=kfarm-modfinal: ; $(Q)$(MAKE) -f $(srctree)/scripts/Makefile.modfinal "
-                   "__modfinal",
-                   "kfarm-modfinal"});
-      // With module BTF each .ko depends on vmlinux (Makefile.modfinal, through KBUILD_BUILTIN):
-      // the pipelined mode links vmlinux alongside instead.
-      if (scope == Scope::kBeforeVmlinux) args.push_back("KBUILD_BUILTIN=");
-      break;
+  if (scope == Scope::kModfinalOnly) {
+    // The top Makefile is read (it exports the toolchain and flags) but not walked: a goal of
+    // our own runs the modfinal makefile, as kbuild's `modules` recipe does after modpost — or,
+    // when nothing the Makefile reads has changed since the last run, the modfinal makefile is
+    // started directly in the environment that run saw (kbuild/make_env_cache.h).
+    std::vector<std::string> key_args = make_args;
+    key_args.push_back("modfinal-only");
+    m->env_cache_ = std::make_unique<MakeEnvCache>(tree, key_args);
+    if (auto env = m->env_cache_->Load()) {
+      args.insert(args.end(), {"--no-print-directory", "-f",
+                               EnvValue(*env, "srctree") + "/scripts/Makefile.modfinal",
+                               "__modfinal"});
+      args.insert(args.end(), make_args.begin(), make_args.end());
+      m->env_cache_.reset();  // Nothing to commit.
+      m->top_makefile_skipped_ = true;
+      ASSIGN_OR_RETURN(m->make_, BackgroundMake::Start(tree, args, &*env));
+      return m;
+    }
+    args.insert(args.end(),
+                {"--no-print-directory",
+                 absl::StrCat("--eval=kfarm-modfinal: ; $(Q)", m->env_cache_->CaptureCommands(),
+                              "$(MAKE) -f $(srctree)/scripts/Makefile.modfinal __modfinal"),
+                 "kfarm-modfinal"});
+  } else if (scope == Scope::kBeforeVmlinux) {
+    // As above, always through the top Makefile; with module BTF each .ko depends on vmlinux
+    // (Makefile.modfinal, through KBUILD_BUILTIN): the pipelined mode links it alongside instead.
+    args.insert(args.end(),
+                {"--no-print-directory",
+                 "--eval=kfarm-modfinal: ; $(Q)$(MAKE) -f $(srctree)/scripts/Makefile.modfinal "
+                 "__modfinal",
+                 "kfarm-modfinal", "KBUILD_BUILTIN="});
+  } else {
+    args.push_back("modules");
   }
   args.insert(args.end(), make_args.begin(), make_args.end());
   ASSIGN_OR_RETURN(m->make_, BackgroundMake::Start(tree, args));
@@ -185,6 +201,15 @@ absl::StatusOr<std::vector<ModuleRecipe>> ModulesMake::Next(absl::Duration wait,
     std::optional<absl::Status> exited = make_->Poll();
     RETURN_IF_ERROR(Drain(&out));  // After the exit check: nothing written before it is missed.
     if (exited) {
+      if (env_cache_) {
+        if (exited->ok()) {
+          // Only a cache; a run that cannot keep it reads the Makefile next time.
+          env_cache_->Commit().IgnoreError();
+        } else {
+          env_cache_->Discard();
+        }
+        env_cache_.reset();
+      }
       RETURN_IF_ERROR(*exited);
       *finished = true;
       return out;

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "kbuild/background_make.h"
+#include "kbuild/make_env_cache.h"
 
 namespace kfarm {
 
@@ -53,6 +54,8 @@ class ModulesMake {
   // exited and everything is returned, sets *finished (make failing is an error with its output).
   absl::StatusOr<std::vector<ModuleRecipe>> Next(absl::Duration wait, bool* finished);
   const std::string& command() const;
+  // The modfinal makefile was started directly, in the environment kept from an earlier run.
+  bool top_makefile_skipped() const { return top_makefile_skipped_; }
 
  private:
   ModulesMake() = default;
@@ -63,6 +66,8 @@ class ModulesMake {
   int capture_fd_ = -1;
   std::string partial_;                       // An incomplete last line.
   std::map<std::string, ModuleRecipe> btf_;   // BTF commands waiting for their link line.
+  std::unique_ptr<MakeEnvCache> env_cache_;   // Set while a run is capturing the environment.
+  bool top_makefile_skipped_ = false;
 };
 
 // Parses one captured cmd_btf_ko into `m`; exposed for tests.
