@@ -25,7 +25,9 @@ trap 'stop_farm; rm -rf "$out" "${tree:-}"' EXIT
 fixture=$(bash tests/kernel/build_fixture.sh)
 export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HOST=kfarm
 tree=${KFARM_KERNEL_TREE:-/tmp/kfarm-kernel-tree}  # The path the fixture was built at.
-fresh_tree() { rm -rf "$tree"; cp -a "$fixture" "$tree"; }
+# Each copy of the tree leaves GBs of dirty pages; flushed before anything is timed, so that
+# writeback (and the throttling of writers it brings) does not land on whatever runs next.
+fresh_tree() { rm -rf "$tree"; cp -a "$fixture" "$tree"; sync; }
 start_farm() {  # NAME: a fresh local farm, 2 workers x 1 slot; sets $remote
   stop_farm
   "$bin/kfarm" up --listen=127.0.0.1:0 --data_dir="$out/$1" --port_file="$out/$1.port" \
@@ -75,6 +77,7 @@ echo "== 3. dispatch rate";        "$bin/dispatch_bench" 2>/dev/null | tee "$out
 echo "== 4. scale simulation";     "$bin/scale_bench" 2>/dev/null | tee "$out/scale.txt"
 echo "== 5./6. distro scale";      fresh_tree
 "$bin/distro_bench" --tree="$tree" --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 2>/dev/null | tee "$out/distro.txt"
+rm -rf "$tree"; sync
 echo "== storage";                 "$bin/storage_bench" 2>/dev/null | tee "$out/storage.txt"
 
 cell() {  # FILE PATTERN [COLUMN]: a cell of the first table row matching PATTERN
