@@ -1,5 +1,8 @@
 #include "kbuild/module_action.h"
 
+#include <fstream>
+
+#include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kbuild/recipe.h"
@@ -53,6 +56,21 @@ TEST(RecipeTest, UnknownRecipesStopNamingTheLine) {
 TEST(RecipeTest, SavedCmdEscapesLikeKbuild) {
   EXPECT_EQ(SavedCmdLine("a.ko", "ld -o a.ko $x #y", true), "savedcmd_a.ko := ld -o a.ko $$x $(pound)y\n");
   EXPECT_EQ(SavedCmdLine("a.ko", "ld", false), "cmd_a.ko := ld\n");
+}
+
+TEST(RecipeTest, BuildOrderKeepsCompilesJobsAheadOfLinks) {
+  TempDir dir;
+  std::ofstream(dir.path() + "/modules.order") << "fs/a.o\nfs/b.o\nnet/c.o\nlib/d-e.o\n";
+  auto path = WriteBuildOrder(dir.path(), 2, dir.path() + "/order.mk");
+  ASSERT_TRUE(path.ok()) << path.status();
+  std::ifstream in(*path);
+  std::string rules((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(rules, "net/c.mod.o: | fs/a.ko\nlib/d-e.mod.o: | fs/b.ko\n");
+
+  std::ofstream(dir.path() + "/modules.order") << "fs/a.o\nfs/odd name.o\n";
+  path = WriteBuildOrder(dir.path(), 2, dir.path() + "/order2.mk");
+  ASSERT_TRUE(path.ok());
+  EXPECT_EQ(*path, "");  // Left in make's own order rather than quoted.
 }
 
 TEST(ModuleActionTest, GoldenScriptAndInputs) {

@@ -3,9 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <string_view>
 #include <map>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -95,6 +98,32 @@ absl::Status ParseBtfCommand(const std::string& text, ModuleRecipe* m) {
   return absl::OkStatus();
 }
 
+// Order-only prerequisites that make kbuild's modfinal makefile emit each module's link as soon
+// as that module's .mod.o is compiled. Left alone, make queues every .mod.o compile before it
+// considers any .ko (it walks all of __modfinal's prerequisites first), so the farm would get
+// nothing until the last compile ended; with `.mod.o #k: | .ko #(k - jobs)` (modules.order, the
+// order __modfinal lists them in) the compiles stay at most `jobs` modules ahead of the links.
+// Order only: the same commands, the same bytes. Returns "" (no reordering) when a module's
+// name would need quoting to be a make target.
+absl::StatusOr<std::string> WriteBuildOrder(const std::string& tree, int jobs,
+                                            const std::string& path) {
+  ASSIGN_OR_RETURN(std::vector<std::string> kos, ReadModulesOrder(tree));
+  std::string rules;
+  const size_t lag = static_cast<size_t>(std::max(1, jobs));
+  for (size_t k = 0; k < kos.size(); ++k) {
+    for (char c : kos[k]) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+          std::string_view("_-./+,").find(c) == std::string_view::npos) {
+        return std::string();
+      }
+    }
+    if (k < lag) continue;
+    absl::StrAppend(&rules, absl::StripSuffix(kos[k], ".ko"), ".mod.o: | ", kos[k - lag], "\n");
+  }
+  RETURN_IF_ERROR(WriteFileAtomic(path, rules, false));
+  return path;
+}
+
 absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
     const std::string& tree, int jobs, const std::vector<std::string>& make_args,
     Scope scope) {
@@ -122,13 +151,16 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
     // our own runs the modfinal makefile, as kbuild's `modules` recipe does after modpost — or,
     // when nothing the Makefile reads has changed since the last run, the modfinal makefile is
     // started directly in the environment that run saw (kbuild/make_env_cache.h).
+    ASSIGN_OR_RETURN(m->order_mk_, WriteBuildOrder(tree, jobs, cap + ".order.mk"));
+    const std::string order_args = m->order_mk_.empty() ? "" : " -f " + m->order_mk_;
     std::vector<std::string> key_args = make_args;
     key_args.push_back("modfinal-only");
     m->env_cache_ = std::make_unique<MakeEnvCache>(tree, key_args);
     if (auto env = m->env_cache_->Load()) {
       args.insert(args.end(), {"--no-print-directory", "-f",
-                               EnvValue(*env, "srctree") + "/scripts/Makefile.modfinal",
-                               "__modfinal"});
+                               EnvValue(*env, "srctree") + "/scripts/Makefile.modfinal"});
+      if (!m->order_mk_.empty()) args.insert(args.end(), {"-f", m->order_mk_});
+      args.push_back("__modfinal");
       args.insert(args.end(), make_args.begin(), make_args.end());
       m->env_cache_.reset();  // Nothing to commit.
       m->top_makefile_skipped_ = true;
@@ -138,15 +170,18 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
     args.insert(args.end(),
                 {"--no-print-directory",
                  absl::StrCat("--eval=kfarm-modfinal: ; $(Q)", m->env_cache_->CaptureCommands(),
-                              "$(MAKE) -f $(srctree)/scripts/Makefile.modfinal __modfinal"),
+                              "$(MAKE) -f $(srctree)/scripts/Makefile.modfinal", order_args,
+                              " __modfinal"),
                  "kfarm-modfinal"});
   } else if (scope == Scope::kBeforeVmlinux) {
     // As above, always through the top Makefile; with module BTF each .ko depends on vmlinux
     // (Makefile.modfinal, through KBUILD_BUILTIN): the pipelined mode links it alongside instead.
+    ASSIGN_OR_RETURN(m->order_mk_, WriteBuildOrder(tree, jobs, cap + ".order.mk"));
     args.insert(args.end(),
                 {"--no-print-directory",
-                 "--eval=kfarm-modfinal: ; $(Q)$(MAKE) -f $(srctree)/scripts/Makefile.modfinal "
-                 "__modfinal",
+                 absl::StrCat("--eval=kfarm-modfinal: ; $(Q)$(MAKE) -f "
+                              "$(srctree)/scripts/Makefile.modfinal",
+                              m->order_mk_.empty() ? "" : " -f " + m->order_mk_, " __modfinal"),
                  "kfarm-modfinal", "KBUILD_BUILTIN="});
   } else {
     args.push_back("modules");
@@ -160,6 +195,7 @@ ModulesMake::~ModulesMake() {
   make_.reset();
   if (capture_fd_ >= 0) ::close(capture_fd_);
   if (!capture_.empty()) ::unlink(capture_.c_str());
+  if (!order_mk_.empty()) ::unlink(order_mk_.c_str());
 }
 
 const std::string& ModulesMake::command() const { return make_->command(); }

@@ -63,12 +63,19 @@ class ModulesMake {
 
   std::unique_ptr<BackgroundMake> make_;
   std::string capture_;
+  std::string order_mk_;  // Build-order rules for the modfinal makefile; "" when none.
   int capture_fd_ = -1;
   std::string partial_;                       // An incomplete last line.
   std::map<std::string, ModuleRecipe> btf_;   // BTF commands waiting for their link line.
   std::unique_ptr<MakeEnvCache> env_cache_;   // Set while a run is capturing the environment.
   bool top_makefile_skipped_ = false;
 };
+
+// Writes to `path` the order-only rules that keep the modfinal makefile's .mod.o compiles at most
+// `jobs` modules ahead of the links it emits (see recipe.cc); returns `path`, or "" when a name in
+// modules.order would need quoting as a make target.
+absl::StatusOr<std::string> WriteBuildOrder(const std::string& tree, int jobs,
+                                            const std::string& path);
 
 // Parses one captured cmd_btf_ko into `m`; exposed for tests.
 absl::Status ParseBtfCommand(const std::string& text, ModuleRecipe* m);
