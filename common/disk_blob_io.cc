@@ -21,18 +21,6 @@
 namespace kfarm {
 namespace {
 
-absl::Status WriteFully(int fd, absl::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("write", path);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
 // writev(2) of all the pieces, resumed after short writes.
 absl::Status WritevFully(int fd, absl::Span<const absl::string_view> pieces,
                          const std::string& path) {
@@ -160,7 +148,7 @@ class DiskBlobWriter : public BlobWriter {
     RETURN_IF_ERROR(Accept(data.size()));
     if (hasher_) hasher_->Drain();  // Hashing stays in order.
     Hash(data);
-    return WriteFully(fd_, data, temp_path_);
+    return WritevFully(fd_, {data}, temp_path_);
   }
 
   absl::Status WritePieces(absl::Span<const absl::string_view> pieces,
