@@ -146,13 +146,18 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
       "delete-on-interrupt=$(if $(filter btf_ko,$(1)),exit 0;,$(if $(filter-out $(PHONY), $@),"
       "$(foreach sig, HUP INT QUIT TERM PIPE, trap 'rm -f $@; trap - $(sig); kill -s $(sig) "
       "$$$$' $(sig);)))"};
+  // Both scopes below run the modfinal makefile themselves, with the build-order rules.
+  std::string modfinal_make;
+  if (scope != Scope::kModules) {
+    ASSIGN_OR_RETURN(m->order_mk_, WriteBuildOrder(tree, jobs, cap + ".order.mk"));
+    modfinal_make = absl::StrCat("$(MAKE) -f $(srctree)/scripts/Makefile.modfinal",
+                                 m->order_mk_.empty() ? "" : " -f " + m->order_mk_, " __modfinal");
+  }
   if (scope == Scope::kModfinalOnly) {
     // The top Makefile is read (it exports the toolchain and flags) but not walked: a goal of
     // our own runs the modfinal makefile, as kbuild's `modules` recipe does after modpost — or,
     // when nothing the Makefile reads has changed since the last run, the modfinal makefile is
     // started directly in the environment that run saw (kbuild/make_env_cache.h).
-    ASSIGN_OR_RETURN(m->order_mk_, WriteBuildOrder(tree, jobs, cap + ".order.mk"));
-    const std::string order_args = m->order_mk_.empty() ? "" : " -f " + m->order_mk_;
     std::vector<std::string> key_args = make_args;
     key_args.push_back("modfinal-only");
     m->env_cache_ = std::make_unique<MakeEnvCache>(tree, key_args);
@@ -170,19 +175,14 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
     args.insert(args.end(),
                 {"--no-print-directory",
                  absl::StrCat("--eval=kfarm-modfinal: ; $(Q)", m->env_cache_->CaptureCommands(),
-                              "$(MAKE) -f $(srctree)/scripts/Makefile.modfinal", order_args,
-                              " __modfinal"),
+                              modfinal_make),
                  "kfarm-modfinal"});
   } else if (scope == Scope::kBeforeVmlinux) {
     // As above, always through the top Makefile; with module BTF each .ko depends on vmlinux
     // (Makefile.modfinal, through KBUILD_BUILTIN): the pipelined mode links it alongside instead.
-    ASSIGN_OR_RETURN(m->order_mk_, WriteBuildOrder(tree, jobs, cap + ".order.mk"));
-    args.insert(args.end(),
-                {"--no-print-directory",
-                 absl::StrCat("--eval=kfarm-modfinal: ; $(Q)$(MAKE) -f "
-                              "$(srctree)/scripts/Makefile.modfinal",
-                              m->order_mk_.empty() ? "" : " -f " + m->order_mk_, " __modfinal"),
-                 "kfarm-modfinal", "KBUILD_BUILTIN="});
+    args.insert(args.end(), {"--no-print-directory",
+                             absl::StrCat("--eval=kfarm-modfinal: ; $(Q)", modfinal_make),
+                             "kfarm-modfinal", "KBUILD_BUILTIN="});
   } else {
     args.push_back("modules");
   }
