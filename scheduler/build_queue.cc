@@ -26,6 +26,36 @@ absl::Duration Ms(int64_t ms) { return absl::Milliseconds(ms); }
 
 }  // namespace
 
+BuildQueue::Locked::Locked(BuildQueue* q) : q_(q) { q_->mu_.Lock(); }
+
+BuildQueue::Locked::~Locked() {
+  std::vector<std::function<void()>> deferred = std::move(q_->deferred_);
+  q_->deferred_.clear();
+  q_->mu_.Unlock();
+  for (auto& f : deferred) f();
+}
+
+void BuildQueue::RunDeferredLocked() {
+  if (deferred_.empty()) return;
+  std::vector<std::function<void()>> deferred = std::move(deferred_);
+  deferred_.clear();
+  mu_.Unlock();
+  for (auto& f : deferred) f();
+  mu_.Lock();
+}
+
+void BuildQueue::WatchersChangedLocked(const Operation& op, bool keepalive) {
+  for (const auto& w : op.watching) deferred_.push_back([w, keepalive] { w->OperationChanged(keepalive); });
+}
+
+void BuildQueue::SendLocked(const std::shared_ptr<WorkerLink>& link, worker::SchedulerMessage msg) {
+  deferred_.push_back([link, msg = std::move(msg)] { link->Send(msg); });
+}
+
+void BuildQueue::CloseLocked(const std::shared_ptr<WorkerLink>& link) {
+  deferred_.push_back([link] { link->Close(); });
+}
+
 BuildQueue::BuildQueue(config::ExecutionConfig config, ActionCache* action_cache, Clock clock)
     : config_(std::move(config)),
       action_cache_(action_cache),
@@ -36,7 +66,7 @@ BuildQueue::BuildQueue(config::ExecutionConfig config, ActionCache* action_cache
 
 BuildQueue::~BuildQueue() {
   {
-    absl::MutexLock lock(&mu_);
+    Locked lock(this);
     stopping_ = true;
     stop_.SignalAll();
     for (auto& [name, op] : operations_) op.execution->changed.SignalAll();
@@ -49,7 +79,7 @@ absl::Duration BuildQueue::heartbeat_interval() const {
 }
 
 size_t BuildQueue::connected_workers() {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   size_t n = 0;
   for (const auto& [id, w] : workers_) n += w.link != nullptr;
   return n;
@@ -91,7 +121,7 @@ std::string BuildQueue::UnmetLocked(const reapi::Platform& p) const {
 }
 
 absl::Status BuildQueue::CheckServable(const reapi::Platform& platform) {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   for (const auto& [id, w] : workers_) {
     if (w.link != nullptr && w.platform.Satisfies(platform)) return absl::OkStatus();
   }
@@ -104,7 +134,7 @@ absl::Status BuildQueue::CheckServable(const reapi::Platform& platform) {
 }
 
 std::string BuildQueue::Submit(ExecuteParams params) {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   const absl::Time now = clock_();
   const bool cacheable = !params.action.do_not_cache();
   std::shared_ptr<Execution> e;
@@ -168,7 +198,7 @@ OperationView BuildQueue::ViewLocked(const Operation& op) const {
 }
 
 absl::StatusOr<OperationView> BuildQueue::Get(const std::string& name) {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   auto it = operations_.find(name);
   if (it == operations_.end()) {
     return absl::NotFoundError(absl::StrCat("operation \"", name, "\" is unknown (finished long ago, "
@@ -179,7 +209,7 @@ absl::StatusOr<OperationView> BuildQueue::Get(const std::string& name) {
 
 absl::StatusOr<OperationView> BuildQueue::Await(const std::string& name, uint64_t seen,
                                                 absl::Time deadline) {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   auto it = operations_.find(name);
   if (it == operations_.end()) {
     return absl::NotFoundError(absl::StrCat("operation \"", name, "\" is unknown; call Execute again"));
@@ -195,15 +225,39 @@ absl::StatusOr<OperationView> BuildQueue::Await(const std::string& name, uint64_
   return v;
 }
 
+absl::Status BuildQueue::Watch(const std::string& name, std::shared_ptr<OperationWatcher> watcher) {
+  Locked lock(this);
+  auto it = operations_.find(name);
+  if (it == operations_.end()) {
+    return absl::NotFoundError(absl::StrCat("operation \"", name, "\" is unknown; call Execute again"));
+  }
+  it->second.watchers++;
+  it->second.watching.push_back(std::move(watcher));
+  return absl::OkStatus();
+}
+
+void BuildQueue::Unwatch(const std::string& name, const OperationWatcher* watcher) {
+  Locked lock(this);
+  auto it = operations_.find(name);
+  if (it == operations_.end()) return;
+  Operation& op = it->second;
+  for (auto w = op.watching.begin(); w != op.watching.end(); ++w) {
+    if (w->get() != watcher) continue;
+    op.watching.erase(w);
+    if (--op.watchers == 0) op.unwatched_since = clock_();
+    return;
+  }
+}
+
 std::vector<OperationView> BuildQueue::List() {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   std::vector<OperationView> out;
   for (const auto& [name, op] : operations_) out.push_back(ViewLocked(op));
   return out;
 }
 
 absl::Status BuildQueue::Cancel(const std::string& name) {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   auto it = operations_.find(name);
   if (it == operations_.end()) {
     return absl::NotFoundError(absl::StrCat("operation \"", name, "\" is unknown"));
@@ -221,6 +275,7 @@ void BuildQueue::CancelLocked(Operation& op, absl::string_view why) {
   // The execution stops only when no other operation still wants its result.
   if (--e->operations > 0) {
     e->changed.SignalAll();
+    WatchersChangedLocked(op, false);
     return;
   }
   if (e->stage == Stage::kExecuting) {
@@ -228,7 +283,7 @@ void BuildQueue::CancelLocked(Operation& op, absl::string_view why) {
     if (w != workers_.end() && w->second.link != nullptr) {
       worker::SchedulerMessage m;
       m.mutable_cancel()->set_execution_id(e->id);
-      w->second.link->Send(m);
+      SendLocked(w->second.link, std::move(m));
     }
   }
   FailLocked(e, absl::CancelledError(absl::StrCat("action ", e->params.action_digest.ToString(),
@@ -238,6 +293,10 @@ void BuildQueue::CancelLocked(Operation& op, absl::string_view why) {
 void BuildQueue::ChangedLocked(Execution& e) {
   e.version++;
   e.changed.SignalAll();
+  for (const std::string& name : e.operation_names) {
+    auto op = operations_.find(name);
+    if (op != operations_.end()) WatchersChangedLocked(op->second, false);
+  }
 }
 
 void BuildQueue::LeaveStageLocked(Execution& e) {

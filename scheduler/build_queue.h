@@ -53,7 +53,17 @@ struct OperationView {
   uint64_t version = 0;
 };
 
-// How the queue reaches one connected worker; implemented by the worker service.
+// Told when a watched operation changes (or, with `keepalive`, that a keepalive interval passed).
+// Called from whichever thread made the change, after the queue's lock is released, so it may
+// call back into the queue; it must not block.
+class OperationWatcher {
+ public:
+  virtual ~OperationWatcher() = default;
+  virtual void OperationChanged(bool keepalive) = 0;
+};
+
+// How the queue reaches one connected worker; implemented by the worker service. Called after
+// the queue's lock is released, in the order the queue decided them.
 class WorkerLink {
  public:
   virtual ~WorkerLink() = default;
@@ -77,6 +87,9 @@ class BuildQueue {
   // Waits until the operation's version passes `seen`, or `deadline`. Holds the operation
   // "watched" meanwhile, so it is not abandoned.
   absl::StatusOr<OperationView> Await(const std::string& op, uint64_t seen, absl::Time deadline);
+  // Watching holds the operation "watched" (so it is not abandoned) until Unwatch.
+  absl::Status Watch(const std::string& op, std::shared_ptr<OperationWatcher> watcher);
+  void Unwatch(const std::string& op, const OperationWatcher* watcher);
   absl::Status Cancel(const std::string& op);
   std::vector<OperationView> List();
 
@@ -119,6 +132,7 @@ class BuildQueue {
     bool cancelled = false;
     absl::Time done_at = absl::InfiniteFuture();
     uint64_t version = 0;  // Bumped on cancel, on top of the execution's version.
+    std::vector<std::shared_ptr<OperationWatcher>> watching;
   };
   // Workers with free slots: most free first, then the one idle longest, so equal workers
   // share the load (and, without affinity, an input spreads as any scheduler would spread it).
@@ -147,6 +161,23 @@ class BuildQueue {
     FreeKey listed_spare;                     // Its entry in spare_ (free 0: not listed).
   };
 
+  // Holds mu_; on release runs what was deferred meanwhile (watchers told, messages to workers),
+  // after unlocking: those calls may re-enter the queue, and gRPC may run reactions inline.
+  class ABSL_SCOPED_LOCKABLE Locked {
+   public:
+    explicit Locked(BuildQueue* q) ABSL_EXCLUSIVE_LOCK_FUNCTION(q->mu_);
+    ~Locked() ABSL_UNLOCK_FUNCTION();
+
+   private:
+    BuildQueue* q_;
+  };
+  // Runs the deferred calls with mu_ briefly released (for the reaper, which holds mu_).
+  void RunDeferredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SendLocked(const std::shared_ptr<WorkerLink>& link, worker::SchedulerMessage msg)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CloseLocked(const std::shared_ptr<WorkerLink>& link) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WatchersChangedLocked(const Operation& op, bool keepalive)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   OperationView ViewLocked(const Operation& op) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ChangedLocked(Execution& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueLocked(const std::shared_ptr<Execution>& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -197,6 +228,7 @@ class BuildQueue {
   // Busy workers running only short actions, with room in their queue.
   std::map<FreeKey, Worker*> spare_ ABSL_GUARDED_BY(mu_);
   uint64_t assignments_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::function<void()>> deferred_ ABSL_GUARDED_BY(mu_);  // Run once mu_ is released.
   DurationHistory history_ ABSL_GUARDED_BY(mu_);
   std::thread reaper_;
 };

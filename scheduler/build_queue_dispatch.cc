@@ -24,7 +24,7 @@ void BuildQueue::SendAssignmentLocked(Worker& w, const Execution& e) {
   *a->mutable_queued_timestamp() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(e.queued_at));
   a->mutable_input_directories()->Reserve(static_cast<int>(e.params.input_directories.size()));
   for (const auto& d : e.params.input_directories) *a->add_input_directories() = d;
-  w.link->Send(m);
+  SendLocked(w.link, std::move(m));
 }
 
 bool BuildQueue::ShortLocked(absl::Duration expected) const {

@@ -26,7 +26,7 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
     return absl::InvalidArgumentError(
         absl::StrCat("worker ", reg.worker_id(), " registered with ", reg.slots(), " slots"));
   }
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   const absl::Time now = clock_();
   absl::flat_hash_set<std::string> still_running(reg.running_executions().begin(),
                                                  reg.running_executions().end());
@@ -35,7 +35,7 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
   if (!fresh) {
     // A reconnect (after a blip, or a stream this side still thought alive): keep what the
     // worker still runs, requeue what it lost. Neither counts as a death.
-    if (w.link != nullptr) w.link->Close();
+    if (w.link != nullptr) CloseLocked(w.link);
     // Work it no longer reports was lost with the old process: that counts as a death, or a
     // worker that crashes and restarts under the same id would loop on the same action.
     for (auto r = w.running.begin(); r != w.running.end();) {
@@ -70,12 +70,12 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
   worker::SchedulerMessage welcome;
   *welcome.mutable_welcome()->mutable_heartbeat_interval() =
       TimeUtil::MillisecondsToDuration(config_.heartbeat_interval_ms());
-  w.link->Send(welcome);
+  SendLocked(w.link, std::move(welcome));
   for (const std::string& id : still_running) {
     if (w.running.contains(id)) continue;
     worker::SchedulerMessage cancel;  // Work the scheduler no longer expects from this worker.
     cancel.mutable_cancel()->set_execution_id(id);
-    w.link->Send(cancel);
+    SendLocked(w.link, std::move(cancel));
   }
   DispatchLocked();
   return absl::OkStatus();
@@ -83,7 +83,7 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
 
 void BuildQueue::Received(const std::string& worker_id, const worker::WorkerMessage& msg) {
   {
-    absl::MutexLock lock(&mu_);
+    Locked lock(this);
     auto it = workers_.find(worker_id);
     if (it == workers_.end()) return;
     it->second.last_seen = clock_();
@@ -98,7 +98,7 @@ void BuildQueue::Received(const std::string& worker_id, const worker::WorkerMess
 void BuildQueue::CompleteFromWorker(const std::string& worker_id, const worker::Completion& c) {
   std::shared_ptr<Execution> e;
   {
-    absl::MutexLock lock(&mu_);
+    Locked lock(this);
     auto w = workers_.find(worker_id);
     if (w == workers_.end()) return;
     auto r = w->second.running.find(c.execution_id());
@@ -117,7 +117,7 @@ void BuildQueue::CompleteFromWorker(const std::string& worker_id, const worker::
     absl::Duration took = absl::Nanoseconds(
         TimeUtil::TimestampToNanoseconds(md.execution_completed_timestamp()) -
         TimeUtil::TimestampToNanoseconds(md.execution_start_timestamp()));
-    absl::MutexLock lock(&mu_);
+    Locked lock(this);
     history_.Record(e->params.shape, took);
   }
   bool cache = e->cacheable && resp.status().code() == 0 && resp.has_result() &&
@@ -131,13 +131,13 @@ void BuildQueue::CompleteFromWorker(const std::string& worker_id, const worker::
                  s.message());
     }
   }
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   if (e->stage == Stage::kExecuting) FinishLocked(e, resp);
   DispatchLocked();
 }
 
 void BuildQueue::Disconnected(const std::string& worker_id, const WorkerLink* link) {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   auto it = workers_.find(worker_id);
   if (it == workers_.end() || it->second.link.get() != link) return;  // A replaced stream.
   WorkerLostLocked(it->second, clock_());
@@ -145,7 +145,7 @@ void BuildQueue::Disconnected(const std::string& worker_id, const WorkerLink* li
 }
 
 absl::Status BuildQueue::Drain(const std::string& worker_id) {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   auto it = workers_.find(worker_id);
   if (it == workers_.end() || it->second.link == nullptr) {
     return absl::NotFoundError(absl::StrCat("worker ", worker_id, " is not connected"));
@@ -154,7 +154,7 @@ absl::Status BuildQueue::Drain(const std::string& worker_id) {
   RefreshFreeLocked(it->second);
   worker::SchedulerMessage m;
   m.mutable_drain();
-  it->second.link->Send(m);
+  SendLocked(it->second.link, std::move(m));
   return absl::OkStatus();
 }
 
@@ -188,11 +188,13 @@ void BuildQueue::BuryWorkerLocked(Worker& w) {
 }
 
 void BuildQueue::Reap() {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   const absl::Duration tick =
       std::min(absl::Milliseconds(100), heartbeat_interval() / 4);
-  absl::Time last_sweep = absl::InfinitePast();
+  const absl::Duration keepalive = Ms(config_.keepalive_interval_ms());
+  absl::Time last_sweep = absl::InfinitePast(), last_keepalive = clock_();
   while (!stopping_) {
+    RunDeferredLocked();
     stop_.WaitWithTimeout(&mu_, tick);
     const absl::Time now = clock_();
     const absl::Duration liveness = 3 * heartbeat_interval();
@@ -200,7 +202,7 @@ void BuildQueue::Reap() {
       Worker& w = it->second;
       if (w.link != nullptr && now - w.last_seen > liveness) {
         LogWarning("worker ", w.id, " silent for ", absl::FormatDuration(now - w.last_seen));
-        w.link->Close();
+        CloseLocked(w.link);
         WorkerLostLocked(w, now);
       }
       if (w.link == nullptr && now - w.lost_at > liveness) {
@@ -209,6 +211,11 @@ void BuildQueue::Reap() {
         continue;
       }
       ++it;
+    }
+    // Every stream hears from us once per keepalive interval, changed or not.
+    if (now - last_keepalive >= keepalive) {
+      last_keepalive = now;
+      for (auto& [name, op] : operations_) WatchersChangedLocked(op, true);
     }
     // Operations and the queue can hold thousands of entries: sweep them once a second, not
     // every tick (their timeouts are tens of seconds).

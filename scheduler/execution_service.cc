@@ -3,32 +3,21 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
+#include "scheduler/operation_stream.h"
 #include "scheduler/request_checks.h"
 
 namespace kfarm {
 
 using google::longrunning::Operation;
 
-Operation ToOperation(const OperationView& v) {
-  Operation op;
-  op.set_name(v.name);
-  reapi::ExecuteOperationMetadata md;
-  md.set_stage(v.stage);
-  v.action_digest.ToProto(md.mutable_action_digest());
-  md.set_digest_function(reapi::DigestFunction::SHA256);
-  op.mutable_metadata()->PackFrom(md);
-  op.set_done(v.done);
-  if (v.done) op.mutable_response()->PackFrom(v.response);
-  return op;
-}
-
-grpc::Status ExecutionService::Execute(grpc::ServerContext* ctx, const reapi::ExecuteRequest* req,
-                                       grpc::ServerWriter<Operation>* writer) {
+OperationWriter* ExecutionService::Execute(grpc::CallbackServerContext* ctx,
+                                           const reapi::ExecuteRequest* req) {
+  auto fail = [](const grpc::Status& s) { return OperationStream::Finished(std::nullopt, s); };
   absl::Status s = CheckInstance(req->instance_name());
   if (s.ok()) s = CheckDigestFunction(req->digest_function());
-  if (!s.ok()) return ToGrpcStatus(s);
+  if (!s.ok()) return fail(ToGrpcStatus(s));
   auto digest = ParseDigestField(req->action_digest(), "action_digest");
-  if (!digest.ok()) return ToGrpcStatus(digest.status());
+  if (!digest.ok()) return fail(ToGrpcStatus(digest.status()));
 
   if (!req->skip_cache_lookup()) {
     auto hit = cache_->Get(req->instance_name(), *digest);
@@ -40,13 +29,12 @@ grpc::Status ExecutionService::Execute(grpc::ServerContext* ctx, const reapi::Ex
       v.done = true;
       *v.response.mutable_result() = std::move(*hit);
       v.response.set_cached_result(true);
-      writer->Write(ToOperation(v));
-      return grpc::Status::OK;
+      return OperationStream::Finished(ToOperation(v), grpc::Status::OK);
     }
   }
   ExecuteParams params;
   grpc::Status loaded = loader_.Load(*req, *digest, &params);
-  if (!loaded.ok()) return loaded;
+  if (!loaded.ok()) return fail(loaded);
   // Builds are told apart by the invocation id Bazel (and kfarm) send in every request.
   auto md = ctx->client_metadata().find("build.bazel.remote.execution.v2.requestmetadata-bin");
   if (md != ctx->client_metadata().end()) {
@@ -56,31 +44,13 @@ grpc::Status ExecutionService::Execute(grpc::ServerContext* ctx, const reapi::Ex
     }
   }
   s = queue_->CheckServable(params.platform);
-  if (!s.ok()) return ToGrpcStatus(s);
-  return Stream(ctx, queue_->Submit(std::move(params)), writer);
+  if (!s.ok()) return fail(ToGrpcStatus(s));
+  return OperationStream::Start(queue_, queue_->Submit(std::move(params)));
 }
 
-grpc::Status ExecutionService::WaitExecution(grpc::ServerContext* ctx,
-                                             const reapi::WaitExecutionRequest* req,
-                                             grpc::ServerWriter<Operation>* writer) {
-  return Stream(ctx, req->name(), writer);
-}
-
-grpc::Status ExecutionService::Stream(grpc::ServerContext* ctx, const std::string& name,
-                                      grpc::ServerWriter<Operation>* writer) {
-  const absl::Duration keepalive = absl::Milliseconds(config_.keepalive_interval_ms());
-  uint64_t seen = 0;
-  for (;;) {
-    // Wakes on a change or after `keepalive`; either way the client hears from us.
-    auto v = queue_->Await(name, seen, absl::Now() + keepalive);
-    if (!v.ok()) return ToGrpcStatus(v.status());
-    if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-    if (!writer->Write(ToOperation(*v))) {
-      return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-    }
-    if (v->done) return grpc::Status::OK;
-    seen = v->version;
-  }
+OperationWriter* ExecutionService::WaitExecution(grpc::CallbackServerContext*,
+                                                 const reapi::WaitExecutionRequest* req) {
+  return OperationStream::Start(queue_, req->name());
 }
 
 grpc::Status OperationsService::GetOperation(grpc::ServerContext*,

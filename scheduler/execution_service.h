@@ -7,30 +7,27 @@
 #include "google/longrunning/operations.grpc.pb.h"
 #include "scheduler/action_loader.h"
 #include "scheduler/build_queue.h"
+#include "scheduler/operation_stream.h"
 
 namespace kfarm {
 
-google::longrunning::Operation ToOperation(const OperationView& v);
-
-class ExecutionService final : public reapi::Execution::Service {
+// Execute and WaitExecution on gRPC's callback API (see operation_stream.h).
+class ExecutionService final : public reapi::Execution::CallbackService {
  public:
   ExecutionService(BuildQueue* queue, ActionCache* cache, BlobAccess* cas,
                    const config::ExecutionConfig& config)
-      : queue_(queue), cache_(cache), loader_(cas, config), config_(config) {}
+      : queue_(queue), cache_(cache), loader_(cas, config) {}
 
-  grpc::Status Execute(grpc::ServerContext* ctx, const reapi::ExecuteRequest* req,
-                       grpc::ServerWriter<google::longrunning::Operation>* writer) override;
-  grpc::Status WaitExecution(grpc::ServerContext* ctx, const reapi::WaitExecutionRequest* req,
-                             grpc::ServerWriter<google::longrunning::Operation>* writer) override;
+  grpc::ServerWriteReactor<google::longrunning::Operation>* Execute(
+      grpc::CallbackServerContext* ctx, const reapi::ExecuteRequest* req) override;
+  grpc::ServerWriteReactor<google::longrunning::Operation>* WaitExecution(
+      grpc::CallbackServerContext* ctx, const reapi::WaitExecutionRequest* req) override;
 
  private:
-  grpc::Status Stream(grpc::ServerContext* ctx, const std::string& name,
-                      grpc::ServerWriter<google::longrunning::Operation>* writer);
 
   BuildQueue* queue_;
   ActionCache* cache_;
   ActionLoader loader_;
-  const config::ExecutionConfig& config_;
 };
 
 class OperationsService final : public google::longrunning::Operations::Service {

@@ -1,7 +1,7 @@
 #include "scheduler/worker_service.h"
 
 #include <deque>
-#include <thread>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -10,81 +10,116 @@
 namespace kfarm {
 namespace {
 
-using Stream = grpc::ServerReaderWriter<worker::SchedulerMessage, worker::WorkerMessage>;
-
-class StreamLink : public WorkerLink {
+class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worker::SchedulerMessage>,
+                     public WorkerLink {
  public:
-  StreamLink(grpc::ServerContext* ctx, Stream* stream) : ctx_(ctx), stream_(stream) {
-    sender_ = std::thread([this] { SendLoop(); });
-  }
-  ~StreamLink() override { Stop(); }
+  WorkerStream(grpc::CallbackServerContext* ctx, BuildQueue* queue) : ctx_(ctx), queue_(queue) {}
 
+  static WorkerStream* Start(grpc::CallbackServerContext* ctx, BuildQueue* queue) {
+    auto stream = std::make_shared<WorkerStream>(ctx, queue);
+    stream->self_ = stream;
+    stream->StartRead(&stream->in_);
+    return stream.get();
+  }
+
+  // Queues the message, or starts the one write.
   void Send(const worker::SchedulerMessage& msg) override {
-    absl::MutexLock lock(&mu_);
-    outbox_.push_back(msg);
-  }
-  void Close() override { ctx_->TryCancel(); }
-
-  void Stop() {
     {
       absl::MutexLock lock(&mu_);
-      stopping_ = true;
+      if (broken_) return;
+      outbox_.push_back(msg);
+      if (writing_) return;
+      writing_ = true;
+      out_ = std::move(outbox_.front());
+      outbox_.pop_front();
     }
-    if (sender_.joinable()) sender_.join();
+    StartWrite(&out_);
+  }
+
+  void Close() override {
+    absl::MutexLock lock(&close_mu_);  // The context lives until OnDone.
+    if (!done_) ctx_->TryCancel();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok) broken_ = true;
+      if (broken_ || outbox_.empty()) {
+        outbox_.clear();
+        writing_ = false;
+        if (ok) return;
+      } else {
+        out_ = std::move(outbox_.front());
+        outbox_.pop_front();
+      }
+    }
+    if (!ok) {
+      ctx_->TryCancel();  // The read side ends too, and with it the worker.
+      return;
+    }
+    StartWrite(&out_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      if (!id_.empty()) queue_->Disconnected(id_, this);
+      {
+        absl::MutexLock lock(&mu_);
+        broken_ = true;
+      }
+      Finish(grpc::Status::OK);
+      return;
+    }
+    if (id_.empty()) {
+      absl::Status s = in_.has_register_()
+                           ? queue_->Connected(in_.register_(), self_)
+                           : absl::InvalidArgumentError(
+                                 "the first message on a worker stream must be Register");
+      if (!s.ok()) {
+        {
+          absl::MutexLock lock(&mu_);
+          broken_ = true;
+        }
+        Finish(ToGrpcStatus(s));
+        return;
+      }
+      id_ = in_.register_().worker_id();
+    } else {
+      queue_->Received(id_, in_);
+    }
+    StartRead(&in_);
+  }
+
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&close_mu_);
+      done_ = true;
+    }
+    std::shared_ptr<WorkerStream> last = std::move(self_);  // The queue may still hold a link.
   }
 
  private:
-  void SendLoop() {
-    for (;;) {
-      worker::SchedulerMessage msg;
-      {
-        absl::MutexLock lock(&mu_);
-        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return stopping_ || !outbox_.empty();
-        };
-        mu_.Await(absl::Condition(&ready));
-        if (outbox_.empty()) return;
-        msg = std::move(outbox_.front());
-        outbox_.pop_front();
-      }
-      if (!stream_->Write(msg)) {
-        ctx_->TryCancel();
-        absl::MutexLock lock(&mu_);
-        stopping_ = true;
-        outbox_.clear();
-        return;
-      }
-    }
-  }
+  grpc::CallbackServerContext* const ctx_;
+  BuildQueue* const queue_;
+  std::shared_ptr<WorkerStream> self_;  // Dropped in OnDone.
+  std::string id_;                       // Set by Register; reads are one at a time.
+  worker::WorkerMessage in_;
 
-  grpc::ServerContext* ctx_;
-  Stream* stream_;
   absl::Mutex mu_;
   std::deque<worker::SchedulerMessage> outbox_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread sender_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  worker::SchedulerMessage out_;  // The write in flight.
+  absl::Mutex close_mu_;
+  bool done_ ABSL_GUARDED_BY(close_mu_) = false;
 };
 
 }  // namespace
 
-grpc::Status WorkerService::Connect(grpc::ServerContext* ctx, Stream* stream) {
-  worker::WorkerMessage first;
-  if (!stream->Read(&first) || !first.has_register_()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the first message on a worker stream must be Register");
-  }
-  const std::string id = first.register_().worker_id();
-  auto link = std::make_shared<StreamLink>(ctx, stream);
-  absl::Status s = queue_->Connected(first.register_(), link);
-  if (!s.ok()) {
-    link->Stop();
-    return ToGrpcStatus(s);
-  }
-  worker::WorkerMessage msg;
-  while (stream->Read(&msg)) queue_->Received(id, msg);
-  queue_->Disconnected(id, link.get());
-  link->Stop();
-  return grpc::Status::OK;
+grpc::ServerBidiReactor<worker::WorkerMessage, worker::SchedulerMessage>* WorkerService::Connect(
+    grpc::CallbackServerContext* ctx) {
+  return WorkerStream::Start(ctx, queue_);
 }
 
 grpc::Status WorkerService::Drain(grpc::ServerContext*, const worker::DrainRequest* req,

@@ -1,6 +1,6 @@
-// The worker side of the scheduler: one bidirectional stream per worker (workers dial in).
-// Reads feed the BuildQueue; writes go through a per-worker outbox drained by its own thread,
-// so the queue never blocks on a slow worker.
+// The worker side of the scheduler: one bidirectional stream per worker (workers dial in), on
+// gRPC's callback API. Reads feed the BuildQueue on the thread that read them; the queue's
+// messages go out through a per-worker outbox that never blocks it (one write in flight).
 #ifndef KFARM_SCHEDULER_WORKER_SERVICE_H_
 #define KFARM_SCHEDULER_WORKER_SERVICE_H_
 
@@ -9,13 +9,13 @@
 
 namespace kfarm {
 
-class WorkerService final : public worker::WorkerService::Service {
+class WorkerService final : public worker::WorkerService::WithCallbackMethod_Connect<
+                                worker::WorkerService::Service> {
  public:
   explicit WorkerService(BuildQueue* queue) : queue_(queue) {}
 
-  grpc::Status Connect(
-      grpc::ServerContext* ctx,
-      grpc::ServerReaderWriter<worker::SchedulerMessage, worker::WorkerMessage>* stream) override;
+  grpc::ServerBidiReactor<worker::WorkerMessage, worker::SchedulerMessage>* Connect(
+      grpc::CallbackServerContext* ctx) override;
   grpc::Status Drain(grpc::ServerContext* ctx, const worker::DrainRequest* req,
                      worker::DrainResponse* resp) override;
 
