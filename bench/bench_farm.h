@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "bench/bench_process.h"
 #include "common/cas_client.h"
+#include "bench/execute_calls.h"
 #include "common/execution_client.h"
 
 namespace kfarm {
@@ -104,47 +105,22 @@ inline std::unique_ptr<Farm> StartFarm(const std::string& bin, const std::string
   return farm;
 }
 
-// Runs `digests` through `clients` concurrent streams; returns the wall time in seconds.
-// Runs every action once from `clients` concurrent streams; returns the wall time. `metadata`,
-// when given, receives each successful action's execution metadata.
+// Runs every action once, `clients` at a time; returns the wall time in seconds. `metadata`,
+// when given, receives each successful action's execution metadata. Streams share connections,
+// 16 to one, as a client process multiplexes its calls; connections are up before the clock
+// starts: the figure is the farm's.
 inline double RunAll(const std::string& address, const std::vector<Digest>& digests, int clients,
-              int* failures,
-              std::vector<reapi::ExecutedActionMetadata>* metadata = nullptr) {
-  // Client threads share connections, 16 streams to one, as a client process multiplexes its
-  // calls; connections and threads are up before the clock starts: the figure is the farm's.
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
+                     int* failures,
+                     std::vector<reapi::ExecutedActionMetadata>* metadata = nullptr) {
+  std::vector<std::unique_ptr<reapi::Execution::Stub>> stubs;
   for (int c = 0; c < clients; c += 16) {
-    channels.push_back(DialRemote(address));
-    channels.back()->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto channel = DialRemote(address);
+    channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    stubs.push_back(reapi::Execution::NewStub(channel));
   }
-  std::atomic<size_t> next{0};
-  std::atomic<int> failed{0}, ready{0};
-  std::atomic<bool> go{false};
-  absl::Mutex metadata_mu;
-  std::vector<std::thread> threads;
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
-      ExecutionClient exec(channels[static_cast<size_t>(c / 16)], "");
-      ExecuteOptions o;
-      o.skip_cache_lookup = true;
-      ready++;
-      while (!go) std::this_thread::yield();
-      for (size_t i = next++; i < digests.size(); i = next++) {
-        auto r = exec.Execute(digests[i], o);
-        if (!r.ok() || r->status().code() != 0 || r->result().exit_code() != 0) {
-          failed++;
-        } else if (metadata != nullptr) {
-          absl::MutexLock lock(&metadata_mu);
-          metadata->push_back(r->result().execution_metadata());
-        }
-      }
-    });
-  }
-  while (ready < clients) std::this_thread::yield();
+  ExecuteCalls calls(digests, std::move(stubs), metadata);
   auto start = std::chrono::steady_clock::now();
-  go = true;
-  for (auto& t : threads) t.join();
-  *failures += failed;
+  *failures += calls.Run(clients);
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
