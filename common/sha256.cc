@@ -6,9 +6,25 @@
 
 namespace kfarm {
 
+namespace {
+
+// Initialised once and copied: with OpenSSL 3 every EVP_DigestInit_ex on EVP_sha256() looks
+// the implementation up again in the provider tables (locks, name lookups), a cost paid per
+// blob hashed — mostly tiny ones.
+const EVP_MD_CTX* Initialised() {
+  static const EVP_MD_CTX* const ctx = [] {
+    EVP_MD_CTX* c = EVP_MD_CTX_new();
+    if (c == nullptr || EVP_DigestInit_ex(c, EVP_sha256(), nullptr) != 1) std::abort();
+    return c;
+  }();
+  return ctx;
+}
+
+}  // namespace
+
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  // Allocation or init failure here means libcrypto itself is unusable: nothing to recover.
-  if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) std::abort();
+  // Allocation or copy failure here means libcrypto itself is unusable: nothing to recover.
+  if (ctx_ == nullptr || EVP_MD_CTX_copy_ex(ctx_, Initialised()) != 1) std::abort();
 }
 
 Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }

@@ -1,6 +1,7 @@
 // BuildQueue's dispatch with prefetch: which busy worker may be sent one more action, and when.
 #include "scheduler/build_queue.h"
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -44,7 +45,7 @@ class FakeLink : public WorkerLink {
 
 class BuildQueueTest : public ::testing::Test {
  protected:
-  BuildQueueTest() : queue_(Config(), nullptr, [this] { return now_; }) {}
+  BuildQueueTest() : queue_(Config(), nullptr, [this] { return absl::FromUnixNanos(now_ns_.load()); }) {}
 
   static config::ExecutionConfig Config() {
     config::SchedulerConfig c;
@@ -62,8 +63,9 @@ class BuildQueueTest : public ::testing::Test {
     return link;
   }
 
-  // An uncached action of `shape`; `tag` tells it apart in what the worker was sent.
-  void Submit(const std::string& shape, const std::string& tag) {
+  // An uncached action of `shape`; `tag` tells it apart in what the worker was sent. Returns the
+  // operation's name.
+  std::string Submit(const std::string& shape, const std::string& tag) {
     ExecuteParams p;
     p.command.add_arguments(shape);
     p.command.add_arguments(tag);
@@ -71,7 +73,7 @@ class BuildQueueTest : public ::testing::Test {
     p.action_digest = Digest::Of(tag);
     p.shape = shape;
     p.timeout = absl::Minutes(1);
-    queue_.Submit(std::move(p));
+    return queue_.Submit(std::move(p));
   }
 
   // The worker reports `tag` done after running for `took`.
@@ -87,11 +89,69 @@ class BuildQueueTest : public ::testing::Test {
     queue_.Received(worker, m);
   }
 
-  absl::Time now_ = absl::FromUnixSeconds(1000000);
+  std::atomic<int64_t> now_ns_{int64_t{1000000} * 1000000000};  // Read by the reaper thread too.
   BuildQueue queue_;
 };
 
 using ::testing::ElementsAre;
+
+// Records what it is told, reading the operation back from the queue as a stream does — which
+// would deadlock if the queue called it with its lock held.
+class RecordingWatcher : public OperationWatcher {
+ public:
+  RecordingWatcher(BuildQueue* queue, std::string name) : queue_(queue), name_(std::move(name)) {}
+  void OperationChanged(bool keepalive) override {
+    auto v = queue_->Get(name_);
+    absl::MutexLock lock(&mu_);
+    if (keepalive) ++keepalives_;
+    if (v.ok() && !keepalive) stages_.push_back(v->stage);
+  }
+  std::vector<reapi::ExecutionStage::Value> stages() {
+    absl::MutexLock lock(&mu_);
+    return stages_;
+  }
+  bool AwaitKeepalive(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto heard = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return keepalives_ > 0; };
+    return mu_.AwaitWithTimeout(absl::Condition(&heard), timeout);
+  }
+
+ private:
+  BuildQueue* queue_;
+  std::string name_;
+  absl::Mutex mu_;
+  std::vector<reapi::ExecutionStage::Value> stages_ ABSL_GUARDED_BY(mu_);
+  int keepalives_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+TEST_F(BuildQueueTest, WatchersHearEveryChangeOutsideTheLockUntilTheyStop) {
+  const std::string first = Submit("cc", "a");  // No worker yet: queued.
+  auto watcher = std::make_shared<RecordingWatcher>(&queue_, first);
+  ASSERT_TRUE(queue_.Watch(first, watcher).ok());
+  auto w = Connect("w1", 1, 0);  // Dispatched: executing.
+  Complete("w1", *w, "a", absl::Milliseconds(20));
+  EXPECT_THAT(watcher->stages(), ElementsAre(reapi::ExecutionStage::EXECUTING,
+                                             reapi::ExecutionStage::COMPLETED));
+
+  const std::string second = Submit("cc", "b");
+  auto gone = std::make_shared<RecordingWatcher>(&queue_, second);
+  ASSERT_TRUE(queue_.Watch(second, gone).ok());
+  queue_.Unwatch(second, gone.get());
+  Complete("w1", *w, "b", absl::Milliseconds(20));
+  EXPECT_TRUE(gone->stages().empty());
+  EXPECT_EQ(queue_.Watch("operations/none", gone).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(BuildQueueTest, WatchedStreamsGetAKeepaliveEachInterval) {
+  auto w = Connect("w1", 1, 0);
+  const std::string name = Submit("link", "long");
+  auto watcher = std::make_shared<RecordingWatcher>(&queue_, name);
+  ASSERT_TRUE(queue_.Watch(name, watcher).ok());
+  EXPECT_FALSE(watcher->AwaitKeepalive(absl::Milliseconds(300)));  // Nothing is due yet.
+  now_ns_ += Config().keepalive_interval_ms() * 1000000;  // The reaper's clock moves on.
+  EXPECT_TRUE(watcher->AwaitKeepalive(absl::Seconds(5)));
+  queue_.Unwatch(name, watcher.get());
+}
 
 TEST_F(BuildQueueTest, BusyWorkerGetsOneMoreOnlyWhenEverythingIsKnownShort) {
   auto w = Connect("w1", 1, 1);

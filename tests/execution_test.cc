@@ -321,6 +321,33 @@ TEST_F(ExecutionTest, WaitExecutionReattachesAndAbandonedOperationsAreCancelled)
   EXPECT_TRUE(cancelled);
 }
 
+TEST_F(ExecutionTest, ExecuteStreamsHearFromTheSchedulerWhileTheActionRuns) {
+  StartFarm(1, 1);  // keepalive_interval_ms: 500
+  auto stub = reapi::Execution::NewStub(farm_->channel());
+  ActionSpec spec = Shell("sleep 2.2; echo late");
+  spec.do_not_cache = true;
+  BuiltAction a = Prepare(spec);
+  reapi::ExecuteRequest req;
+  a.digest.ToProto(req.mutable_action_digest());
+  grpc::ClientContext ctx;
+  auto reader = stub->Execute(&ctx, req);
+  google::longrunning::Operation op;
+  int updates = 0, executing = 0;
+  while (reader->Read(&op)) {
+    ++updates;
+    reapi::ExecuteOperationMetadata md;
+    if (op.metadata().UnpackTo(&md) && md.stage() == reapi::ExecutionStage::EXECUTING) ++executing;
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  ASSERT_TRUE(op.done());
+  reapi::ExecuteResponse resp;
+  ASSERT_TRUE(op.response().UnpackTo(&resp));
+  EXPECT_EQ(Blob(resp.result().stdout_digest()), "late\n");
+  // One when it started, then keepalives (every 0.5 s, checked each 0.1 s) while it ran.
+  EXPECT_GE(executing, 3);
+  EXPECT_EQ(updates, executing + 1);
+}
+
 TEST_F(ExecutionTest, WorkerBackFromABlipReclaimsItsAction) {
   StartFarm(1, 1);
   ActionSpec spec = Shell("sleep 2; echo once > o", {"o"});

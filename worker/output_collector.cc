@@ -54,7 +54,10 @@ absl::Status CollectOutputs(CasClient& cas, const reapi::Command& command,
                  command.output_directories().end());
   }
   std::vector<BlobSource> uploads;
-  ASSIGN_OR_RETURN(std::string root, RealPath(input_root));
+  std::string root;  // Resolved only when there are outputs to check against it.
+  if (!paths.empty()) {
+    ASSIGN_OR_RETURN(root, RealPath(input_root));
+  }
   for (const std::string& rel : paths) {
     std::string path = working_dir + "/" + rel;
     struct stat st;
