@@ -98,7 +98,7 @@ summary=$out/summary.md
   echo "| 2 | 16 concurrent clients | $(cell "$out/exec.txt" "concurrent clients") | — |"
   echo "| 3 | dispatch rate, fake workers over loopback | $(grep -oE "[0-9]+ assignments/s" "$out/dispatch.txt") ($(grep -oE "[0-9]+ fake workers x [0-9]+ slots" "$out/dispatch.txt"), queue filled first) | ≥ 20,000/s |"
   echo "| 4 | 2000 × sleep 50 ms on 64 worker processes | $(cell "$out/scale.txt" "wall vs ideal") | ≥ 90 % |"
-  echo "| 4 | same, per action: run (spawn to reap, mean), gap before the worker's next; CPU: scheduler, workers with actions, clients | $(cell "$out/scale.txt" "run (spawn to reap"); $(cell "$out/scale.txt" "CPU per action") | — |"
+  echo "| 4 | same, per action: run (spawn to reap, mean), gap before the worker's next; CPU: scheduler, workers, client; the action itself | $(cell "$out/scale.txt" "run (spawn to reap"); $(cell "$out/scale.txt" "CPU per action") | — |"
   for n in 1000 2000 4000; do
     echo "| 4 | $n trivial actions: wall, scheduler CPU | $(cell "$out/scale.txt" "$n distinct trivial") | linear |"
   done

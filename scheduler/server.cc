@@ -43,9 +43,10 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   // A full batch plus its per-blob framing must fit in one message.
   builder.SetMaxReceiveMessageSize(static_cast<int>(c.max_batch_total_size_bytes() + (4 << 20)));
   builder.SetMaxSendMessageSize(static_cast<int>(c.max_batch_total_size_bytes() + (4 << 20)));
-  // Every Execute and worker stream holds a thread of the sync server for its lifetime. With
-  // gRPC's default of at most 2 idle pollers, a thread finishing a call exits and the next call
-  // starts a new one; keeping idle threads saves a thread start per call.
+  // Execute, WaitExecution and the worker streams run on the callback API and hold no thread;
+  // the sync pool serves the storage calls. With gRPC's default of at most 2 idle pollers, a
+  // thread finishing a call exits and the next call starts a new one; keeping idle threads
+  // saves a thread start per call.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
   for (auto& service : s->services_) builder.RegisterService(service.get());
