@@ -62,6 +62,15 @@ class ExecutionTest : public ::testing::Test {
     return a;
   }
 
+  // The request that executes `script` as a shell action never served from the cache.
+  reapi::ExecuteRequest UncachedRequest(const std::string& script) {
+    ActionSpec spec = Shell(script);
+    spec.do_not_cache = true;
+    reapi::ExecuteRequest req;
+    Prepare(spec).digest.ToProto(req.mutable_action_digest());
+    return req;
+  }
+
   absl::StatusOr<reapi::ExecuteResponse> Run(const ActionSpec& spec, ExecuteOptions o = {}) {
     return exec_->Execute(Prepare(spec).digest, o);
   }

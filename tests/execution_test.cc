@@ -277,13 +277,8 @@ TEST_F(ExecutionTest, WaitExecutionReattachesAndAbandonedOperationsAreCancelled)
   StartFarm(1, 1);
   auto stub = reapi::Execution::NewStub(farm_->channel());
   auto start = [&](const std::string& script) {
-    ActionSpec spec = Shell(script);
-    spec.do_not_cache = true;
-    BuiltAction a = Prepare(spec);
-    reapi::ExecuteRequest req;
-    a.digest.ToProto(req.mutable_action_digest());
     grpc::ClientContext ctx;
-    auto reader = stub->Execute(&ctx, req);
+    auto reader = stub->Execute(&ctx, UncachedRequest(script));
     google::longrunning::Operation op;
     EXPECT_TRUE(reader->Read(&op));
     ctx.TryCancel();  // The client goes away after the first update.
@@ -324,13 +319,8 @@ TEST_F(ExecutionTest, WaitExecutionReattachesAndAbandonedOperationsAreCancelled)
 TEST_F(ExecutionTest, ExecuteStreamsHearFromTheSchedulerWhileTheActionRuns) {
   StartFarm(1, 1);  // keepalive_interval_ms: 500
   auto stub = reapi::Execution::NewStub(farm_->channel());
-  ActionSpec spec = Shell("sleep 2.2; echo late");
-  spec.do_not_cache = true;
-  BuiltAction a = Prepare(spec);
-  reapi::ExecuteRequest req;
-  a.digest.ToProto(req.mutable_action_digest());
   grpc::ClientContext ctx;
-  auto reader = stub->Execute(&ctx, req);
+  auto reader = stub->Execute(&ctx, UncachedRequest("sleep 2.2; echo late"));
   google::longrunning::Operation op;
   int updates = 0, executing = 0;
   while (reader->Read(&op)) {
