@@ -1,0 +1,101 @@
+// Operations end to end: cancelling, reattaching with WaitExecution, abandonment, and what an
+// Execute stream hears while its action runs — the real scheduler and a worker over loopback.
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include <grpcpp/client_context.h>
+
+#include "google/longrunning/operations.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/execution_fixture.h"
+
+namespace kfarm {
+namespace {
+
+TEST_F(ExecutionTest, CancelOperationStopsARunningAction) {
+  StartFarm(1, 1);
+  ActionSpec spec = Shell("sleep 30");
+  spec.do_not_cache = true;
+  BuiltAction a = Prepare(spec);
+  auto x = ExecuteUntilExecuting(a.digest);
+  ASSERT_FALSE(x->op.name().empty());
+  ASSERT_TRUE(CancelOperation(x->op.name()).ok());
+  reapi::ExecuteResponse resp = x->Finish();
+  EXPECT_TRUE(x->op.done());
+  EXPECT_EQ(resp.status().code(), grpc::StatusCode::CANCELLED);
+  // The single slot frees up quickly: the sleep was killed, not waited out.
+  auto start = std::chrono::steady_clock::now();
+  ActionSpec next = Shell("true");
+  next.do_not_cache = true;
+  ASSERT_TRUE(Run(next).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(ExecutionTest, WaitExecutionReattachesAndAbandonedOperationsAreCancelled) {
+  StartFarm(1, 1);
+  auto stub = reapi::Execution::NewStub(farm_->channel());
+  auto start = [&](const std::string& script) {
+    grpc::ClientContext ctx;
+    auto reader = stub->Execute(&ctx, UncachedRequest(script));
+    google::longrunning::Operation op;
+    EXPECT_TRUE(reader->Read(&op));
+    ctx.TryCancel();  // The client goes away after the first update.
+    reader->Finish();
+    return op.name();
+  };
+  std::string name = start("sleep 1; echo reattached");
+  ASSERT_FALSE(name.empty());
+  reapi::WaitExecutionRequest wait;
+  wait.set_name(name);
+  grpc::ClientContext wctx;
+  auto reader = stub->WaitExecution(&wctx, wait);
+  google::longrunning::Operation op;
+  while (reader->Read(&op) && !op.done()) {
+  }
+  ASSERT_TRUE(op.done());
+  reapi::ExecuteResponse resp;
+  ASSERT_TRUE(op.response().UnpackTo(&resp));
+  EXPECT_EQ(Blob(resp.result().stdout_digest()), "reattached\n");
+
+  // Nobody waits for this one: after abandoned_operation_ms it is cancelled.
+  std::string abandoned = start("sleep 60");
+  auto ops = google::longrunning::Operations::NewStub(farm_->channel());
+  google::longrunning::GetOperationRequest get;
+  get.set_name(abandoned);
+  bool cancelled = false;
+  for (int i = 0; i < 100 && !cancelled; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    grpc::ClientContext gctx;
+    google::longrunning::Operation o;
+    ASSERT_TRUE(ops->GetOperation(&gctx, get, &o).ok());
+    reapi::ExecuteResponse r;
+    cancelled = o.done() && o.response().UnpackTo(&r) && r.status().code() == grpc::StatusCode::CANCELLED;
+  }
+  EXPECT_TRUE(cancelled);
+}
+
+TEST_F(ExecutionTest, ExecuteStreamsHearFromTheSchedulerWhileTheActionRuns) {
+  StartFarm(1, 1);  // keepalive_interval_ms: 500
+  auto stub = reapi::Execution::NewStub(farm_->channel());
+  grpc::ClientContext ctx;
+  auto reader = stub->Execute(&ctx, UncachedRequest("sleep 2.2; echo late"));
+  google::longrunning::Operation op;
+  int updates = 0, executing = 0;
+  while (reader->Read(&op)) {
+    ++updates;
+    reapi::ExecuteOperationMetadata md;
+    if (op.metadata().UnpackTo(&md) && md.stage() == reapi::ExecutionStage::EXECUTING) ++executing;
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  ASSERT_TRUE(op.done());
+  reapi::ExecuteResponse resp;
+  ASSERT_TRUE(op.response().UnpackTo(&resp));
+  EXPECT_EQ(Blob(resp.result().stdout_digest()), "late\n");
+  // One when it started, then keepalives (every 0.5 s, checked each 0.1 s) while it ran.
+  EXPECT_GE(executing, 3);
+  EXPECT_EQ(updates, executing + 1);
+}
+
+}  // namespace
+}  // namespace kfarm
