@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <random>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -29,23 +30,23 @@ absl::Duration Ms(int64_t ms) { return absl::Milliseconds(ms); }
 BuildQueue::Locked::Locked(BuildQueue* q) : q_(q) { q_->mu_.Lock(); }
 
 BuildQueue::Locked::~Locked() {
-  std::vector<std::function<void()>> deferred = std::move(q_->deferred_);
-  q_->deferred_.clear();
+  auto deferred = std::exchange(q_->deferred_, {});
   q_->mu_.Unlock();
   for (auto& f : deferred) f();
 }
 
 void BuildQueue::RunDeferredLocked() {
   if (deferred_.empty()) return;
-  std::vector<std::function<void()>> deferred = std::move(deferred_);
-  deferred_.clear();
+  auto deferred = std::exchange(deferred_, {});
   mu_.Unlock();
   for (auto& f : deferred) f();
   mu_.Lock();
 }
 
 void BuildQueue::WatchersChangedLocked(const Operation& op, bool keepalive) {
-  for (const auto& w : op.watching) deferred_.push_back([w, keepalive] { w->OperationChanged(keepalive); });
+  for (const auto& w : op.watching) {
+    deferred_.push_back([w, keepalive] { w->OperationChanged(keepalive); });
+  }
 }
 
 void BuildQueue::SendLocked(const std::shared_ptr<WorkerLink>& link, worker::SchedulerMessage msg) {
