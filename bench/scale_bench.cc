@@ -156,14 +156,14 @@ int Run() {
     return total;
   };
   const double sched0 = CpuSeconds(farm->scheduler), workers0 = workers_cpu(false);
-  const double actions0 = workers_cpu(true) - workers0, self0 = CpuSeconds(getpid());
+  const double with_actions0 = workers_cpu(true), self0 = CpuSeconds(getpid());
   std::fprintf(stderr, "scale_bench: simulation starting\n");  // For profilers to attach.
   std::vector<reapi::ExecutedActionMetadata> timeline;
   double wall = RunAll(address, sim, clients, &failures, &timeline);
   const RoundTimes rounds = Rounds(timeline);
   const double sim_sched = CpuSeconds(farm->scheduler) - sched0;
   const double sim_workers = workers_cpu(false) - workers0;
-  const double sim_actions = workers_cpu(true) - sim_workers - workers0 - actions0;
+  const double sim_actions = workers_cpu(true) - with_actions0 - sim_workers;
   const double sim_client = CpuSeconds(getpid()) - self0;
   double ideal = nactions * sleep_ms / 1000.0 / nworkers;
 
