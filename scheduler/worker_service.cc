@@ -27,11 +27,12 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
     {
       absl::MutexLock lock(&mu_);
       if (broken_) return;
-      outbox_.push_back(msg);
-      if (writing_) return;
+      if (writing_) {
+        outbox_.push_back(msg);
+        return;
+      }
       writing_ = true;
-      out_ = std::move(outbox_.front());
-      outbox_.pop_front();
+      out_ = msg;
     }
     StartWrite(&out_);
   }
@@ -42,23 +43,21 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
   }
 
   void OnWriteDone(bool ok) override {
+    bool more;
     {
       absl::MutexLock lock(&mu_);
-      if (!ok) broken_ = true;
-      if (broken_ || outbox_.empty()) {
-        outbox_.clear();
-        writing_ = false;
-        if (ok) return;
-      } else {
+      broken_ |= !ok;
+      more = !broken_ && !outbox_.empty();
+      if (more) {
         out_ = std::move(outbox_.front());
         outbox_.pop_front();
+      } else {
+        outbox_.clear();
+        writing_ = false;
       }
     }
-    if (!ok) {
-      ctx_->TryCancel();  // The read side ends too, and with it the worker.
-      return;
-    }
-    StartWrite(&out_);
+    if (!ok) ctx_->TryCancel();  // The read side ends too, and with it the worker.
+    if (more) StartWrite(&out_);
   }
 
   void OnReadDone(bool ok) override {
