@@ -32,7 +32,6 @@ class ExecuteCalls {
   int Run(int clients) {
     std::vector<size_t> todo(digests_.size());
     for (size_t i = 0; i < todo.size(); ++i) todo[i] = i;
-    int failed = 0;
     for (int round = 0; !todo.empty(); ++round) {
       if (round > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
       {
@@ -41,20 +40,19 @@ class ExecuteCalls {
         next_ = 0;
         finished_ = 0;
         retry_.clear();
-        failed_ = 0;
       }
       for (size_t lane = 0; lane < static_cast<size_t>(clients); ++lane) StartNext(lane);
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(this, &ExecuteCalls::AllDone));
-      failed += failed_;
       todo = std::move(retry_);
       retry_.clear();
-      if (round == 9) {
-        failed += static_cast<int>(todo.size());
+      if (round == 9) {  // Still unavailable: give up on them.
+        failed_ += static_cast<int>(todo.size());
         break;
       }
     }
-    return failed;
+    absl::MutexLock lock(&mu_);
+    return failed_;
   }
 
  private:
