@@ -90,4 +90,9 @@ absl::StatusOr<Digest> DigestOfFile(const std::string& path) {
   return Digest(hasher.Finish(), size);
 }
 
+void UniqueFd::Reset() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
 }  // namespace kfarm

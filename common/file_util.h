@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "common/digest.h"
@@ -31,6 +32,26 @@ class MappedFile {
   MappedFile(const char* data, size_t size) : data_(data), size_(size) {}
   const char* data_;
   size_t size_;
+};
+
+// Owns a file descriptor: closed when it goes.
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~UniqueFd() { Reset(); }
+  int get() const { return fd_; }
+  void Reset();
+
+ private:
+  int fd_;
 };
 
 // Streams the file through SHA-256.

@@ -1,5 +1,6 @@
-// The worker's input staging against a real scheduler's CAS: it stages from the Directory
-// messages the scheduler sent along with the assignment, and only otherwise asks for the tree.
+// The worker's build directory against a real scheduler: input staging uses the Directory
+// messages the scheduler sent along with the assignment, and only otherwise asks for the tree;
+// a reused directory starts each action as if new.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -54,6 +55,29 @@ TEST_F(ExecutionTest, InputsStageFromTheDirectoriesSentAlong) {
   std::filesystem::remove_all(sent);
   std::filesystem::create_directories(sent);
   EXPECT_FALSE(stager.Stage(built.root, sent, given).ok());
+}
+
+// Without a sandbox, stdout and stderr are descriptors the slot keeps open: the next action must
+// see them empty and written from the start (not after a hole the size of the last output), and
+// nothing of the last action's files.
+TEST_F(ExecutionTest, ReusedBuildDirectoryStartsEveryActionEmpty) {
+  StartFarm(1, 1, "none");
+  ActionSpec loud = Shell("seq 1 5000; seq 1 3000 >&2; echo left > litter; mkdir -p d/e; : > d/e/f");
+  loud.do_not_cache = true;
+  for (const char* quiet_stdout : {"echo out; ", ""}) {
+    auto first = Run(loud);
+    ASSERT_TRUE(first.ok()) << first.status();
+    ASSERT_EQ(first->result().exit_code(), 0);
+    ASSERT_GT(first->result().stdout_digest().size_bytes(), 20000);
+    ActionSpec quiet = Shell(std::string(quiet_stdout) + "ls -A >&2");
+    quiet.do_not_cache = true;
+    auto next = Run(quiet);
+    ASSERT_TRUE(next.ok()) << next.status();
+    // Sizes first: a stale file's contents would drown the report.
+    ASSERT_EQ(next->result().stdout_digest().size_bytes(), *quiet_stdout ? 4 : 0);
+    ASSERT_EQ(next->result().stderr_digest().size_bytes(), 0) << Blob(next->result().stderr_digest());
+    EXPECT_EQ(Blob(next->result().stdout_digest()), *quiet_stdout ? "out\n" : "");
+  }
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 #include "worker/executor.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -21,8 +24,26 @@ void Stamp(google::protobuf::Timestamp* ts) {
   *ts = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
 }
 
+// Whether `dir` holds anything (or cannot be read). Most actions leave nothing behind, and one
+// open and two getdents64 answer that without a directory_iterator's allocations.
+bool HasEntries(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return true;
+  alignas(struct dirent64) char buf[1024];
+  for (;;) {
+    const ssize_t n = ::getdents64(fd.get(), buf, sizeof buf);
+    if (n <= 0) return n < 0;
+    for (ssize_t off = 0; off < n;) {
+      const auto* e = reinterpret_cast<const struct dirent64*>(buf + off);
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) return true;
+      off += e->d_reclen;
+    }
+  }
+}
+
 // Removes everything inside `dir`, keeping `dir` itself.
 bool EmptyDir(const std::string& dir) {
+  if (!HasEntries(dir)) return true;
   std::error_code ec;
   for (auto it = std::filesystem::directory_iterator(dir, ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
@@ -30,6 +51,15 @@ bool EmptyDir(const std::string& dir) {
     if (ec) return false;
   }
   return !ec;
+}
+
+// Empties a kept stdout/stderr for the next action; the file is truncated only when something
+// was written (each truncate is a journalled inode update).
+bool Rewind(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return false;
+  if (st.st_size > 0 && ::ftruncate(fd, 0) != 0) return false;
+  return ::lseek(fd, 0, SEEK_SET) == 0;
 }
 
 }  // namespace
@@ -54,16 +84,16 @@ absl::StatusOr<Executor::Slot> Executor::AcquireSlot() {
   // stdout and stderr live outside the input root and are created once: the sandbox binds
   // these very files, so an action can write them but never swap them for a symlink that the
   // worker, reading them outside the sandbox, would follow.
-  for (const char* f : {"/io/stdout", "/io/stderr"}) {
-    int fd = ::open((slot.dir + f).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return ErrnoError("create", slot.dir + f);
-    ::close(fd);
+  for (auto [f, fd] : {std::pair{"/io/stdout", &slot.out}, std::pair{"/io/stderr", &slot.err}}) {
+    *fd = UniqueFd(::open((slot.dir + f).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (fd->get() < 0) return ErrnoError("create", slot.dir + f);
   }
   return slot;
 }
 
 void Executor::ReleaseSlot(Slot slot) {
-  if (!EmptyDir(slot.dir + "/root") || !EmptyDir(slot.dir + "/tmp")) {
+  if (!EmptyDir(slot.dir + "/root") || !EmptyDir(slot.dir + "/tmp") || !Rewind(slot.out.get()) ||
+      !Rewind(slot.err.get())) {
     // Something the action left cannot be removed: never hand that tree to another action.
     slot.sandbox.reset();
     std::error_code ec;
@@ -117,6 +147,8 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
     spec.working_dir = wd;
     spec.stdout_path = out_path;
     spec.stderr_path = err_path;
+    spec.stdout_fd = slot->out.get();
+    spec.stderr_fd = slot->err.get();
     spec.timeout = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(a.timeout()));
     absl::StatusOr<RunResult> r;
     if (options_.sandbox.bubblewrap) {

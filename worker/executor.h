@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 
 #include "common/cas_client.h"
+#include "common/file_util.h"
 #include "kfarm/worker.pb.h"
 #include "worker/file_cache.h"
 #include "worker/process_runner.h"
@@ -40,6 +41,7 @@ class Executor {
   // by scanning the bitmap), and setting bubblewrap up costs several times a trivial action.
   struct Slot {
     std::string dir;  // root/ and tmp/ exist and are empty when acquired.
+    UniqueFd out, err;  // io/stdout and io/stderr: empty, at offset 0 when acquired.
     std::unique_ptr<PersistentSandbox> sandbox;  // Started on first use (bubblewrap only).
   };
   absl::StatusOr<Slot> AcquireSlot();

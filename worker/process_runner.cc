@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -84,8 +85,14 @@ absl::StatusOr<RunResult> RunProcess(const RunSpec& spec, CancelSignal* cancel) 
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, spec.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, spec.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  for (auto [target, fd, path] : {std::tuple{1, spec.stdout_fd, &spec.stdout_path},
+                                  std::tuple{2, spec.stderr_fd, &spec.stderr_path}}) {
+    if (fd >= 0) {
+      posix_spawn_file_actions_adddup2(&fa, fd, target);
+    } else {
+      posix_spawn_file_actions_addopen(&fa, target, path->c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    }
+  }
   posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   posix_spawnattr_t attr;
   InitCommandSpawnAttr(&attr);

@@ -22,6 +22,11 @@ struct RunSpec {
   std::string working_dir;  // Relative to input_root ("" = the root itself).
   std::string stdout_path;
   std::string stderr_path;
+  // When set (>= 0), descriptors already open on those files, empty and at offset 0: the child
+  // gets them with dup2 instead of opening and truncating the paths itself (on ext4 each
+  // truncate is a journalled inode update, even of an empty file).
+  int stdout_fd = -1;
+  int stderr_fd = -1;
   absl::Duration timeout;
 };
 
