@@ -1,5 +1,6 @@
 #include "common/disk_blob_access.h"
 
+#include <filesystem>
 #include <fstream>
 
 #include "common/memory_blob_access.h"
@@ -21,6 +22,12 @@ std::unique_ptr<DiskBlobAccess> OpenStore(const std::string& root, int64_t max_b
   return std::move(*s);
 }
 
+// A file an earlier process left in the store, its shard directory made as the store makes it.
+void Plant(const std::string& path, const std::string& content) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path) << content;
+}
+
 std::vector<Digest> Missing(BlobAccess& store, std::vector<Digest> ds) {
   auto m = store.FindMissing(ds);
   EXPECT_TRUE(m.ok());
@@ -37,6 +44,30 @@ TEST(DiskBlobAccessTest, StoresVerifiedBlobsAndReadsThemBack) {
   auto got = store->Get(d);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, "hello world");
+}
+
+// Shard directories come with their first blob, not at start-up (256 mkdirs per worker).
+TEST(DiskBlobAccessTest, ShardDirectoriesAreMadeByTheFirstBlobInThem) {
+  TempDir dir;
+  auto count = [&] {
+    auto it = std::filesystem::directory_iterator(dir.path() + "/blobs");
+    return std::distance(it, std::filesystem::directory_iterator());
+  };
+  {
+    auto store = OpenStore(dir.path());
+    EXPECT_EQ(count(), 0);
+    Digest a = Digest::Of("first"), b = Digest::Of("second");
+    ASSERT_NE(a.hash()[0], b.hash()[0]);
+    ASSERT_TRUE(store->Put(a, "first").ok());
+    EXPECT_EQ(count(), 1);
+    ASSERT_TRUE(store->Put(b, "second").ok());
+    ASSERT_TRUE(store->Put(Digest::Of("first again"), "first again").ok());
+    EXPECT_EQ(count(), Digest::Of("first again").hash()[0] == a.hash()[0] ? 2 : 3);
+  }
+  auto reopened = OpenStore(dir.path());
+  auto got = reopened->Get(Digest::Of("second"));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, "second");
 }
 
 TEST(DiskBlobAccessTest, EmptyBlobIsAlwaysPresent) {
@@ -209,8 +240,8 @@ TEST(DiskBlobAccessTest, ReadsCheckTheRecordedChecksumOrElseTheDigest) {
   {
     auto store = OpenStore(dir.path());
     ASSERT_TRUE(store->Put(written, content).ok());
-    std::ofstream(store->BlobPath(adopted_good)) << "adopted good";
-    std::ofstream(store->BlobPath(adopted_bad)) << "adopted b@d";  // Same size, wrong bytes.
+    Plant(store->BlobPath(adopted_good), "adopted good");
+    Plant(store->BlobPath(adopted_bad), "adopted b@d");  // Same size, wrong bytes.
   }
   std::string journal;
   std::getline(std::ifstream(dir.path() + "/journal"), journal, '\0');
@@ -234,7 +265,7 @@ TEST(DiskBlobAccessTest, JournalsWithoutChecksumsStillOpen) {
   Digest d = Digest::Of("from an older journal");
   {
     auto store = OpenStore(dir.path());
-    std::ofstream(store->BlobPath(d)) << "from an older journal";
+    Plant(store->BlobPath(d), "from an older journal");
   }
   std::ofstream(dir.path() + "/journal") << "+" << d.hex() << " " << d.size() << " " << d.size()
                                          << "\n";
@@ -266,7 +297,7 @@ TEST(DiskBlobAccessTest, AdoptsUnjournaledFilesAndDropsVanishedOnes) {
     std::filesystem::remove(store->BlobPath(gone));
     orphan_path = store->BlobPath(orphan);
   }
-  std::ofstream(orphan_path) << "orphan";  // As if the journal write was lost in a crash.
+  Plant(orphan_path, "orphan");  // As if the journal write was lost in a crash.
   auto store = OpenStore(dir.path());
   EXPECT_THAT(Missing(*store, {kept, gone, orphan}), ElementsAre(gone));
   EXPECT_EQ(*store->Get(orphan), "orphan");
