@@ -2,26 +2,18 @@
 #ifndef KFARM_BENCH_BENCH_PROCESS_H_
 #define KFARM_BENCH_BENCH_PROCESS_H_
 
-#include <spawn.h>
-
 #include <chrono>
 #include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-extern char** environ;
+#include "common/child_process.h"
 
 namespace kfarm {
 
-inline pid_t Spawn(std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  if (posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
-  return pid;
-}
+// A farm process that ends with the benchmark, even one that crashes or is killed.
+inline pid_t Spawn(const std::vector<std::string>& args) { return StartTiedChild(args); }
 
 // The port a server wrote with --port_file, waiting up to 10 s; 0 if it never did.
 inline int AwaitPortFile(const std::string& path) {

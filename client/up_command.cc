@@ -1,7 +1,6 @@
 #include "client/up_command.h"
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,20 +11,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-
-extern char** environ;
+#include "common/child_process.h"
 
 namespace kfarm {
 namespace {
-
-pid_t Spawn(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
-  return pid;
-}
 
 std::string BinDir() {
   return std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
@@ -38,7 +27,7 @@ int RunUp(const UpOptions& o) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // Children get the default mask via spawn.
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // Children start with an empty mask.
 
   const std::string bin = BinDir();
   const std::string data = std::filesystem::absolute(o.data_dir).lexically_normal().string();
@@ -51,7 +40,7 @@ int RunUp(const UpOptions& o) {
     for (pid_t p : children) waitpid(p, nullptr, 0);
   };
 
-  pid_t sched = Spawn({bin + "/kfarm-scheduler", "--listen=" + o.listen,
+  pid_t sched = StartTiedChild({bin + "/kfarm-scheduler", "--listen=" + o.listen,
                        "--data_dir=" + data + "/scheduler", "--port_file=" + port_file});
   if (sched < 0) {
     std::cerr << "kfarm up: cannot start " << bin << "/kfarm-scheduler\n";
@@ -73,7 +62,7 @@ int RunUp(const UpOptions& o) {
                   ? o.slots_per_worker
                   : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / o.workers);
   for (int i = 0; i < o.workers; ++i) {
-    pid_t w = Spawn({bin + "/kfarm-worker", "--scheduler=" + endpoint,
+    pid_t w = StartTiedChild({bin + "/kfarm-worker", "--scheduler=" + endpoint,
                      absl::StrCat("--data_dir=", data, "/worker-", i),
                      absl::StrCat("--worker_id=local-", i), absl::StrCat("--slots=", slots),
                      "--sandbox=" + o.sandbox});

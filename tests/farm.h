@@ -4,7 +4,6 @@
 #define KFARM_TESTS_FARM_H_
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <fstream>
@@ -42,12 +41,7 @@ class Farm {
                                      "--data_dir=" + dir_ + "/worker-" + id, "--worker_id=" + id,
                                      absl::StrCat("--slots=", slots), "--sandbox=" + sandbox};
     for (const auto& p : properties) args.push_back("--property=" + p);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
-    workers_[id] = pid;
+    workers_[id] = StartTiedChild(args);
   }
 
   void Signal(const std::string& id, int sig) {

@@ -3,7 +3,6 @@
 #define KFARM_TESTS_SCHEDULER_PROCESS_H_
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,8 +16,7 @@
 #include <grpcpp/channel.h>
 
 #include "common/cas_client.h"
-
-extern char** environ;
+#include "common/child_process.h"
 
 namespace kfarm {
 
@@ -54,10 +52,7 @@ class SchedulerProcess {
                                      "--listen=127.0.0.1:0", "--data_dir=" + data_dir_,
                                      "--port_file=" + port_file};
     args.insert(args.end(), extra_.begin(), extra_.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    pid_ = StartTiedChild(args);
     for (int i = 0; i < 600 && pid_ > 0; ++i) {
       std::ifstream in(port_file);
       if (in >> port_) return;
