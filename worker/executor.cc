@@ -54,7 +54,7 @@ bool EmptyDir(const std::string& dir) {
 }
 
 // Empties a kept stdout/stderr for the next action; the file is truncated only when something
-// was written (each truncate is a journalled inode update).
+// was written (a truncate updates the inode even when the file is already empty).
 bool Rewind(int fd) {
   struct stat st;
   if (::fstat(fd, &st) != 0) return false;

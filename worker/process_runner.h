@@ -23,8 +23,8 @@ struct RunSpec {
   std::string stdout_path;
   std::string stderr_path;
   // When set (>= 0), descriptors already open on those files, empty and at offset 0: the child
-  // gets them with dup2 instead of opening and truncating the paths itself (on ext4 each
-  // truncate is a journalled inode update, even of an empty file).
+  // gets them with dup2 instead of opening and truncating the paths itself (every O_TRUNC is an
+  // inode update through the filesystem's truncate path, even of an empty file).
   int stdout_fd = -1;
   int stderr_fd = -1;
   absl::Duration timeout;
