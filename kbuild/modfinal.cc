@@ -1,5 +1,6 @@
 #include "kbuild/modfinal.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <deque>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
@@ -19,91 +21,31 @@
 #include "common/file_util.h"
 #include "common/status.h"
 #include "kbuild/background_make.h"
+#include "kbuild/btf_base.h"
 #include "kbuild/module_action_builder.h"
+#include "kbuild/modfinal_jobs.h"
 #include "kbuild/module_hashes.h"
 #include "kbuild/recipe.h"
 
 namespace kfarm {
 namespace {
 
-struct Module {
-  ModuleRecipe recipe;
-  ModuleStep step = ModuleStep::kAll;  // What `action` runs.
-  BuiltAction action;
-  Digest linked;  // The kLink step's output, for the kBtf step.
-};
+// 6.12's link-vmlinux.sh writes the base BTF to .tmp_vmlinux1.btf.o (the final link copies its
+// .BTF into vmlinux unchanged), then goes on with kallsyms (.tmp_vmlinux1.syms) and two or three
+// more links: with both files newer than the link's start, the modules' BTF steps can start
+// about 2 s before vmlinux is linked. Results wait for vmlinux's own base to confirm it and run
+// again if it differs, so a kernel whose script works otherwise costs time, never bytes.
+constexpr char kEarlyBase[] = ".tmp_vmlinux1.btf.o";
 
-// Modules between the make-following producer and the farm threads. A module is unfinished from
-// Add until Finished; between its link and its BTF step it is in no queue.
-class Jobs {
- public:
-  void Add(Module* m) {
-    std::lock_guard<std::mutex> l(mu_);
-    unfinished_++;
-    ready_.push_back(m);
-    cv_.notify_one();
+bool EarlyBaseReady(const std::string& tree, absl::Time link_start) {
+  struct stat base, next;
+  if (::stat((tree + "/" + kEarlyBase).c_str(), &base) != 0 ||
+      ::stat((tree + "/.tmp_vmlinux1.syms").c_str(), &next) != 0) {
+    return false;
   }
-  void Requeue(Module* m) {
-    std::lock_guard<std::mutex> l(mu_);
-    ready_.push_back(m);
-    cv_.notify_one();
-  }
-  void Finished() {
-    std::lock_guard<std::mutex> l(mu_);
-    unfinished_--;
-    cv_.notify_all();
-  }
-  void NoMore() {
-    std::lock_guard<std::mutex> l(mu_);
-    no_more_ = true;
-    cv_.notify_all();
-  }
-  void Stop() {
-    std::lock_guard<std::mutex> l(mu_);
-    stopped_ = true;
-    cv_.notify_all();
-  }
-  bool stopped() {
-    std::lock_guard<std::mutex> l(mu_);
-    return stopped_;
-  }
-  // Null once stopped, or when every module is finished and no more will come.
-  Module* Pop() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return stopped_ || !ready_.empty() || (no_more_ && unfinished_ == 0); });
-    if (stopped_ || ready_.empty()) return nullptr;
-    Module* m = ready_.front();
-    ready_.pop_front();
-    return m;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Module*> ready_;
-  int unfinished_ = 0;
-  bool no_more_ = false, stopped_ = false;
-};
-
-class Progress {
- public:
-  explicit Progress(size_t total) : total_(total), tty_(isatty(2)) {}
-  void Update(int done, int cached, int running, int failed) {
-    if (!tty_) return;
-    std::lock_guard<std::mutex> l(mu_);
-    std::fprintf(stderr, "\r[%d/%zu] %d cached, %d running remotely, %d failed   ", done, total_,
-                 cached, running, failed);
-  }
-  void Finish() {
-    if (tty_) std::fprintf(stderr, "\r%80s\r", "");
-  }
-  std::mutex& mu() { return mu_; }
-
- private:
-  size_t total_;
-  bool tty_;
-  std::mutex mu_;
-};
+  const absl::Time base_time = absl::TimeFromTimespec(base.st_mtim);
+  return base_time >= link_start && absl::TimeFromTimespec(next.st_mtim) >= base_time;
+}
 
 // One modfinal run: follows make, feeds the farm, writes the results.
 class Modfinal {
@@ -123,9 +65,14 @@ class Modfinal {
   absl::Status AddModules(std::vector<ModuleRecipe> recipes);
   // vmlinux is linked: reads the base and sends every linked module on to its BTF step.
   absl::Status BaseReady(const std::string& base_file);
-  absl::Status StartBtf(const std::vector<Module*>& modules);
+  // Builds and queues the BTF steps of linked modules (`reopen`: modules counted finished).
+  absl::Status StartBtf(const std::vector<Module*>& modules, bool reopen = false);
+  // The base read early is compared with vmlinux's own once it is linked (see EarlyBaseReady).
+  absl::Status ConfirmBase(const std::string& base_file);
+  absl::Status WriteModule(const Module& m, const Digest& ko);
   void FarmThread();
-  absl::Status Finish(Module& m, const reapi::ExecuteResponse& r);
+  // `again`: the module was queued once more (its BTF step follows, or runs again).
+  absl::Status Finish(Module& m, const reapi::ExecuteResponse& r, bool* again);
   int Fail(const absl::Status& s) {
     std::cerr << "kfarm modfinal: " << s.message() << "\n";
     return 1;
@@ -144,6 +91,13 @@ class Modfinal {
   std::mutex follow_mu_;
   bool base_ready_ = false;            // Guarded by follow_mu_.
   std::vector<Module*> waiting_;       // Linked, waiting for the base; guarded by follow_mu_.
+  // Between an early base and its confirmation, finished BTF steps wait here (module, .ko) for
+  // their results to be written; guarded by follow_mu_.
+  bool base_unconfirmed_ = false;
+  std::vector<std::pair<Module*, std::optional<Digest>>> parked_;  // None: it failed.
+  std::optional<Digest> stale_base_;  // An early base vmlinux's did not match; by follow_mu_.
+  absl::Time early_base_at_;
+  int btf_before_vmlinux_ = 0;
   absl::Time make_done_, vmlinux_done_;
   bool top_makefile_skipped_ = false;
 };
@@ -166,15 +120,47 @@ absl::Status Modfinal::AddModules(std::vector<ModuleRecipe> recipes) {
   return absl::OkStatus();
 }
 
-absl::Status Modfinal::StartBtf(const std::vector<Module*>& modules) {
+absl::Status Modfinal::StartBtf(const std::vector<Module*>& modules, bool reopen) {
   std::vector<BlobSource> uploads;
   for (Module* m : modules) {
     m->step = ModuleStep::kBtf;
-    ASSIGN_OR_RETURN(m->action, builder_.Build(m->recipe, m->step, m->linked, &uploads));
+    ASSIGN_OR_RETURN(m->action,
+                     builder_.Build(m->recipe, m->step, m->linked, &uploads, &m->btf_base));
   }
   if (!uploads.empty()) RETURN_IF_ERROR(cas_.UploadMissing(uploads));
-  for (Module* m : modules) jobs_.Requeue(m);
+  for (Module* m : modules) reopen ? jobs_.Reopen(m) : jobs_.Requeue(m);
   return absl::OkStatus();
+}
+
+absl::Status Modfinal::ConfirmBase(const std::string& base_file) {
+  ASSIGN_OR_RETURN(std::string btf, ExtractBtf(o_.tree + "/" + base_file));
+  const Digest linked = Digest::Of(btf), early = builder_.base_digest();
+  if (linked != early) {
+    std::cerr << "kfarm modfinal: the base BTF read early (" << kEarlyBase << ", "
+              << early.ToString() << ") is not " << base_file << "'s (" << linked.ToString()
+              << "): the BTF steps run again with " << base_file << "'s\n";
+    std::vector<BlobSource> uploads;
+    RETURN_IF_ERROR(builder_.LoadBase(base_file, &uploads));
+    RETURN_IF_ERROR(cas_.UploadMissing(uploads));
+  }
+  std::vector<std::pair<Module*, std::optional<Digest>>> parked;
+  {
+    std::lock_guard<std::mutex> l(follow_mu_);
+    base_unconfirmed_ = false;
+    if (linked != early) stale_base_ = early;
+    parked.swap(parked_);
+  }
+  btf_before_vmlinux_ = static_cast<int>(parked.size());
+  std::vector<Module*> redo;
+  for (const auto& [m, ko] : parked) {
+    if (m->btf_base == linked && ko) {
+      RETURN_IF_ERROR(WriteModule(*m, *ko));
+    } else {
+      done_--;
+      redo.push_back(m);
+    }
+  }
+  return StartBtf(redo, /*reopen=*/true);
 }
 
 absl::Status Modfinal::BaseReady(const std::string& base_file) {
@@ -218,7 +204,8 @@ absl::Status Modfinal::FollowMake() {
   top_makefile_skipped_ = make->top_makefile_skipped();
   std::unique_ptr<BackgroundMake> vmlinux;
   std::string base_file;  // Named by the first module with BTF.
-  bool finished = false, vmlinux_linked = !o_.follow, base_read = !o_.follow;
+  bool finished = false, vmlinux_linked = !o_.follow, base_read = !o_.follow, early_tried = false;
+  absl::Time link_start;
   // The BTF steps start once vmlinux is linked and a module has named the base (vmlinux may be
   // linked already, before any module is captured), or once make ends without one.
   auto read_base = [&]() -> absl::Status {
@@ -247,21 +234,38 @@ absl::Status Modfinal::FollowMake() {
       std::vector<std::string> a = {"-s", absl::StrCat("-j", o_.jobs), "--no-print-directory",
                                     "-o", "modpost", "-o", "vmlinux.o", "vmlinux"};
       a.insert(a.end(), o_.make_args.begin(), o_.make_args.end());
+      link_start = absl::Now();
       ASSIGN_OR_RETURN(vmlinux, BackgroundMake::Start(o_.tree, a));
       if (o_.verbose) std::cout << vmlinux->command() << "\n";
     }
     if (vmlinux == nullptr) continue;
+    if (!base_read && !early_tried && !base_file.empty() && EarlyBaseReady(o_.tree, link_start)) {
+      early_tried = true;
+      std::vector<BlobSource> uploads;
+      if (builder_.LoadBase(kEarlyBase, &uploads).ok()) {  // Else vmlinux's, once linked.
+        {
+          std::lock_guard<std::mutex> l(follow_mu_);
+          base_unconfirmed_ = true;
+        }
+        RETURN_IF_ERROR(cas_.UploadMissing(uploads));
+        early_base_at_ = absl::Now();
+        base_read = true;
+        RETURN_IF_ERROR(BaseReady(""));
+      }
+    }
     std::optional<absl::Status> linked = vmlinux->Poll();
     if (!linked) continue;
     RETURN_IF_ERROR(*linked);
     vmlinux_linked = true;
     vmlinux_done_ = absl::Now();
+    if (early_base_at_ != absl::Time()) RETURN_IF_ERROR(ConfirmBase(base_file));
     RETURN_IF_ERROR(read_base());
   }
   return absl::OkStatus();
 }
 
-absl::Status Modfinal::Finish(Module& m, const reapi::ExecuteResponse& r) {
+// The module's .ko from a finished execution, or why there is none.
+absl::StatusOr<Digest> OutputKo(const Module& m, const reapi::ExecuteResponse& r) {
   if (r.status().code() != 0) {
     return absl::Status(static_cast<absl::StatusCode>(r.status().code()), r.status().message());
   }
@@ -272,9 +276,25 @@ absl::Status Modfinal::Finish(Module& m, const reapi::ExecuteResponse& r) {
   auto ko = std::find_if(files.begin(), files.end(),
                          [&](const auto& f) { return f.path() == m.recipe.ko; });
   if (ko == files.end()) return absl::InternalError(absl::StrCat(m.recipe.ko, " was not produced"));
-  ASSIGN_OR_RETURN(Digest d, Digest::FromProto(ko->digest()));
+  return Digest::FromProto(ko->digest());
+}
+
+absl::Status Modfinal::Finish(Module& m, const reapi::ExecuteResponse& r, bool* again) {
+  *again = false;
+  absl::StatusOr<Digest> ko = OutputKo(m, r);
+  if (m.step == ModuleStep::kBtf) {
+    std::lock_guard<std::mutex> l(follow_mu_);
+    if (base_unconfirmed_) {  // Even a failure: it may be the early base's.
+      parked_.emplace_back(&m, ko.ok() ? std::optional<Digest>(*ko) : std::nullopt);
+      return absl::OkStatus();
+    }
+    *again = stale_base_ && m.btf_base == *stale_base_;
+  }
+  if (*again) return StartBtf({&m});
+  if (!ko.ok()) return ko.status();
   if (m.step == ModuleStep::kLink) {
-    m.linked = d;
+    m.linked = *ko;
+    *again = true;
     {
       std::lock_guard<std::mutex> l(follow_mu_);
       if (!base_ready_) {
@@ -284,6 +304,10 @@ absl::Status Modfinal::Finish(Module& m, const reapi::ExecuteResponse& r) {
     }
     return StartBtf({&m});
   }
+  return WriteModule(m, *ko);
+}
+
+absl::Status Modfinal::WriteModule(const Module& m, const Digest& d) {
   RETURN_IF_ERROR(cas_.DownloadFile(d, o_.tree + "/" + m.recipe.ko, false));
   const std::string& path = m.recipe.ko;
   std::string dot_cmd = absl::StrCat(o_.tree, "/", path.substr(0, path.rfind('/') + 1), ".",
@@ -301,8 +325,9 @@ void Modfinal::FarmThread() {
     progress_->Update(done_, cached_, running_, failed_);
     auto r = exec.Execute(m->action.digest, run);
     running_--;
-    absl::Status s = r.ok() ? Finish(*m, *r) : r.status();
-    if (s.ok() && step == ModuleStep::kLink) continue;  // Its BTF step follows.
+    bool again = false;
+    absl::Status s = r.ok() ? Finish(*m, *r, &again) : r.status();
+    if (s.ok() && again) continue;  // Its BTF step follows, or runs again.
     {
       std::lock_guard<std::mutex> l(progress_->mu());
       const ModfinalToolchain tc = builder_.toolchain();
@@ -383,6 +408,11 @@ int Modfinal::Run() {
   if (o_.follow && vmlinux_done_ != absl::Time()) {
     absl::StrAppendFormat(&phases, ", vmlinux linked at %.1f s with %d modules already linked",
                           absl::ToDoubleSeconds(vmlinux_done_ - start_), linked_early_.load());
+    if (early_base_at_ != absl::Time()) {
+      absl::StrAppendFormat(&phases, ", base BTF read from %s at %.1f s (%d BTF steps done before)",
+                            kEarlyBase, absl::ToDoubleSeconds(early_base_at_ - start_),
+                            btf_before_vmlinux_);
+    }
   }
   std::cout << absl::StrFormat(
       "kfarm modfinal: %zu modules, %d executed on the farm, %d cache hits, %d failed, %.1f s "

@@ -53,7 +53,8 @@ void ModuleActionBuilder::LearnToolchainLocked(const ModuleRecipe& m) {
 
 absl::StatusOr<BuiltAction> ModuleActionBuilder::Build(const ModuleRecipe& m, ModuleStep step,
                                                        const Digest& linked,
-                                                       std::vector<BlobSource>* uploads) {
+                                                       std::vector<BlobSource>* uploads,
+                                                       Digest* base) {
   absl::MutexLock lock(&mu_);
   LearnToolchainLocked(m);
   const bool needs_base = m.has_btf() && step != ModuleStep::kLink;
@@ -73,6 +74,7 @@ absl::StatusOr<BuiltAction> ModuleActionBuilder::Build(const ModuleRecipe& m, Mo
     RETURN_IF_ERROR(tree.AddFile(path, it->second, exec));
   }
   if (needs_base) RETURN_IF_ERROR(tree.AddFile(kBaseBtfPath, base_digest_, false));
+  if (needs_base && base != nullptr) *base = base_digest_;
   if (step == ModuleStep::kBtf) RETURN_IF_ERROR(tree.AddFile(kLinkedKoPath, linked, false));
   InputTree::Built built = tree.Build();
   for (auto& [d, bytes] : built.directories) {

@@ -31,9 +31,10 @@ class ModuleActionBuilder {
   Digest base_digest();
 
   // kAll and kLink read the module's files from the tree; kBtf reads the linked module by its
-  // digest `linked`. Blobs the action needs are appended to `uploads`.
+  // digest `linked`. Blobs the action needs are appended to `uploads`; the base BTF the action
+  // uses, if any, is set in `base` (LoadBase may switch it between two calls).
   absl::StatusOr<BuiltAction> Build(const ModuleRecipe& m, ModuleStep step, const Digest& linked,
-                                    std::vector<BlobSource>* uploads);
+                                    std::vector<BlobSource>* uploads, Digest* base = nullptr);
 
   ModfinalToolchain toolchain();
 

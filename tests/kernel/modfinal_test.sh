@@ -160,7 +160,11 @@ while read -r f; do
 done < <(cd "$ref" && find . -name "*.ko" -o -name ".*.ko.cmd")
 [ "$differ" -eq 0 ] || fail "--follow: $differ files differ from kbuild's"
 grep -q "modules.hashes.root: $root" "$work/run6.log" || fail "--follow: another module-hashes root"
-pass "--follow: $early module links overlapped the vmlinux link; all $nmods .ko byte-identical to kbuild's"
+# The base BTF is read from the link's first BTF object, before vmlinux is linked.
+btf_early=$(grep -oE "base BTF read from .tmp_vmlinux1.btf.o at [0-9.]+ s \([0-9]+ BTF steps" "$work/run6.log" |
+  grep -oE "[0-9]+ BTF" | grep -oE "[0-9]+") || { tail -3 "$work/run6.log"; fail "--follow: the base was not read early"; }
+grep -q "is not vmlinux's" "$work/run6.log" && fail "--follow: the early base differed from vmlinux's"
+pass "--follow: $early module links overlapped the vmlinux link, $btf_early BTF steps ran before it ended; all $nmods .ko byte-identical to kbuild's"
 
 # --follow on a tree whose vmlinux is linked already: the link is a no-op that may end before
 # make names the base; every step is a cache hit.
