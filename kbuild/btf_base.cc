@@ -1,6 +1,7 @@
 #include "kbuild/btf_base.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <unistd.h>
@@ -41,6 +42,16 @@ absl::StatusOr<std::string> ExtractBtf(const std::string& path) {
   return done(absl::NotFoundError(absl::StrCat(
       path, " has no .BTF section: module BTF cannot be generated without it (is "
             "CONFIG_DEBUG_INFO_BTF set, and did the vmlinux link finish?)")));
+}
+
+bool EarlyBaseWritten(const std::string& tree, absl::Time link_start) {
+  struct stat base, next;
+  if (::stat((tree + "/" + kEarlyBaseFile).c_str(), &base) != 0 ||
+      ::stat((tree + "/.tmp_vmlinux1.syms").c_str(), &next) != 0) {
+    return false;
+  }
+  const absl::Time written = absl::TimeFromTimespec(base.st_mtim);
+  return written >= link_start && absl::TimeFromTimespec(next.st_mtim) >= written;
 }
 
 }  // namespace kfarm

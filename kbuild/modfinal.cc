@@ -1,6 +1,5 @@
 #include "kbuild/modfinal.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -30,23 +29,6 @@
 namespace kfarm {
 namespace {
 
-// 6.12's link-vmlinux.sh writes the base BTF to .tmp_vmlinux1.btf.o (the final link copies its
-// .BTF into vmlinux unchanged), then goes on with kallsyms (.tmp_vmlinux1.syms) and two or three
-// more links: with both files newer than the link's start, the modules' BTF steps can start
-// about 2 s before vmlinux is linked. Results wait for vmlinux's own base to confirm it and run
-// again if it differs, so a kernel whose script works otherwise costs time, never bytes.
-constexpr char kEarlyBase[] = ".tmp_vmlinux1.btf.o";
-
-bool EarlyBaseReady(const std::string& tree, absl::Time link_start) {
-  struct stat base, next;
-  if (::stat((tree + "/" + kEarlyBase).c_str(), &base) != 0 ||
-      ::stat((tree + "/.tmp_vmlinux1.syms").c_str(), &next) != 0) {
-    return false;
-  }
-  const absl::Time base_time = absl::TimeFromTimespec(base.st_mtim);
-  return base_time >= link_start && absl::TimeFromTimespec(next.st_mtim) >= base_time;
-}
-
 // One modfinal run: follows make, feeds the farm, writes the results.
 class Modfinal {
  public:
@@ -67,7 +49,9 @@ class Modfinal {
   absl::Status BaseReady(const std::string& base_file);
   // Builds and queues the BTF steps of linked modules (`reopen`: modules counted finished).
   absl::Status StartBtf(const std::vector<Module*>& modules, bool reopen = false);
-  // The base read early is compared with vmlinux's own once it is linked (see EarlyBaseReady).
+  // The base read early is compared with vmlinux's own once it is linked (EarlyBaseWritten):
+  // BTF results wait for that, and run again if it differs — a kernel whose link works
+  // otherwise costs time, never bytes.
   absl::Status ConfirmBase(const std::string& base_file);
   absl::Status WriteModule(const Module& m, const Digest& ko);
   void FarmThread();
@@ -136,7 +120,7 @@ absl::Status Modfinal::ConfirmBase(const std::string& base_file) {
   ASSIGN_OR_RETURN(std::string btf, ExtractBtf(o_.tree + "/" + base_file));
   const Digest linked = Digest::Of(btf), early = builder_.base_digest();
   if (linked != early) {
-    std::cerr << "kfarm modfinal: the base BTF read early (" << kEarlyBase << ", "
+    std::cerr << "kfarm modfinal: the base BTF read early (" << kEarlyBaseFile << ", "
               << early.ToString() << ") is not " << base_file << "'s (" << linked.ToString()
               << "): the BTF steps run again with " << base_file << "'s\n";
     std::vector<BlobSource> uploads;
@@ -239,10 +223,10 @@ absl::Status Modfinal::FollowMake() {
       if (o_.verbose) std::cout << vmlinux->command() << "\n";
     }
     if (vmlinux == nullptr) continue;
-    if (!base_read && !early_tried && !base_file.empty() && EarlyBaseReady(o_.tree, link_start)) {
+    if (!base_read && !early_tried && !base_file.empty() && EarlyBaseWritten(o_.tree, link_start)) {
       early_tried = true;
       std::vector<BlobSource> uploads;
-      if (builder_.LoadBase(kEarlyBase, &uploads).ok()) {  // Else vmlinux's, once linked.
+      if (builder_.LoadBase(kEarlyBaseFile, &uploads).ok()) {  // Else vmlinux's, once linked.
         {
           std::lock_guard<std::mutex> l(follow_mu_);
           base_unconfirmed_ = true;
@@ -410,7 +394,7 @@ int Modfinal::Run() {
                           absl::ToDoubleSeconds(vmlinux_done_ - start_), linked_early_.load());
     if (early_base_at_ != absl::Time()) {
       absl::StrAppendFormat(&phases, ", base BTF read from %s at %.1f s (%d BTF steps done before)",
-                            kEarlyBase, absl::ToDoubleSeconds(early_base_at_ - start_),
+                            kEarlyBaseFile, absl::ToDoubleSeconds(early_base_at_ - start_),
                             btf_before_vmlinux_);
     }
   }
