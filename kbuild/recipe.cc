@@ -146,13 +146,11 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
       "delete-on-interrupt=$(if $(filter btf_ko,$(1)),exit 0;,$(if $(filter-out $(PHONY), $@),"
       "$(foreach sig, HUP INT QUIT TERM PIPE, trap 'rm -f $@; trap - $(sig); kill -s $(sig) "
       "$$$$' $(sig);)))"};
-  // Both scopes below run the modfinal makefile themselves, with the build-order rules.
-  std::string modfinal_make;
-  if (scope != Scope::kModules) {
-    ASSIGN_OR_RETURN(m->order_mk_, WriteBuildOrder(tree, jobs, cap + ".order.mk"));
-    modfinal_make = absl::StrCat("$(MAKE) -f $(srctree)/scripts/Makefile.modfinal",
-                                 m->order_mk_.empty() ? "" : " -f " + m->order_mk_, " __modfinal");
-  }
+  // Every scope runs the modfinal makefile itself, with the build-order rules.
+  ASSIGN_OR_RETURN(m->order_mk_, WriteBuildOrder(tree, jobs, cap + ".order.mk"));
+  const std::string modfinal_make =
+      absl::StrCat("$(MAKE) -f $(srctree)/scripts/Makefile.modfinal",
+                   m->order_mk_.empty() ? "" : " -f " + m->order_mk_, " __modfinal");
   if (scope == Scope::kModfinalOnly) {
     // The top Makefile is read (it exports the toolchain and flags) but not walked: a goal of
     // our own runs the modfinal makefile, as kbuild's `modules` recipe does after modpost — or,
@@ -184,7 +182,16 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
                              absl::StrCat("--eval=kfarm-modfinal: ; $(Q)", modfinal_make),
                              "kfarm-modfinal", "KBUILD_BUILTIN="});
   } else {
-    args.push_back("modules");
+    // kbuild's own `modules` recipe would run the modfinal makefile without the build-order
+    // rules, so the farm would get nothing until the last .mod.o compile: it is told to stop
+    // after modpost, and our goal runs the modfinal makefile once `modules` is made. The goal's
+    // name starts with a dot: --eval reaches every sub-make of the walk, and there a first rule
+    // with any other name would become the default goal.
+    args[2] = "KBUILD_MODPOST_NOFINAL=1";
+    args.insert(args.end(),
+                {"--no-print-directory",
+                 absl::StrCat("--eval=.kfarm-modfinal: modules ; $(Q)", modfinal_make), "modules",
+                 ".kfarm-modfinal"});
   }
   args.insert(args.end(), make_args.begin(), make_args.end());
   ASSIGN_OR_RETURN(m->make_, BackgroundMake::Start(tree, args));

@@ -62,9 +62,13 @@ start_farm() {  # NAME; sets $port
 modfinal() { "$bin/kfarm" modfinal --remote="grpc://127.0.0.1:$port" -C "$tree" --make_args="$ts" "$@"; }
 
 start_farm farm
-modfinal --module_hashes >"$work/run1.log" 2>&1 || { cat "$work/run1.log"; fail "first run"; }
+modfinal --module_hashes --v >"$work/run1.log" 2>&1 || { cat "$work/run1.log"; fail "first run"; }
 grep -q "$nmods modules, $nmods executed on the farm, 0 cache hits, 0 failed" "$work/run1.log" ||
   { tail -5 "$work/run1.log"; fail "first run summary"; }
+# `make modules` stops after modpost, and kfarm runs the modfinal makefile with the build-order
+# rules, so links reach the farm during the .mod.o compiles rather than after the last one.
+grep -q "KBUILD_MODPOST_NOFINAL=1.*Makefile.modfinal -f [^ ]*order.mk __modfinal" "$work/run1.log" ||
+  { grep -m1 "make" "$work/run1.log"; fail "the default path's make runs the modfinal makefile without the build order"; }
 [ "$(grep -c '^  LD \[M\]  ' "$work/run1.log")" -eq "$nmods" ] || fail "LD [M] lines"
 pass "first run: $nmods modules executed on the farm ($(tail -1 "$work/run1.log" | grep -oE "[0-9.]+ s \(.*"))"
 
