@@ -112,7 +112,7 @@ absl::Status Modfinal::StartBtf(const std::vector<Module*>& modules, bool reopen
                      builder_.Build(m->recipe, m->step, m->linked, &uploads, &m->btf_base));
   }
   if (!uploads.empty()) RETURN_IF_ERROR(cas_.UploadMissing(uploads));
-  for (Module* m : modules) reopen ? jobs_.Reopen(m) : jobs_.Requeue(m);
+  for (Module* m : modules) reopen ? jobs_.Add(m) : jobs_.Requeue(m);
   return absl::OkStatus();
 }
 

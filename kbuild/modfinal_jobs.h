@@ -29,6 +29,7 @@ struct Module {
 // Add until Finished; between its link and its BTF step it is in no queue.
 class Jobs {
  public:
+  // A new module, or a finished one sent back to work.
   void Add(Module* m) {
     std::lock_guard<std::mutex> l(mu_);
     unfinished_++;
@@ -37,13 +38,6 @@ class Jobs {
   }
   void Requeue(Module* m) {
     std::lock_guard<std::mutex> l(mu_);
-    ready_.push_back(m);
-    cv_.notify_one();
-  }
-  // A finished module goes back to work (its BTF step runs again).
-  void Reopen(Module* m) {
-    std::lock_guard<std::mutex> l(mu_);
-    unfinished_++;
     ready_.push_back(m);
     cv_.notify_one();
   }

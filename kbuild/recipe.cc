@@ -139,7 +139,9 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
   // `delete-on-interrupt`, which kbuild's `cmd` expands just before the command itself — for
   // every other command it keeps kbuild's own definition.
   std::vector<std::string> args = {
-      "-s", absl::StrCat("-j", jobs), "KBUILD_MODPOST_NOFINAL=",
+      "-s", absl::StrCat("-j", jobs),
+      // kModules: `modules` stops after modpost; our goal below runs the modfinal makefile.
+      absl::StrCat("KBUILD_MODPOST_NOFINAL=", scope == Scope::kModules ? "1" : ""),
       absl::StrCat("if_changed_except=$(file >>", cap, ",KFARM\tbtf_ko\t$@\t",
                    "$(if $(CONFIG_DEBUG_INFO_BTF_MODULES),$(cmd_btf_ko)))",
                    "$(file >>", cap, ",KFARM\t$(1)\t$@\t$(cmd_$(1))):"),
@@ -187,7 +189,6 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
     // after modpost, and our goal runs the modfinal makefile once `modules` is made. The goal's
     // name starts with a dot: --eval reaches every sub-make of the walk, and there a first rule
     // with any other name would become the default goal.
-    args[2] = "KBUILD_MODPOST_NOFINAL=1";
     args.insert(args.end(),
                 {"--no-print-directory",
                  absl::StrCat("--eval=.kfarm-modfinal: modules ; $(Q)", modfinal_make), "modules",
