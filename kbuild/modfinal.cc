@@ -72,6 +72,10 @@ class Modfinal {
   Jobs jobs_;
   std::unique_ptr<Progress> progress_;
   std::atomic<int> done_{0}, cached_{0}, running_{0}, failed_{0}, linked_early_{0};
+  // Held from building actions (or loading a base) until the blobs they name are uploaded: the
+  // builder remembers each input's digest, so another thread's action could otherwise name a
+  // blob the first has not uploaded yet.
+  std::mutex build_mu_;
   std::mutex follow_mu_;
   bool base_ready_ = false;            // Guarded by follow_mu_.
   std::vector<Module*> waiting_;       // Linked, waiting for the base; guarded by follow_mu_.
@@ -87,6 +91,7 @@ class Modfinal {
 };
 
 absl::Status Modfinal::AddModules(std::vector<ModuleRecipe> recipes) {
+  std::lock_guard<std::mutex> build(build_mu_);
   std::vector<BlobSource> uploads;
   std::vector<Module*> added;
   for (ModuleRecipe& r : recipes) {
@@ -105,6 +110,7 @@ absl::Status Modfinal::AddModules(std::vector<ModuleRecipe> recipes) {
 }
 
 absl::Status Modfinal::StartBtf(const std::vector<Module*>& modules, bool reopen) {
+  std::lock_guard<std::mutex> build(build_mu_);
   std::vector<BlobSource> uploads;
   for (Module* m : modules) {
     m->step = ModuleStep::kBtf;
@@ -123,6 +129,7 @@ absl::Status Modfinal::ConfirmBase(const std::string& base_file) {
     std::cerr << "kfarm modfinal: the base BTF read early (" << kEarlyBaseFile << ", "
               << early.ToString() << ") is not " << base_file << "'s (" << linked.ToString()
               << "): the BTF steps run again with " << base_file << "'s\n";
+    std::lock_guard<std::mutex> build(build_mu_);
     std::vector<BlobSource> uploads;
     RETURN_IF_ERROR(builder_.LoadBase(base_file, &uploads));
     RETURN_IF_ERROR(cas_.UploadMissing(uploads));
@@ -150,6 +157,7 @@ absl::Status Modfinal::ConfirmBase(const std::string& base_file) {
 absl::Status Modfinal::BaseReady(const std::string& base_file) {
   std::vector<Module*> linked;
   if (!base_file.empty()) {
+    std::lock_guard<std::mutex> build(build_mu_);
     std::vector<BlobSource> uploads;
     RETURN_IF_ERROR(builder_.LoadBase(base_file, &uploads));
     RETURN_IF_ERROR(cas_.UploadMissing(uploads));
@@ -225,6 +233,7 @@ absl::Status Modfinal::FollowMake() {
     if (vmlinux == nullptr) continue;
     if (!base_read && !early_tried && !base_file.empty() && EarlyBaseWritten(o_.tree, link_start)) {
       early_tried = true;
+      std::unique_lock<std::mutex> build(build_mu_);
       std::vector<BlobSource> uploads;
       if (builder_.LoadBase(kEarlyBaseFile, &uploads).ok()) {  // Else vmlinux's, once linked.
         {
@@ -232,6 +241,7 @@ absl::Status Modfinal::FollowMake() {
           base_unconfirmed_ = true;
         }
         RETURN_IF_ERROR(cas_.UploadMissing(uploads));
+        build.unlock();
         early_base_at_ = absl::Now();
         base_read = true;
         RETURN_IF_ERROR(BaseReady(""));
@@ -385,6 +395,7 @@ int Modfinal::Run() {
               << " levels, " << ordered.size() << " modules)\n";
   }
   const absl::Time end = absl::Now();
+  if (make_done_ == absl::Time()) make_done_ = end;  // Stopped before make ended.
   std::string phases = absl::StrFormat(
       "make with the .mod.o compiles %.1f s%s", absl::ToDoubleSeconds(make_done_ - start_),
       top_makefile_skipped_ ? ", top Makefile not read: nothing it reads changed since the last run"
