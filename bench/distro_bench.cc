@@ -21,6 +21,8 @@
 #include "common/file_util.h"
 #include "common/input_tree.h"
 #include "kbuild/module_action_builder.h"
+#include "common/execution_client.h"
+#include "kbuild/modules_make.h"
 #include "kbuild/recipe.h"
 
 ABSL_FLAG(std::string, tree, "", "A kernel tree with compiled objects and vmlinux");
@@ -44,11 +46,13 @@ ModuleRecipe Renamed(const ModuleRecipe& m, const std::string& prefix) {
   for (std::string& o : r.ld_objects) {
     if (own(o)) o = prefix + o;
   }
-  std::vector<std::string> words = absl::StrSplit(m.ld_command, ' ');
-  for (std::string& w : words) {
-    if (own(w)) w = prefix + w;
+  for (std::string* cmd : {&r.ld_command, &r.ld_run}) {
+    std::vector<std::string> words = absl::StrSplit(*cmd, ' ');
+    for (std::string& w : words) {
+      if (own(w)) w = prefix + w;
+    }
+    *cmd = absl::StrJoin(words, " ");
   }
-  r.ld_command = absl::StrJoin(words, " ");
   return r;
 }
 
@@ -77,7 +81,7 @@ int Run() {
   std::filesystem::remove_all(dir);
 
   // kbuild's recipes, from the tree.
-  auto make = ModulesMake::Start(tree, 2, absl::GetFlag(FLAGS_make_args));
+  auto make = ModulesMake::Start(tree, "", 2, absl::GetFlag(FLAGS_make_args));
   std::vector<ModuleRecipe> recipes;
   for (bool finished = false; make.ok() && !finished;) {
     auto batch = (*make)->Next(absl::Seconds(1), &finished);
@@ -91,49 +95,85 @@ int Run() {
     std::fprintf(stderr, "distro_bench: no modules with BTF captured from %s\n", tree.c_str());
     return 1;
   }
-  ModuleActionBuilder builder(tree, nullptr);
+  ModuleActionBuilder builder(nullptr);
   std::vector<BlobSource> base_and_files;
-  if (!builder.LoadBase(recipes[0].btf_base, &base_and_files).ok()) return 1;
-  std::vector<Digest> originals;
+  if (!builder.LoadBase(recipes[0].dir + "/" + recipes[0].btf_base, &base_and_files).ok()) return 1;
+  // Each module is two actions, as in modfinal: its link, then its BTF step on the linked module
+  // (learned once from the farm; a renamed module links to the same bytes).
+  std::vector<Digest> links;
   for (const auto& m : recipes) {
-    auto a = builder.Build(m, ModuleStep::kAll, Digest(), &base_and_files);
+    auto a = builder.Build(m, ModuleStep::kLink, Digest(), &base_and_files);
     if (!a.ok()) return 1;
-    originals.push_back(a->digest);
+    links.push_back(a->digest);
   }
   const ModfinalToolchain tc = builder.toolchain();
   int64_t input_bytes = 0;  // What the modules read, the base excluded, summed over modules.
   for (const auto& m : recipes) {
-    for (const auto& [path, exec] : ModuleInputs(m)) {
-      std::error_code ec;
-      input_bytes += static_cast<int64_t>(std::filesystem::file_size(tree + "/" + path, ec));
+    for (ModuleStep step : {ModuleStep::kLink, ModuleStep::kBtf}) {
+      for (const auto& [path, exec] : ModuleInputs(m, step)) {
+        std::error_code ec;
+        input_bytes += static_cast<int64_t>(std::filesystem::file_size(m.dir + "/" + path, ec));
+      }
     }
   }
-  absl::flat_hash_map<std::string, Digest> digests;  // Original tree path -> digest.
+  absl::flat_hash_map<std::string, Digest> digests;  // Original path (as make names it) -> digest.
   for (const auto& b : base_and_files) {
     if (!b.path.empty()) digests[b.path.substr(tree.size() + 1)] = b.digest;
   }
+  std::vector<Digest> linked(recipes.size());  // Each original module's link output.
+  std::vector<Digest> originals;               // Every original action, links then BTF steps.
+  // Runs the original links once on `address` and builds the BTF steps from their outputs.
+  auto learn_linked = [&](const std::string& address) -> bool {
+    if (!originals.empty()) return true;
+    ExecutionClient exec(DialRemote(address), "");
+    std::vector<BlobSource> btf_blobs;
+    std::vector<Digest> btfs;
+    for (size_t i = 0; i < recipes.size(); ++i) {
+      auto r = exec.Execute(links[i], ExecuteOptions());
+      if (!r.ok() || r->result().output_files_size() != 1) return false;
+      auto d = Digest::FromProto(r->result().output_files(0).digest());
+      if (!d.ok()) return false;
+      linked[i] = *d;
+      auto a = builder.Build(recipes[i], ModuleStep::kBtf, linked[i], &btf_blobs);
+      if (!a.ok()) return false;
+      btfs.push_back(a->digest);
+    }
+    if (!CasClient(DialRemote(address), "").UploadMissing(btf_blobs).ok()) return false;
+    base_and_files.insert(base_and_files.end(), btf_blobs.begin(), btf_blobs.end());
+    originals = links;
+    originals.insert(originals.end(), btfs.begin(), btfs.end());
+    return true;
+  };
 
   auto replicate = [&](int n, const std::string& tag) {
     Prepared p;
-    for (int k = 0; k < n; ++k) {
-      const ModuleRecipe& m = recipes[k % recipes.size()];
-      const std::string prefix = absl::StrFormat("%s/r%d/", tag, k / recipes.size());
-      ModuleRecipe r = Renamed(m, prefix);
-      InputTree t;
-      for (const auto& [path, exec] : ModuleInputs(r)) {
-        std::string original = absl::StartsWith(path, prefix) ? path.substr(prefix.size()) : path;
-        t.AddFile(path, digests[original], exec).IgnoreError();
+    for (ModuleStep step : {ModuleStep::kLink, ModuleStep::kBtf}) {
+      for (int k = 0; k < n; ++k) {
+        const ModuleRecipe& m = recipes[k % recipes.size()];
+        const std::string prefix = absl::StrFormat("%s/r%d/", tag, k / recipes.size());
+        ModuleRecipe r = Renamed(m, prefix);
+        InputTree t;
+        for (const auto& [path, exec] : ModuleInputs(r, step)) {
+          std::string original = absl::StartsWith(path, prefix) ? path.substr(prefix.size()) : path;
+          t.AddFile(InRoot(r, path), digests[original], exec).IgnoreError();
+        }
+        if (step == ModuleStep::kBtf) {
+          t.AddFile(kBaseBtfPath, builder.base_digest(), false).IgnoreError();
+          t.AddFile(kLinkedKoPath, linked[k % recipes.size()], false).IgnoreError();
+          if (r.btf == ModuleRecipe::Btf::kScript) {
+            t.AddFile(kScriptConfigPath, Digest::Of(r.config_lines), false).IgnoreError();
+          }
+        }
+        InputTree::Built built = t.Build();
+        for (auto& [d, bytes] : built.directories) {
+          p.blobs.push_back({d, "", std::make_shared<const std::string>(bytes)});
+        }
+        ActionSpec spec = ModuleActionSpec(r, tc, step);
+        spec.input_root = built.root;
+        BuiltAction a = BuildAction(spec);
+        p.blobs.insert(p.blobs.end(), a.blobs.begin(), a.blobs.end());
+        p.actions.push_back(a.digest);
       }
-      t.AddFile(kBaseBtfPath, builder.base_digest(), false).IgnoreError();
-      InputTree::Built built = t.Build();
-      for (auto& [d, bytes] : built.directories) {
-        p.blobs.push_back({d, "", std::make_shared<const std::string>(bytes)});
-      }
-      ActionSpec spec = ModuleActionSpec(r, tc);
-      spec.input_root = built.root;
-      BuiltAction a = BuildAction(spec);
-      p.blobs.insert(p.blobs.end(), a.blobs.begin(), a.blobs.end());
-      p.actions.push_back(a.digest);
     }
     return p;
   };
@@ -150,7 +190,7 @@ int Run() {
     auto farm = StartFarm(bin, dir + "/scale", absl::GetFlag(FLAGS_workers), "", worker_args);
     const std::string address = absl::StrCat("127.0.0.1:", farm->port);
     CasClient cas(DialRemote(address), "");
-    if (!cas.UploadMissing(base_and_files).ok()) return 1;
+    if (!cas.UploadMissing(base_and_files).ok() || !learn_linked(address)) return 1;
     RunAll(address, originals, 2, &failures);  // Warm-up: workers connected, toolchain inputs cached.
     for (const std::string& c : absl::GetFlag(FLAGS_counts)) {
       const int n = std::stoi(c);
@@ -178,7 +218,7 @@ int Run() {
                           on ? "" : "disable_cache_affinity: true", worker_args);
     const std::string address = absl::StrCat("127.0.0.1:", farm->port);
     CasClient cas(DialRemote(address), "");
-    if (!cas.UploadMissing(base_and_files).ok()) return 1;
+    if (!cas.UploadMissing(base_and_files).ok() || !learn_linked(address)) return 1;
     RunAll(address, originals, 2, &failures);
     int holders = 0;
     for (int w = 0; w < 8; ++w) {

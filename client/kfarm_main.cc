@@ -1,4 +1,6 @@
 // kfarm: the client command.
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "common/process_init.h"
@@ -59,7 +61,7 @@ int main(int argc, char** argv) {
       "commands:\n"
       "  up                          start a local farm (scheduler + --workers) until Ctrl-C\n"
       "  drain WORKER_ID             let a worker finish its actions and take no new ones\n"
-      "  modfinal [-C TREE] [--module_hashes] [--follow|--objects_current]\n"
+      "  modfinal [-C TREE] [M=DIR] [NAME=VALUE...] [--module_hashes] [--follow|--objects_current]\n"
       "                              the kernel's module final stage on the farm\n"
       "  run [--input DIR] [--outputs a,b] -- ARGS...   run a command on the farm\n"
       "  cas put PATH                upload a file or directory, print its digest\n"
@@ -90,6 +92,28 @@ int main(int argc, char** argv) {
     o.follow = absl::GetFlag(FLAGS_follow);
     o.objects_current = absl::GetFlag(FLAGS_objects_current);
     o.make_args = absl::GetFlag(FLAGS_make_args);
+    // As with make: NAME=VALUE words are make's variables; M= (or KBUILD_EXTMOD=) names an
+    // external module's directory, built against the tree.
+    for (size_t i = 1; i < args.size(); ++i) {
+      const size_t eq = args[i].find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "kfarm modfinal: unexpected argument \"" << args[i]
+                  << "\" (make variables are NAME=VALUE, such as M=DIR)\n";
+        return 2;
+      }
+      const std::string name = args[i].substr(0, eq), value = args[i].substr(eq + 1);
+      if (name != "M" && name != "KBUILD_EXTMOD") {
+        o.make_args.push_back(args[i]);
+        continue;
+      }
+      char* real = ::realpath(value.c_str(), nullptr);
+      if (real == nullptr) {
+        std::cerr << "kfarm modfinal: " << name << "=" << value << ": " << std::strerror(errno) << "\n";
+        return 2;
+      }
+      o.extmod = real;
+      std::free(real);
+    }
     return kfarm::RunModfinal(o);
   }
   auto channel = kfarm::DialRemote(absl::GetFlag(FLAGS_remote));

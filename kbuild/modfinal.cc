@@ -24,6 +24,7 @@
 #include "kbuild/module_action_builder.h"
 #include "kbuild/modfinal_jobs.h"
 #include "kbuild/module_hashes.h"
+#include "kbuild/modules_make.h"
 #include "kbuild/recipe.h"
 
 namespace kfarm {
@@ -36,7 +37,7 @@ class Modfinal {
       : o_(o),
         channel_(DialRemote(o.remote)),
         cas_(channel_, o.instance),
-        builder_(o.tree, &std::cout),
+        builder_(&std::cout),
         invocation_(absl::StrFormat("kfarm-modfinal-%d-%d", getpid(), absl::ToUnixNanos(start_))) {}
 
   int Run();
@@ -72,6 +73,8 @@ class Modfinal {
   Jobs jobs_;
   std::unique_ptr<Progress> progress_;
   std::atomic<int> done_{0}, cached_{0}, running_{0}, failed_{0}, linked_early_{0};
+  // Actions per step: [link, BTF] x [executed, from the action cache].
+  std::atomic<int> steps_[2][2] = {};
   // Held from building actions (or loading a base) until the blobs they name are uploaded: the
   // builder remembers each input's digest, so another thread's action could otherwise name a
   // blob the first has not uploaded yet.
@@ -97,10 +100,7 @@ absl::Status Modfinal::AddModules(std::vector<ModuleRecipe> recipes) {
   for (ModuleRecipe& r : recipes) {
     Module& m = modules_.emplace_back();
     m.recipe = std::move(r);
-    m.step = o_.follow && m.recipe.has_btf() ? ModuleStep::kLink : ModuleStep::kAll;
-    if (m.step == ModuleStep::kAll && m.recipe.has_btf() && !builder_.has_base()) {
-      RETURN_IF_ERROR(builder_.LoadBase(m.recipe.btf_base, &uploads));
-    }
+    m.step = ModuleStep::kLink;
     ASSIGN_OR_RETURN(m.action, builder_.Build(m.recipe, m.step, Digest(), &uploads));
     added.push_back(&m);
   }
@@ -123,7 +123,7 @@ absl::Status Modfinal::StartBtf(const std::vector<Module*>& modules, bool reopen
 }
 
 absl::Status Modfinal::ConfirmBase(const std::string& base_file) {
-  ASSIGN_OR_RETURN(std::string btf, ExtractBtf(o_.tree + "/" + base_file));
+  ASSIGN_OR_RETURN(std::string btf, ExtractBtf(base_file));
   const Digest linked = Digest::Of(btf), early = builder_.base_digest();
   if (linked != early) {
     std::cerr << "kfarm modfinal: the base BTF read early (" << kEarlyBaseFile << ", "
@@ -191,12 +191,12 @@ absl::Status Modfinal::FollowMake() {
   const ModulesMake::Scope scope = o_.follow            ? ModulesMake::Scope::kBeforeVmlinux
                                    : o_.objects_current ? ModulesMake::Scope::kModfinalOnly
                                                         : ModulesMake::Scope::kModules;
-  ASSIGN_OR_RETURN(auto make, ModulesMake::Start(o_.tree, o_.jobs, o_.make_args, scope));
+  ASSIGN_OR_RETURN(auto make, ModulesMake::Start(o_.tree, o_.extmod, o_.jobs, o_.make_args, scope));
   if (o_.verbose) std::cout << make->command() << "\n";
   top_makefile_skipped_ = make->top_makefile_skipped();
   std::unique_ptr<BackgroundMake> vmlinux;
-  std::string base_file;  // Named by the first module with BTF.
-  bool finished = false, vmlinux_linked = !o_.follow, base_read = !o_.follow, early_tried = false;
+  std::string base_file;  // Named by the first module with BTF, as a path kfarm can open.
+  bool finished = false, vmlinux_linked = !o_.follow, base_read = false, early_tried = false;
   absl::Time link_start;
   // The BTF steps start once vmlinux is linked and a module has named the base (vmlinux may be
   // linked already, before any module is captured), or once make ends without one.
@@ -209,7 +209,13 @@ absl::Status Modfinal::FollowMake() {
     if (!finished) {
       ASSIGN_OR_RETURN(std::vector<ModuleRecipe> batch, make->Next(absl::Milliseconds(50), &finished));
       for (const auto& r : batch) {
-        if (r.has_btf()) base_file = r.btf_base;
+        if (!r.has_btf()) continue;
+        const std::string named = r.btf_base[0] == '/' ? r.btf_base : r.dir + "/" + r.btf_base;
+        if (!base_file.empty() && named != base_file) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "modules name two base BTF files: ", base_file, " and ", named, " (", r.ko, ")"));
+        }
+        base_file = named;
       }
       RETURN_IF_ERROR(AddModules(std::move(batch)));
       if (finished) make_done_ = absl::Now();
@@ -235,7 +241,7 @@ absl::Status Modfinal::FollowMake() {
       early_tried = true;
       std::unique_lock<std::mutex> build(build_mu_);
       std::vector<BlobSource> uploads;
-      if (builder_.LoadBase(kEarlyBaseFile, &uploads).ok()) {  // Else vmlinux's, once linked.
+      if (builder_.LoadBase(o_.tree + "/" + kEarlyBaseFile, &uploads).ok()) {  // Else vmlinux's.
         {
           std::lock_guard<std::mutex> l(follow_mu_);
           base_unconfirmed_ = true;
@@ -286,7 +292,7 @@ absl::Status Modfinal::Finish(Module& m, const reapi::ExecuteResponse& r, bool* 
   }
   if (*again) return StartBtf({&m});
   if (!ko.ok()) return ko.status();
-  if (m.step == ModuleStep::kLink) {
+  if (m.step == ModuleStep::kLink && m.recipe.has_btf()) {
     m.linked = *ko;
     *again = true;
     {
@@ -302,11 +308,14 @@ absl::Status Modfinal::Finish(Module& m, const reapi::ExecuteResponse& r, bool* 
 }
 
 absl::Status Modfinal::WriteModule(const Module& m, const Digest& d) {
-  RETURN_IF_ERROR(cas_.DownloadFile(d, o_.tree + "/" + m.recipe.ko, false));
-  const std::string& path = m.recipe.ko;
-  std::string dot_cmd = absl::StrCat(o_.tree, "/", path.substr(0, path.rfind('/') + 1), ".",
-                                     path.substr(path.rfind('/') + 1), ".cmd");
-  return WriteFileAtomic(dot_cmd, SavedCmdLine(path, m.recipe.ld_command, true), false);
+  const std::string& ko = m.recipe.ko;
+  const std::string path = ko[0] == '/' ? ko : m.recipe.dir + "/" + ko;
+  RETURN_IF_ERROR(cas_.DownloadFile(d, path, false));
+  const size_t slash = path.rfind('/');
+  const std::string dot_cmd =
+      absl::StrCat(path.substr(0, slash + 1), ".", path.substr(slash + 1), ".cmd");
+  return WriteFileAtomic(dot_cmd, SavedCmdLine(m.recipe.saved_cmd_prefix, ko, m.recipe.ld_command),
+                         false);
 }
 
 void Modfinal::FarmThread() {
@@ -319,6 +328,10 @@ void Modfinal::FarmThread() {
     progress_->Update(done_, cached_, running_, failed_);
     auto r = exec.Execute(m->action.digest, run);
     running_--;
+    if (r.ok() && r->status().code() == 0) {
+      steps_[step == ModuleStep::kLink ? 0 : 1][r->cached_result() ? 1 : 0]++;
+      if (!r->cached_result()) m->executed = true;
+    }
     bool again = false;
     absl::Status s = r.ok() ? Finish(*m, *r, &again) : r.status();
     if (s.ok() && again) continue;  // Its BTF step follows, or runs again.
@@ -326,7 +339,7 @@ void Modfinal::FarmThread() {
       std::lock_guard<std::mutex> l(progress_->mu());
       const ModfinalToolchain tc = builder_.toolchain();
       if (s.ok()) {
-        std::cout << "  LD [M]  " << m->recipe.ko << (r->cached_result() ? "  (cached)" : "") << "\n";
+        std::cout << "  LD [M]  " << m->recipe.ko << (m->executed ? "" : "  (cached)") << "\n";
         if (o_.verbose) std::cout << ModuleScript(m->recipe, tc, step);
       } else {
         std::cerr << "kfarm modfinal: " << m->recipe.ko << " failed: " << s.message() << "\n"
@@ -340,7 +353,7 @@ void Modfinal::FarmThread() {
     }
     if (s.ok()) {
       done_++;
-      if (r->cached_result()) cached_++;
+      if (!m->executed) cached_++;
     } else {
       failed_++;
       if (!o_.keep_going) jobs_.Stop();
@@ -351,7 +364,11 @@ void Modfinal::FarmThread() {
 }
 
 int Modfinal::Run() {
-  auto order = ReadModulesOrder(o_.tree);
+  if (o_.follow && !o_.extmod.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "--follow links the kernel's vmlinux; an external module (M=) is built against a linked one"));
+  }
+  auto order = ReadModulesOrder(o_.extmod.empty() ? o_.tree : o_.extmod);
   if (!order.ok()) return Fail(order.status());
   progress_ = std::make_unique<Progress>(order->size());
   std::vector<std::thread> threads;
@@ -380,15 +397,18 @@ int Modfinal::Run() {
   if (failed_ == 0 && o_.module_hashes) {
     std::vector<Sha256Bytes> leaves;
     for (uint32_t i = 0; i < ordered.size(); ++i) {
-      auto leaf = ModuleLeafOfFile(i, o_.tree + "/" + ordered[i]->recipe.ko);
+      const ModuleRecipe& r = ordered[i]->recipe;
+      auto leaf = ModuleLeafOfFile(i, r.ko[0] == '/' ? r.ko : r.dir + "/" + r.ko);
       if (!leaf.ok()) return Fail(leaf.status());
       leaves.push_back(*leaf);
     }
     ModuleHashTree tree(leaves);
-    absl::Status s = WriteFileAtomic(o_.tree + "/modules.hashes.root", tree.RootBlob(), false);
+    absl::Status s = WriteFileAtomic(
+        (o_.extmod.empty() ? o_.tree : o_.extmod) + "/modules.hashes.root", tree.RootBlob(), false);
     for (uint32_t i = 0; s.ok() && i < ordered.size(); ++i) {
-      const std::string& ko = ordered[i]->recipe.ko;
-      s = WriteFileAtomic(o_.tree + "/" + ko.substr(0, ko.size() - 3) + ".merkle", tree.Proof(i), false);
+      const ModuleRecipe& r = ordered[i]->recipe;
+      const std::string ko = r.ko[0] == '/' ? r.ko : r.dir + "/" + r.ko;
+      s = WriteFileAtomic(ko.substr(0, ko.size() - 3) + ".merkle", tree.Proof(i), false);
     }
     if (!s.ok()) return Fail(s);
     std::cout << "  HASHES  modules.hashes.root: " << HexOf(tree.root()) << " (" << tree.levels()
@@ -415,6 +435,10 @@ int Modfinal::Run() {
       modules_.size(), done_ - cached_, cached_.load(), failed_.load(),
       absl::ToDoubleSeconds(end - start_), phases,
       absl::ToDoubleSeconds(end - std::max(make_done_, vmlinux_done_)));
+  std::cout << absl::StrFormat(
+      "  actions: %d links executed, %d links from the action cache; %d BTF steps executed, %d "
+      "BTF steps from the action cache\n",
+      steps_[0][0].load(), steps_[0][1].load(), steps_[1][0].load(), steps_[1][1].load());
   return failed_ == 0 && done_ == static_cast<int>(ordered.size()) ? 0 : 1;
 }
 

@@ -14,6 +14,7 @@ namespace kfarm {
 
 struct ModfinalOptions {
   std::string tree = ".";
+  std::string extmod;  // An external module's directory (make's M=), built against `tree`.
   std::string remote = "grpc://127.0.0.1:8980";
   std::string instance;
   int jobs = 2;         // Local make -j for the .mod.o compiles.

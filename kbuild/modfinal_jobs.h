@@ -19,7 +19,8 @@ namespace kfarm {
 
 struct Module {
   ModuleRecipe recipe;
-  ModuleStep step = ModuleStep::kAll;  // What `action` runs.
+  ModuleStep step = ModuleStep::kLink;  // What `action` runs.
+  bool executed = false;                 // A step ran on the farm (not an action-cache hit).
   BuiltAction action;
   Digest linked;    // The kLink step's output, for the kBtf step.
   Digest btf_base;  // The base BTF the kBtf step's action was built with.

@@ -1,6 +1,7 @@
-// A pure function from one module's kbuild recipe and the toolchain to the remote action that
-// runs all of its final steps (link, BTF against the raw base, BTF id patching): the command,
-// its environment and platform, and the exact files it reads. Golden-tested; no I/O here.
+// Pure functions from one module's kbuild recipe and the toolchain to the two remote actions of
+// its final stage: the link (kbuild's `ld -r`, which needs no vmlinux) and the BTF step (pahole
+// and resolve_btfids inline on 6.x, scripts/gen-btf.sh on 7.x, against the raw base BTF): the
+// command, its environment and platform, and the exact files each reads. Golden-tested; no I/O.
 #ifndef KFARM_KBUILD_MODULE_ACTION_H_
 #define KFARM_KBUILD_MODULE_ACTION_H_
 
@@ -20,31 +21,33 @@ struct ModfinalToolchain {
   bool drop_pahole_jobs = true;  // pahole < 1.29 orders BTF types by thread timing with -j.
 };
 
-// Where the raw base BTF sits inside every module's input root.
+// Where the raw base BTF sits inside every BTF step's input root.
 inline constexpr char kBaseBtfPath[] = ".kfarm/base.btf";
-
 // Where the BTF step finds the linked, BTF-less module in its input root.
 inline constexpr char kLinkedKoPath[] = ".kfarm/linked.ko";
+// gen-btf.sh's ${objtree}, and the auto.conf there: only the lines the script reads.
+inline constexpr char kScriptObjtree[] = ".kfarm/objtree";
+inline constexpr char kScriptConfigPath[] = ".kfarm/objtree/include/config/auto.conf";
 
-// Which part of a module's final stage an action runs. kAll is the usual one action; pipelined
-// with the vmlinux link (`--follow`), the link needs only modpost's output and runs while vmlinux
-// links, and the BTF step follows once the base exists. Both paths run the same commands on the
-// same bytes, so the .ko files are identical.
-enum class ModuleStep { kAll, kLink, kBtf };
+// A module's final stage is two actions. The link reads only the module's objects and modpost's
+// output, so a changed vmlinux leaves it an action-cache hit and it can run while vmlinux links;
+// the BTF step reads the linked module and the base BTF. Kernels without module BTF have only
+// the link.
+enum class ModuleStep { kLink, kBtf };
 
-// The shell script of the action: kbuild's ld line, then pahole and resolve_btfids with the raw
-// base BTF in place of vmlinux.
-std::string ModuleScript(const ModuleRecipe& m, const ModfinalToolchain& tc,
-                         ModuleStep step = ModuleStep::kAll);
+// Where a path as make names it (relative to the recipe's directory, or absolute) sits in the
+// input root: the recipe's directory is the root; paths outside it go under .kfarm/root.
+std::string InRoot(const ModuleRecipe& m, const std::string& path);
 
-// The tree-relative files the action reads, with their executable bit (the base BTF and, for
-// kBtf, the linked module excluded: the caller adds them by digest).
-std::vector<std::pair<std::string, bool>> ModuleInputs(const ModuleRecipe& m,
-                                                       ModuleStep step = ModuleStep::kAll);
+// The shell script of the action.
+std::string ModuleScript(const ModuleRecipe& m, const ModfinalToolchain& tc, ModuleStep step);
+
+// The files the action reads, as make names them, with their executable bit (the base BTF, the
+// linked module and the script's auto.conf excluded: the caller adds them by digest).
+std::vector<std::pair<std::string, bool>> ModuleInputs(const ModuleRecipe& m, ModuleStep step);
 
 // Everything but the input root, which the caller builds from ModuleInputs' digests.
-ActionSpec ModuleActionSpec(const ModuleRecipe& m, const ModfinalToolchain& tc,
-                            ModuleStep step = ModuleStep::kAll);
+ActionSpec ModuleActionSpec(const ModuleRecipe& m, const ModfinalToolchain& tc, ModuleStep step);
 
 // "v1.24" -> true when older than 1.29 (or unparsable: the safe answer).
 bool PaholeNeedsSerialEncoding(const std::string& version);

@@ -11,7 +11,7 @@ namespace kfarm {
 
 absl::Status ModuleActionBuilder::LoadBase(const std::string& base_file,
                                            std::vector<BlobSource>* uploads) {
-  ASSIGN_OR_RETURN(std::string btf, ExtractBtf(tree_ + "/" + base_file));
+  ASSIGN_OR_RETURN(std::string btf, ExtractBtf(base_file));
   auto base = std::make_shared<const std::string>(std::move(btf));
   absl::MutexLock lock(&mu_);
   base_digest_ = Digest::Of(*base);
@@ -39,7 +39,7 @@ void ModuleActionBuilder::LearnToolchainLocked(const ModuleRecipe& m) {
   if (have_toolchain_) return;
   have_toolchain_ = true;
   ModfinalToolchain& tc = toolchain_;
-  tc.ld_version = ToolVersion(m.ld_command.substr(0, m.ld_command.find(' ')));
+  tc.ld_version = ToolVersion(m.ld_run.substr(0, m.ld_run.find(' ')));
   tc.objcopy_version = ToolVersion(m.has_btf() ? m.objcopy : "objcopy");
   if (m.has_btf()) {
     tc.pahole_version = ToolVersion(m.pahole);
@@ -57,25 +57,37 @@ absl::StatusOr<BuiltAction> ModuleActionBuilder::Build(const ModuleRecipe& m, Mo
                                                        Digest* base) {
   absl::MutexLock lock(&mu_);
   LearnToolchainLocked(m);
-  const bool needs_base = m.has_btf() && step != ModuleStep::kLink;
-  if (needs_base && !have_base_) {
+  const bool btf = step == ModuleStep::kBtf;
+  if (btf && !m.has_btf()) {
+    return absl::InternalError(absl::StrCat(m.ko, " has no BTF step"));
+  }
+  if (btf && !have_base_) {
     return absl::FailedPreconditionError(
         absl::StrCat("the BTF of ", m.ko, " needs the base BTF of ", m.btf_base, ", not read yet"));
   }
   InputTree tree;
   for (const auto& [path, exec] : ModuleInputs(m, step)) {
-    auto it = digests_.find(path);
+    const std::string file = path[0] == '/' ? path : m.dir + "/" + path;
+    auto it = digests_.find(file);
     if (it == digests_.end()) {
-      auto d = DigestOfFile(tree_ + "/" + path);
+      auto d = DigestOfFile(file);
       if (!d.ok()) return Annotate(d.status(), absl::StrCat("input of ", m.ko));
-      it = digests_.emplace(path, *d).first;
-      uploads->push_back({*d, tree_ + "/" + path, nullptr});
+      it = digests_.emplace(file, *d).first;
+      uploads->push_back({*d, file, nullptr});
     }
-    RETURN_IF_ERROR(tree.AddFile(path, it->second, exec));
+    RETURN_IF_ERROR(tree.AddFile(InRoot(m, path), it->second, exec));
   }
-  if (needs_base) RETURN_IF_ERROR(tree.AddFile(kBaseBtfPath, base_digest_, false));
-  if (needs_base && base != nullptr) *base = base_digest_;
-  if (step == ModuleStep::kBtf) RETURN_IF_ERROR(tree.AddFile(kLinkedKoPath, linked, false));
+  if (btf) {
+    RETURN_IF_ERROR(tree.AddFile(kBaseBtfPath, base_digest_, false));
+    if (base != nullptr) *base = base_digest_;
+    RETURN_IF_ERROR(tree.AddFile(kLinkedKoPath, linked, false));
+  }
+  if (btf && m.btf == ModuleRecipe::Btf::kScript) {
+    auto config = std::make_shared<const std::string>(m.config_lines);
+    const Digest d = Digest::Of(*config);
+    uploads->push_back({d, "", config});
+    RETURN_IF_ERROR(tree.AddFile(kScriptConfigPath, d, false));
+  }
   InputTree::Built built = tree.Build();
   for (auto& [d, bytes] : built.directories) {
     uploads->push_back({d, "", std::make_shared<const std::string>(bytes)});

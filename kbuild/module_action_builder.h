@@ -22,16 +22,16 @@ namespace kfarm {
 class ModuleActionBuilder {
  public:
   // Notes (such as pahole's -j being dropped) go to `notes`.
-  ModuleActionBuilder(std::string tree, std::ostream* notes) : tree_(std::move(tree)), notes_(notes) {}
+  explicit ModuleActionBuilder(std::ostream* notes) : notes_(notes) {}
 
-  // Reads the raw base BTF from the tree's `base_file` (vmlinux, or vmlinux.unstripped from
-  // 6.15); adds it to `uploads`.
+  // Reads the raw base BTF from `base_file` (the recipe's vmlinux, or vmlinux.unstripped); adds
+  // it to `uploads`.
   absl::Status LoadBase(const std::string& base_file, std::vector<BlobSource>* uploads);
   bool has_base();
   Digest base_digest();
 
-  // kAll and kLink read the module's files from the tree; kBtf reads the linked module by its
-  // digest `linked`. Blobs the action needs are appended to `uploads`; the base BTF the action
+  // Input files are read where make names them (ModuleRecipe::dir); kBtf reads the linked module
+  // by its digest `linked`. Blobs the action needs are appended to `uploads`; the base BTF the action
   // uses, if any, is set in `base` (LoadBase may switch it between two calls).
   absl::StatusOr<BuiltAction> Build(const ModuleRecipe& m, ModuleStep step, const Digest& linked,
                                     std::vector<BlobSource>* uploads, Digest* base = nullptr);
@@ -41,14 +41,13 @@ class ModuleActionBuilder {
  private:
   void LearnToolchainLocked(const ModuleRecipe& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const std::string tree_;
   std::ostream* notes_;
   absl::Mutex mu_;
   bool have_toolchain_ ABSL_GUARDED_BY(mu_) = false;
   ModfinalToolchain toolchain_ ABSL_GUARDED_BY(mu_);
   Digest base_digest_ ABSL_GUARDED_BY(mu_);
   bool have_base_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_map<std::string, Digest> digests_ ABSL_GUARDED_BY(mu_);  // Tree path -> digest.
+  absl::flat_hash_map<std::string, Digest> digests_ ABSL_GUARDED_BY(mu_);  // File -> digest.
 };
 
 }  // namespace kfarm
