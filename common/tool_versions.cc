@@ -1,11 +1,20 @@
 #include "common/tool_versions.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace kfarm {
+namespace {
+
+constexpr const char* kModfinalTools[] = {"ld", "objcopy", "pahole"};
+
+}  // namespace
 
 std::string ToolVersion(const std::string& program) {
   std::string cmd = absl::StrCat(program, " --version 2>/dev/null");
@@ -20,13 +29,38 @@ std::string ToolVersion(const std::string& program) {
   return std::string(absl::StripAsciiWhitespace(out));
 }
 
-std::vector<std::pair<std::string, std::string>> ModfinalToolProperties() {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const char* tool : {"ld", "objcopy", "pahole"}) {
-    std::string v = ToolVersion(tool);
-    if (!v.empty()) out.emplace_back(absl::StrCat("kfarm.tool.", tool), v);
+ToolWatch::ToolWatch(std::string search_path) : search_path_(std::move(search_path)) {
+  for (const char* name : kModfinalTools) tools_.push_back({name, "", ""});
+  Refresh();
+}
+
+bool ToolWatch::Refresh() {
+  bool changed = false;
+  for (Tool& t : tools_) {
+    std::string file, signature;
+    for (absl::string_view dir : absl::StrSplit(search_path_, ':', absl::SkipEmpty())) {
+      std::string candidate = absl::StrCat(dir, "/", t.name);
+      struct stat st;
+      if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+          ::access(candidate.c_str(), X_OK) == 0) {
+        file = candidate;
+        signature = absl::StrCat(candidate, ":", st.st_ino, ":", st.st_size, ":",
+                                 st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
+        break;
+      }
+    }
+    if (signature == t.signature) continue;
+    t.signature = signature;
+    std::string version = file.empty() ? "" : ToolVersion(file);
+    if (version != t.version) changed = true;
+    t.version = std::move(version);
   }
-  return out;
+  if (!changed) return false;
+  properties_.clear();
+  for (const Tool& t : tools_) {
+    if (!t.version.empty()) properties_.emplace_back(absl::StrCat("kfarm.tool.", t.name), t.version);
+  }
+  return true;
 }
 
 }  // namespace kfarm

@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 bash deploy/setup.sh
 bash deploy/build.sh
 
+# Everything the demo needs is installed before the farm starts: workers offer the tools
+# (pahole...) they find, and notice later installs only on their next heartbeat.
+version=${KFARM_DEMO_KERNEL:-6.12}
+fixture=$(bash tests/kernel/build_fixture.sh "$version")
+
 bin=$PWD/build/bin
 data=${KFARM_DATA:-$PWD/kfarm-data}
 work=$(mktemp -d /tmp/kfarm-demo.XXXXXX)
@@ -44,10 +49,9 @@ kfarm run --input="$work/job" --outputs=main.o,sizes.txt --env=PATH=/usr/bin:/bi
   /bin/sh -c 'gcc -c main.c -o main.o && size main.o > sizes.txt && echo "compiled on $(hostname)"'
 cat "$work/job/sizes.txt"
 
-echo "== the kernel demo: kfarm modfinal on a real 6.12 tree (built once, cached outside the clone)"
-fixture=$(bash tests/kernel/build_fixture.sh)
+echo "== the kernel demo: kfarm modfinal on a real ${version} tree (built once, cached outside the clone)"
 export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HOST=kfarm
-linux=${KFARM_KERNEL_TREE:-/tmp/kfarm-kernel-tree}  # The path the fixture was built at.
+linux=$(cat "$fixture/.kfarm-build-path")  # The path the fixture was built at.
 rm -rf "$linux"
 cp -a "$fixture" "$linux"
 kfarm modfinal -C "$linux" --module_hashes --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 | tail -4

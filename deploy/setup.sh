@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   bazel-bootstrap bazel-bootstrap-source
   openssl python3 python3-grpcio python3-protobuf bubblewrap bc
+  # The kernel fixtures and `kfarm modfinal`: kbuild's build dependencies, pahole (dwarves).
+  bison flex dwarves cpio kmod xz-utils rsync
 )
 
 missing=()

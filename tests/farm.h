@@ -35,12 +35,14 @@ class Farm {
   std::shared_ptr<grpc::Channel> channel() { return scheduler_->channel(); }
 
   void AddWorker(const std::string& id, int slots, const std::string& sandbox = "bubblewrap",
-                 const std::vector<std::string>& properties = {}) {
+                 const std::vector<std::string>& properties = {},
+                 const std::vector<std::string>& extra_args = {}) {
     std::vector<std::string> args = {std::string(KFARM_BIN_DIR) + "/kfarm-worker",
                                      "--scheduler=" + scheduler_->address(),
                                      "--data_dir=" + dir_ + "/worker-" + id, "--worker_id=" + id,
                                      absl::StrCat("--slots=", slots), "--sandbox=" + sandbox};
     for (const auto& p : properties) args.push_back("--property=" + p);
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
     workers_[id] = StartTiedChild(args);
   }
 

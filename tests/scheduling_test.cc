@@ -1,5 +1,7 @@
 // Scheduling policy on a real farm: cache affinity for large inputs, fairness between builds,
 // longest-expected-first from learned durations.
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <random>
 #include <thread>
@@ -131,6 +133,47 @@ TEST_F(ExecutionTest, ActionsSentAheadWaitForTheSlot) {
   auto r = Run(other);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->result().exit_code(), 0);
+}
+
+// A tool installed after the worker started (the demo's fixture installs pahole after `kfarm
+// up`): the worker notices it on a heartbeat and registers again, without a restart, and an
+// action that asks for that version runs on it.
+TEST_F(ExecutionTest, AToolInstalledAfterTheWorkerStartedIsOffered) {
+  StartFarm(0, 1);
+  const std::string tools = dir_.path() + "/tools";
+  std::filesystem::create_directories(tools);
+  std::filesystem::create_symlink("/bin/true", tools + "/ld");  // Any program: its --version counts.
+  farm_->AddWorker("w0", 1, "bubblewrap", {}, {"--tool_path=" + tools});
+  ActionSpec warm = Shell("true");
+  warm.do_not_cache = true;
+  ASSERT_TRUE(Run(warm).ok());
+
+  ActionSpec wants = Shell("echo linked");
+  wants.platform = {{"kfarm.tool.pahole", "v9.42"}};
+  wants.do_not_cache = true;
+  // Not offered yet: the scheduler says so at once.
+  BuiltAction a = Prepare(wants);
+  auto stub = reapi::Execution::NewStub(farm_->channel());
+  reapi::ExecuteRequest req;
+  a.digest.ToProto(req.mutable_action_digest());
+  {
+    grpc::ClientContext ctx;
+    auto reader = stub->Execute(&ctx, req);
+    google::longrunning::Operation op;
+    while (reader->Read(&op)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  // Installed: a program whose --version says v9.42, as pahole's does.
+  const std::string tmp = tools + "/.pahole.new";
+  std::ofstream(tmp) << "#!/bin/sh\necho v9.42\n";
+  std::filesystem::permissions(tmp, std::filesystem::perms::owner_all);
+  std::filesystem::rename(tmp, tools + "/pahole");
+  auto r = Run(wants);  // The client retries UNAVAILABLE, as Bazel does.
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status().code(), 0) << r->status().message();
+  EXPECT_EQ(r->result().execution_metadata().worker(), "w0");
+  EXPECT_EQ(Blob(r->result().stdout_digest()), "linked\n");
 }
 
 }  // namespace

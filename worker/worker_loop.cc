@@ -52,6 +52,19 @@ bool WorkerLoop::Send(const worker::WorkerMessage& msg) {
   return s != nullptr && s->Write(msg);
 }
 
+bool WorkerLoop::ToolsChanged() {
+  if (options_.tools == nullptr) return false;
+  absl::MutexLock lock(&tools_mu_);
+  if (!options_.tools->Refresh()) return false;
+  std::string now;
+  for (const auto& [name, value] : options_.tools->properties()) {
+    absl::StrAppend(&now, now.empty() ? "" : ", ", name, "=", value);
+  }
+  LogInfo("worker ", options_.worker_id, ": tools changed, registering again with ",
+          now.empty() ? "none" : now);
+  return true;
+}
+
 bool WorkerLoop::Session(const std::atomic<bool>* stop) {
   grpc::ClientContext ctx;
   std::unique_ptr<Stream> stream = stub_->Connect(&ctx);
@@ -61,6 +74,14 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
   reg->set_slots(options_.slots);
   reg->set_queue_depth(options_.queue_depth);
   for (const auto& p : options_.properties) *reg->add_properties() = p;
+  if (options_.tools != nullptr) {
+    absl::MutexLock lock(&tools_mu_);
+    for (const auto& [name, value] : options_.tools->properties()) {
+      auto* prop = reg->add_properties();
+      prop->set_name(name);
+      prop->set_value(value);
+    }
+  }
   for (const Digest& d : cache_->LargeBlobs(1 << 20)) d.ToProto(reg->add_cached_blobs());
   std::vector<worker::Completion> undelivered;
   {
@@ -99,6 +120,7 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
           }
           hb.mutable_heartbeat();
           Send(hb);
+          if (ToolsChanged()) ctx.TryCancel();  // Run registers again at once.
           hb_mu.Lock();
         }
       }

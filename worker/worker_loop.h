@@ -19,6 +19,7 @@
 #include <grpcpp/client_context.h>
 
 #include "absl/synchronization/mutex.h"
+#include "common/tool_versions.h"
 #include "kfarm/worker.grpc.pb.h"
 #include "worker/executor.h"
 
@@ -30,6 +31,9 @@ struct WorkerOptions {
   int slots = 1;
   int queue_depth = 1;
   std::vector<reapi::Platform::Property> properties;
+  // The modfinal tools, looked at again on every heartbeat: when they change, the worker
+  // registers again with what it now has (null: only `properties`).
+  ToolWatch* tools = nullptr;
 };
 
 class WorkerLoop {
@@ -59,6 +63,8 @@ class WorkerLoop {
   std::optional<worker::WorkerMessage> TakeQueuedLocked(const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Send(const worker::WorkerMessage& msg);
+  // Looks at the tools again; true when the worker must register again to offer what changed.
+  bool ToolsChanged();
   void ReapFinishedThreads();
 
   const WorkerOptions options_;
@@ -75,6 +81,7 @@ class WorkerLoop {
   std::vector<worker::Completion> undelivered_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex write_mu_;  // One Write at a time on the stream.
+  absl::Mutex tools_mu_;  // Around options_.tools.
 };
 
 }  // namespace kfarm

@@ -32,6 +32,8 @@ ABSL_FLAG(std::string, sandbox, "", "bubblewrap (default) or none (trusted setup
 ABSL_FLAG(std::vector<std::string>, property, {}, "Extra platform properties, NAME=VALUE,...");
 ABSL_FLAG(bool, detect_tools, true,
           "Advertise this machine's ld/objcopy/pahole versions (kfarm.tool.*) as properties");
+ABSL_FLAG(std::string, tool_path, "",
+          "Where --detect_tools looks for ld/objcopy/pahole (PATH-style; default $PATH)");
 
 namespace {
 
@@ -148,14 +150,14 @@ int main(int argc, char** argv) {
     prop.set_value(p.second);
     wo.properties.push_back(prop);
   }
-  // The kernel modfinal tools this machine has, so modules only run where the bytes match.
-  for (const auto& [name, value] : absl::GetFlag(FLAGS_detect_tools)
-                                       ? kfarm::ModfinalToolProperties()
-                                       : std::vector<std::pair<std::string, std::string>>{}) {
-    kfarm::reapi::Platform::Property prop;
-    prop.set_name(name);
-    prop.set_value(value);
-    wo.properties.push_back(prop);
+  // The kernel modfinal tools this machine has, so modules only run where the bytes match; looked
+  // at again on every heartbeat, so a tool installed or upgraded later is offered without a restart.
+  std::unique_ptr<kfarm::ToolWatch> tools;
+  if (absl::GetFlag(FLAGS_detect_tools)) {
+    std::string path = absl::GetFlag(FLAGS_tool_path);
+    if (path.empty()) path = getenv("PATH") != nullptr ? getenv("PATH") : "/usr/bin:/bin";
+    tools = std::make_unique<kfarm::ToolWatch>(path);
+    wo.tools = tools.get();
   }
   wo.properties.insert(wo.properties.end(), c.properties().begin(), c.properties().end());
   kfarm::WorkerLoop loop(wo, channel, &executor, cache->get());
