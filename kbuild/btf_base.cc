@@ -44,14 +44,17 @@ absl::StatusOr<std::string> ExtractBtf(const std::string& path) {
             "CONFIG_DEBUG_INFO_BTF set, and did the vmlinux link finish?)")));
 }
 
-bool EarlyBaseWritten(const std::string& tree, absl::Time link_start) {
-  struct stat base, next;
-  if (::stat((tree + "/" + kEarlyBaseFile).c_str(), &base) != 0 ||
-      ::stat((tree + "/.tmp_vmlinux1.syms").c_str(), &next) != 0) {
-    return false;
+std::string EarlyBaseWritten(const std::string& tree, absl::Time link_start) {
+  for (const EarlyBase& e : kEarlyBases) {
+    struct stat base, next;
+    if (::stat((tree + "/" + e.base).c_str(), &base) != 0 ||
+        ::stat((tree + "/" + e.next).c_str(), &next) != 0) {
+      continue;
+    }
+    const absl::Time written = absl::TimeFromTimespec(base.st_mtim);
+    if (written >= link_start && absl::TimeFromTimespec(next.st_mtim) >= written) return e.base;
   }
-  const absl::Time written = absl::TimeFromTimespec(base.st_mtim);
-  return written >= link_start && absl::TimeFromTimespec(next.st_mtim) >= written;
+  return "";
 }
 
 }  // namespace kfarm

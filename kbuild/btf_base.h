@@ -15,14 +15,22 @@ namespace kfarm {
 // NOT_FOUND naming the file when it has no .BTF section (or it is empty).
 absl::StatusOr<std::string> ExtractBtf(const std::string& elf_path);
 
-// The vmlinux link writes the base BTF well before vmlinux: 6.12's link-vmlinux.sh puts it in
-// .tmp_vmlinux1.btf.o (the final link copies that .BTF into vmlinux unchanged), then goes on with
-// kallsyms (.tmp_vmlinux1.syms) and two or three more links — about 2 s on the fixture. Whether
-// the link that began at `link_start` in `tree` has written it: both files exist, the first no
-// older than the link, the second no older than the first (the script moved on, so the file is
-// whole). A caller must still confirm it against vmlinux's own base once that is linked.
-inline constexpr char kEarlyBaseFile[] = ".tmp_vmlinux1.btf.o";
-bool EarlyBaseWritten(const std::string& tree, absl::Time link_start);
+// The vmlinux link writes the base BTF well before vmlinux: link-vmlinux.sh encodes it into an
+// object that the final link copies into vmlinux unchanged, then goes on with kallsyms and two or
+// three more links — about 2 s on the fixtures. The object and the kallsyms file that follows it
+// are, per kernel line:
+struct EarlyBase {
+  const char* base;  // Holds the .BTF the final link copies.
+  const char* next;  // Written by the step after it.
+};
+inline constexpr EarlyBase kEarlyBases[] = {
+    {".tmp_vmlinux1.btf.o", ".tmp_vmlinux1.syms"},          // 6.8 .. 7.x
+    {".btf.vmlinux.bin.o", ".tmp_vmlinux.kallsyms1.syms"},  // 6.1
+};
+// The early base the link that began at `link_start` in `tree` has written, or "": both files
+// exist, the base no older than the link, the next file no older than the base (the script moved
+// on, so the base is whole). A caller must still confirm it against vmlinux's own base.
+std::string EarlyBaseWritten(const std::string& tree, absl::Time link_start);
 
 }  // namespace kfarm
 

@@ -25,18 +25,26 @@ TEST(EarlyBaseTest, OnlyAWholeBaseFromThisLinkCounts) {
   TempDir dir;
   const std::string tree = dir.path();
   const absl::Time start = absl::FromUnixSeconds(1'800'000'000);
-  const std::string base = tree + "/" + kEarlyBaseFile, next = tree + "/.tmp_vmlinux1.syms";
-  EXPECT_FALSE(EarlyBaseWritten(tree, start));
+  const std::string base = tree + "/.tmp_vmlinux1.btf.o", next = tree + "/.tmp_vmlinux1.syms";
+  EXPECT_EQ(EarlyBaseWritten(tree, start), "");
 
   Touch(base, start - absl::Seconds(60));  // An earlier link's files.
   Touch(next, start - absl::Seconds(59));
-  EXPECT_FALSE(EarlyBaseWritten(tree, start));
+  EXPECT_EQ(EarlyBaseWritten(tree, start), "");
 
   Touch(base, start + absl::Seconds(5));  // This link's base; the next step's file is old.
-  EXPECT_FALSE(EarlyBaseWritten(tree, start));
+  EXPECT_EQ(EarlyBaseWritten(tree, start), "");
 
   Touch(next, start + absl::Seconds(5) + absl::Milliseconds(60));  // The script went on.
-  EXPECT_TRUE(EarlyBaseWritten(tree, start));
+  EXPECT_EQ(EarlyBaseWritten(tree, start), ".tmp_vmlinux1.btf.o");
+}
+
+TEST(EarlyBaseTest, SixOnesLinkNamesItsFilesOtherwise) {
+  TempDir dir;
+  const absl::Time start = absl::FromUnixSeconds(1'800'000'000);
+  Touch(dir.path() + "/.btf.vmlinux.bin.o", start + absl::Seconds(3));
+  Touch(dir.path() + "/.tmp_vmlinux.kallsyms1.syms", start + absl::Seconds(4));
+  EXPECT_EQ(EarlyBaseWritten(dir.path(), start), ".btf.vmlinux.bin.o");
 }
 
 }  // namespace

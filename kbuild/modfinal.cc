@@ -88,6 +88,7 @@ class Modfinal {
   std::vector<std::pair<Module*, std::optional<Digest>>> parked_;  // None: it failed.
   std::optional<Digest> stale_base_;  // An early base vmlinux's did not match; by follow_mu_.
   absl::Time early_base_at_;
+  std::string early_base_file_;  // Which of kEarlyBases the link wrote.
   int btf_before_vmlinux_ = 0;
   absl::Time make_done_, vmlinux_done_;
   bool top_makefile_skipped_ = false;
@@ -126,7 +127,7 @@ absl::Status Modfinal::ConfirmBase(const std::string& base_file) {
   ASSIGN_OR_RETURN(std::string btf, ExtractBtf(base_file));
   const Digest linked = Digest::Of(btf), early = builder_.base_digest();
   if (linked != early) {
-    std::cerr << "kfarm modfinal: the base BTF read early (" << kEarlyBaseFile << ", "
+    std::cerr << "kfarm modfinal: the base BTF read early (" << early_base_file_ << ", "
               << early.ToString() << ") is not " << base_file << "'s (" << linked.ToString()
               << "): the BTF steps run again with " << base_file << "'s\n";
     std::lock_guard<std::mutex> build(build_mu_);
@@ -161,6 +162,8 @@ absl::Status Modfinal::BaseReady(const std::string& base_file) {
     std::vector<BlobSource> uploads;
     RETURN_IF_ERROR(builder_.LoadBase(base_file, &uploads));
     RETURN_IF_ERROR(cas_.UploadMissing(uploads));
+    std::cout << "  BTF base: the .BTF of " << base_file << " (" << builder_.base_digest().ToString()
+              << ")\n";
   }
   {
     std::lock_guard<std::mutex> l(follow_mu_);
@@ -237,11 +240,12 @@ absl::Status Modfinal::FollowMake() {
       if (o_.verbose) std::cout << vmlinux->command() << "\n";
     }
     if (vmlinux == nullptr) continue;
-    if (!base_read && !early_tried && !base_file.empty() && EarlyBaseWritten(o_.tree, link_start)) {
+    if (!base_read && !early_tried && !base_file.empty() &&
+        !(early_base_file_ = EarlyBaseWritten(o_.tree, link_start)).empty()) {
       early_tried = true;
       std::unique_lock<std::mutex> build(build_mu_);
       std::vector<BlobSource> uploads;
-      if (builder_.LoadBase(o_.tree + "/" + kEarlyBaseFile, &uploads).ok()) {  // Else vmlinux's.
+      if (builder_.LoadBase(o_.tree + "/" + early_base_file_, &uploads).ok()) {  // Else vmlinux's.
         {
           std::lock_guard<std::mutex> l(follow_mu_);
           base_unconfirmed_ = true;
@@ -274,7 +278,7 @@ absl::StatusOr<Digest> OutputKo(const Module& m, const reapi::ExecuteResponse& r
   }
   const auto& files = r.result().output_files();
   auto ko = std::find_if(files.begin(), files.end(),
-                         [&](const auto& f) { return f.path() == m.recipe.ko; });
+                         [&](const auto& f) { return f.path() == InRoot(m.recipe, m.recipe.ko); });
   if (ko == files.end()) return absl::InternalError(absl::StrCat(m.recipe.ko, " was not produced"));
   return Digest::FromProto(ko->digest());
 }
@@ -425,7 +429,7 @@ int Modfinal::Run() {
                           absl::ToDoubleSeconds(vmlinux_done_ - start_), linked_early_.load());
     if (early_base_at_ != absl::Time()) {
       absl::StrAppendFormat(&phases, ", base BTF read from %s at %.1f s (%d BTF steps done before)",
-                            kEarlyBaseFile, absl::ToDoubleSeconds(early_base_at_ - start_),
+                            early_base_file_, absl::ToDoubleSeconds(early_base_at_ - start_),
                             btf_before_vmlinux_);
     }
   }

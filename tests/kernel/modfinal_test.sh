@@ -1,28 +1,31 @@
 #!/usr/bin/env bash
-# kfarm modfinal on the real kernel fixture, through local farms of real processes:
+# kfarm modfinal on one real kernel fixture (6.1, 6.12 or 7.2), through local farms of real
+# processes:
 #  - every .ko and .M.ko.cmd is byte-identical to what kbuild's own modfinal writes from the
 #    same objects with the same deterministic flags;
 #  - a plain `make modules` afterwards changes no .ko (contents and mtimes);
 #  - a second run is all cache hits with identical files; changing one module's .o re-executes
-#    only that module;
+#    only that module; a vmlinux with other BTF re-executes every BTF step and no link;
 #  - the module-hashes root and proofs are written and verify;
 #  - a worker with another pahole is never chosen; with only such workers the error names the
 #    tool and both versions;
 #  - --follow, from a tree whose vmlinux is not linked, overlaps the module links with the vmlinux
 #    link and still writes kbuild's bytes; --objects_current (no walk of the tree) too.
-# Usage: tests/kernel/modfinal_test.sh BIN_DIR
+# Usage: tests/kernel/modfinal_test.sh BIN_DIR [VERSION]   (default 6.12)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bin=$(cd "${1:?usage: modfinal_test.sh BIN_DIR}" && pwd)
+bin=$(cd "${1:?usage: modfinal_test.sh BIN_DIR [VERSION]}" && pwd)
+version=${2:-6.12}
 ts=KBUILD_BUILD_TIMESTAMP=2026-01-01
 export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HOST=kfarm
+source "$here/fixture_lib.sh"
 
-fixture=$(bash "$here/build_fixture.sh")
+fixture=$(bash "$here/build_fixture.sh" "$version")
 work=$(mktemp -d /tmp/kfarm-modfinal.XXXXXX)
 # The tree is used where the fixture was built (absolute paths in kbuild's tools and in the
 # DWARF of every .o, .mod.o included), so kbuild's reference and kfarm's run share that path,
 # one after the other.
-tree=${KFARM_KERNEL_TREE:-/tmp/kfarm-kernel-tree}
+tree=$(cat "$fixture/.kfarm-build-path")
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -34,19 +37,7 @@ fail() { echo "modfinal test FAILED: $*" >&2; exit 1; }
 checks=0
 pass() { checks=$((checks + 1)); echo "ok - $*"; }
 
-# kbuild's own modfinal on a copy, once per fixture: the reference .ko and .cmd files.
-ref=$fixture.kbuild-ref
-if [ ! -f "$ref/.complete" ]; then
-  echo "building kbuild's reference modules (once per fixture)" >&2
-  rm -rf "$ref" "$tree"
-  cp -a "$fixture" "$tree"
-  make -s -C "$tree" -j2 modules >&2
-  mkdir -p "$ref.tmp"
-  (cd "$tree" && find . -name "*.ko" -o -name ".*.ko.cmd" | cpio -pdm --quiet "$ref.tmp")
-  rm -rf "$tree"
-  touch "$ref.tmp/.complete"
-  mv "$ref.tmp" "$ref"
-fi
+ref=$(kbuild_reference "$fixture" "$tree")
 
 rm -rf "$tree"
 cp -a "$fixture" "$tree"
@@ -59,7 +50,7 @@ start_farm() {  # NAME; sets $port
   for _ in $(seq 100); do [ -s "$work/$1.port" ] && break; sleep 0.1; done
   port=$(cat "$work/$1.port")
 }
-modfinal() { "$bin/kfarm" modfinal --remote="grpc://127.0.0.1:$port" -C "$tree" --make_args="$ts" "$@"; }
+modfinal() { "$bin/kfarm" modfinal --remote="grpc://127.0.0.1:$port" -C "$tree" --make_args="$ts" "${det_args[@]}" "$@"; }
 
 start_farm farm
 modfinal --module_hashes --v >"$work/run1.log" 2>&1 || { cat "$work/run1.log"; fail "first run"; }
@@ -70,18 +61,17 @@ grep -q "$nmods modules, $nmods executed on the farm, 0 cache hits, 0 failed" "$
 grep -q "KBUILD_MODPOST_NOFINAL=1.*Makefile.modfinal -f [^ ]*order.mk __modfinal" "$work/run1.log" ||
   { grep -m1 "make" "$work/run1.log"; fail "the default path's make runs the modfinal makefile without the build order"; }
 [ "$(grep -c '^  LD \[M\]  ' "$work/run1.log")" -eq "$nmods" ] || fail "LD [M] lines"
-pass "first run: $nmods modules executed on the farm ($(tail -1 "$work/run1.log" | grep -oE "[0-9.]+ s \(.*"))"
+grep -q "actions: $nmods links executed, 0 links from the action cache; $nmods BTF steps executed" "$work/run1.log" ||
+  { tail -2 "$work/run1.log"; fail "first run: one link and one BTF step per module"; }
+pass "linux $version, first run: $nmods modules executed on the farm ($(grep "^kfarm modfinal:" "$work/run1.log" | grep -oE "[0-9.]+ s \(.*"))"
 
-differ=0
-while read -r f; do
-  cmp -s "$ref/$f" "$tree/$f" || { echo "differs from kbuild: $f" >&2; differ=$((differ + 1)); }
-done < <(cd "$ref" && find . -name "*.ko" -o -name ".*.ko.cmd")
+differ=$(differ_from_kbuild "$ref" "$tree")
 [ "$differ" -eq 0 ] || fail "$differ files differ from kbuild's"
 pass "all $nmods .ko and .ko.cmd files are byte-identical to kbuild's"
 
 snapshot() { (cd "$tree" && find . -name "*.ko" -printf '%p %T@ %s\n' | sort; find . -name "*.ko" -print0 | sort -z | xargs -0 sha256sum); }
 snapshot >"$work/before"
-make -s -C "$tree" -j2 modules >"$work/make.log" 2>&1 || { cat "$work/make.log"; fail "make modules"; }
+make -s -C "$tree" -j2 modules "${det_args[@]}" >"$work/make.log" 2>&1 || { cat "$work/make.log"; fail "make modules"; }
 snapshot >"$work/after"
 cmp -s "$work/before" "$work/after" || { diff "$work/before" "$work/after" | head; fail "make modules touched a .ko"; }
 pass "a plain make modules afterwards relinks nothing and regenerates no BTF"
@@ -115,7 +105,10 @@ pass "changing one module's .o re-executes only that module"
 modfinal >"$work/run4b.log" 2>&1 || { cat "$work/run4b.log"; fail "run with another vmlinux BTF"; }
 grep -q "$nmods modules, $nmods executed on the farm, 0 cache hits" "$work/run4b.log" ||
   { tail -3 "$work/run4b.log"; fail "a different base BTF must re-execute every module"; }
-pass "a vmlinux with different BTF re-executes all $nmods modules"
+# The links do not read vmlinux: all come from the action cache (kbuild 7.x relinks them all).
+grep -q "actions: 0 links executed, $nmods links from the action cache; $nmods BTF steps executed" "$work/run4b.log" ||
+  { tail -2 "$work/run4b.log"; fail "a different base BTF must re-execute the BTF steps and no link"; }
+pass "a vmlinux with different BTF re-executes all $nmods BTF steps and 0 links"
 
 # Tool identity: a scheduler with a worker offering another pahole, then with only that one.
 ld_v=$(ld --version | head -1); oc_v=$(objcopy --version | head -1); real_pahole=$(pahole --version)
@@ -158,14 +151,11 @@ modfinal --follow --module_hashes >"$work/run6.log" 2>&1 || { cat "$work/run6.lo
 [ -f "$tree/vmlinux" ] || fail "--follow did not link vmlinux"
 early=$(grep -oE "with [0-9]+ modules already linked" "$work/run6.log" | grep -oE "[0-9]+")
 [ "${early:-0}" -gt 0 ] || { tail -3 "$work/run6.log"; fail "no module link overlapped the vmlinux link"; }
-differ=0
-while read -r f; do
-  cmp -s "$ref/$f" "$tree/$f" || { echo "differs from kbuild: $f" >&2; differ=$((differ + 1)); }
-done < <(cd "$ref" && find . -name "*.ko" -o -name ".*.ko.cmd")
+differ=$(differ_from_kbuild "$ref" "$tree")
 [ "$differ" -eq 0 ] || fail "--follow: $differ files differ from kbuild's"
 grep -q "modules.hashes.root: $root" "$work/run6.log" || fail "--follow: another module-hashes root"
 # The base BTF is read from the link's first BTF object, before vmlinux is linked.
-btf_early=$(grep -oE "base BTF read from .tmp_vmlinux1.btf.o at [0-9.]+ s \([0-9]+ BTF steps" "$work/run6.log" |
+btf_early=$(grep -oE "base BTF read from [^ ]+ at [0-9.]+ s \([0-9]+ BTF steps" "$work/run6.log" |
   grep -oE "[0-9]+ BTF" | grep -oE "[0-9]+") || { tail -3 "$work/run6.log"; fail "--follow: the base was not read early"; }
 grep -q "is not vmlinux's" "$work/run6.log" && fail "--follow: the early base differed from vmlinux's"
 pass "--follow: $early module links overlapped the vmlinux link, $btf_early BTF steps ran before it ended; all $nmods .ko byte-identical to kbuild's"
@@ -182,10 +172,7 @@ pass "--follow again on the linked tree: $nmods cache hits"
 find "$tree" -name "*.ko" -delete
 modfinal --objects_current >"$work/run7.log" 2>&1 || { cat "$work/run7.log"; fail "--objects_current run"; }
 grep -q "$nmods modules, $nmods executed on the farm" "$work/run7.log" || { tail -3 "$work/run7.log"; fail "--objects_current summary"; }
-differ=0
-while read -r f; do
-  cmp -s "$ref/$f" "$tree/$f" || { echo "differs from kbuild: $f" >&2; differ=$((differ + 1)); }
-done < <(cd "$ref" && find . -name "*.ko" -o -name ".*.ko.cmd")
+differ=$(differ_from_kbuild "$ref" "$tree")
 [ "$differ" -eq 0 ] || fail "--objects_current: $differ files differ from kbuild's"
 modfinal --objects_current >"$work/run8.log" 2>&1 || { cat "$work/run8.log"; fail "--objects_current again"; }
 grep -q "$nmods modules, 0 executed on the farm, $nmods cache hits" "$work/run8.log" || { tail -3 "$work/run8.log"; fail "--objects_current warm"; }
@@ -198,10 +185,7 @@ grep -q "top Makefile not read" "$work/run8.log" || { tail -1 "$work/run8.log"; 
 find "$tree" -name "*.ko" -delete -o -name "*.mod.o" -delete
 modfinal --objects_current >"$work/run9.log" 2>&1 || { cat "$work/run9.log"; fail "--objects_current from the kept environment"; }
 grep -q "top Makefile not read" "$work/run9.log" || { tail -1 "$work/run9.log"; fail "kept make environment unused (run9)"; }
-differ=0
-while read -r f; do
-  cmp -s "$ref/$f" "$tree/$f" || { echo "differs from kbuild: $f" >&2; differ=$((differ + 1)); }
-done < <(cd "$ref" && find . -name "*.ko" -o -name ".*.ko.cmd" -o -name "*.mod.o")
+differ=$(differ_from_kbuild "$ref" "$tree" -name "*.ko" -o -name ".*.ko.cmd" -o -name "*.mod.o")
 [ "$differ" -eq 0 ] || fail "kept make environment: $differ files differ from kbuild's"
 touch "$tree/Makefile"
 modfinal --objects_current >"$work/run10.log" 2>&1 || { cat "$work/run10.log"; fail "--objects_current after touching the Makefile"; }

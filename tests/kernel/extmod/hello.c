@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+// kfarm's out-of-tree test module: two objects, kernel types in its BTF (list_head, module,
+// kobject through THIS_MODULE), so module BTF is split against the base.
+#include <linux/init.h>
+#include <linux/list.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+
+#include "counter.h"
+
+static LIST_HEAD(kfarm_hello_items);
+
+struct kfarm_hello_item {
+	struct list_head node;
+	struct kfarm_counter counter;
+};
+
+static int __init kfarm_hello_init(void)
+{
+	struct kfarm_hello_item *item = kzalloc(sizeof(*item), GFP_KERNEL);
+
+	if (!item)
+		return -ENOMEM;
+	kfarm_counter_add(&item->counter, THIS_MODULE->name[0]);
+	list_add(&item->node, &kfarm_hello_items);
+	return 0;
+}
+
+static void __exit kfarm_hello_exit(void)
+{
+	struct kfarm_hello_item *item, *next;
+
+	list_for_each_entry_safe(item, next, &kfarm_hello_items, node) {
+		list_del(&item->node);
+		kfree(item);
+	}
+}
+
+module_init(kfarm_hello_init);
+module_exit(kfarm_hello_exit);
+MODULE_DESCRIPTION("kfarm out-of-tree test module");
+MODULE_LICENSE("GPL");
