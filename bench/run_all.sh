@@ -2,7 +2,8 @@
 # The benchmark table, one command: sets up, builds, runs every benchmark side by side on this
 # machine, prints each one's own table, then the summary table, and writes the summary into
 # README.md (between the bench markers) with the date and the machine.
-#  1. fixture modfinal: kbuild -j2 vs farm cold vs warm; and pipelined with the vmlinux link
+#  1. fixture modfinal on 6.12 and 7.2: kbuild -j2 vs farm cold vs warm; and pipelined with the
+#     vmlinux link
 #  2. per-action overhead and throughput (exec_bench)
 #  3. scheduler dispatch rate with fake workers (dispatch_bench)
 #  4. 64 workers x 2000 sleeps, scheduler CPU growth (scale_bench)
@@ -23,9 +24,12 @@ stop_farm() {
 trash=$(mktemp -d /tmp/kfarm-bench-trash.XXXXXX)
 trap 'stop_farm; rm -rf "$out" "${tree:-}" "$trash"' EXIT
 
-fixture=$(bash tests/kernel/build_fixture.sh)
 export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HOST=kfarm
-tree=${KFARM_KERNEL_TREE:-/tmp/kfarm-kernel-tree}  # The path the fixture was built at.
+use_fixture() {  # VERSION: sets $fixture and $tree (the path the fixture was built at)
+  put_aside
+  fixture=$(bash tests/kernel/build_fixture.sh "$1")
+  tree=$(cat "$fixture/.kfarm-build-path")
+}
 # Each copy of the tree leaves GBs of dirty pages; flushed before anything is timed, so that
 # writeback (and the throttling of writers it brings) does not land on whatever runs next.
 # Used copies are moved aside and deleted at the end: on an ext4 without a journal (this VM's),
@@ -33,8 +37,8 @@ tree=${KFARM_KERNEL_TREE:-/tmp/kfarm-kernel-tree}  # The path the fixture was bu
 # a fresh copy took 36 s instead of 8 s, and the builds timed right after it paid the same per
 # file they create. Deleted first only when the disk could not hold another copy.
 put_aside() {
-  [ -e "$tree" ] || return 0
-  if [ "$(df --output=avail -B1 "$trash" | tail -1)" -lt "$((3 * $(du -sb "$fixture" | cut -f1)))" ]; then
+  [ -n "${tree:-}" ] && [ -e "$tree" ] || return 0
+  if [ "$(df --output=avail -B1 "$trash" | tail -1)" -lt "$((3 * $(du -sb "$tree" | cut -f1)))" ]; then
     rm -rf "${trash:?}"/*
   fi
   mv "$tree" "$trash/$(date +%s%N)"
@@ -58,32 +62,48 @@ seconds() {  # COMMAND...: runs it quietly, prints its wall time in seconds
 }
 modfinal() { "$bin/kfarm" modfinal --remote="$remote" -C "$tree" --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 "$@"; }
 
-echo "== 1. modfinal on the fixture ($(wc -l <"$fixture/modules.order") modules)"
-fresh_tree; kbuild=$(seconds make -s -C "$tree" -j2 modules)
-# kbuild's modfinal makefile alone, run the way `make modules` runs it after modpost: the step
-# that --objects_current replaces (no walk of the tree).
-kbuild_modfinal_only() {
-  make -s -C "$tree" -j2 --no-print-directory \
-    '--eval=kfarm-bench-modfinal: ; $(Q)$(MAKE) -f $(srctree)/scripts/Makefile.modfinal __modfinal' \
-    kfarm-bench-modfinal
+# 7.x links vmlinux.unstripped, then copies it to vmlinux: both go for "an unlinked vmlinux".
+unlink_vmlinux() { rm -f "$tree/vmlinux" "$tree/vmlinux.unstripped"; }
+modfinal_rows() {  # VERSION: section 1 on that version's fixture; appends its summary rows
+  local v=$1
+  use_fixture "$v"
+  echo "== 1. modfinal on linux $v ($(wc -l <"$fixture/modules.order") modules)"
+  fresh_tree; kbuild=$(seconds make -s -C "$tree" -j2 modules)
+  # kbuild's modfinal makefile alone, run the way `make modules` runs it after modpost: the step
+  # that --objects_current replaces (no walk of the tree).
+  kbuild_modfinal_only() {
+    make -s -C "$tree" -j2 --no-print-directory \
+      '--eval=kfarm-bench-modfinal: ; $(Q)$(MAKE) -f $(srctree)/scripts/Makefile.modfinal __modfinal' \
+      kfarm-bench-modfinal
+  }
+  fresh_tree; kbuild_final=$(seconds kbuild_modfinal_only)
+  fresh_tree; start_farm cold; cold=$(seconds modfinal)
+  warm=$(seconds modfinal)
+  fresh_tree; start_farm current; cold_current=$(seconds modfinal --objects_current)
+  warm_current=$(seconds modfinal --objects_current)
+  fresh_tree; unlink_vmlinux; kbuild_link=$(seconds make -s -C "$tree" -j2 modules)
+  fresh_tree; unlink_vmlinux; start_farm seq
+  vmlinux_then_modfinal() { make -s -C "$tree" -j2 vmlinux && modfinal; }
+  sequential=$(seconds vmlinux_then_modfinal)
+  fresh_tree; unlink_vmlinux; start_farm follow; follow=$(seconds modfinal --follow)
+  early=$(grep -oE "with [0-9]+ modules already linked" "$out/last.log" | grep -oE "[0-9]+" || echo 0)
+  btf_early=$(grep -oE "\([0-9]+ BTF steps done before\)" "$out/last.log" | grep -oE "[0-9]+" || echo 0)
+  stop_farm
+  printf 'kbuild -j2 %s s (its modfinal makefile alone %s s); kfarm cold %s s; warm %s s; with --objects_current cold %s s, warm %s s\n' \
+    "$kbuild" "$kbuild_final" "$cold" "$warm" "$cold_current" "$warm_current"
+  printf 'from an unlinked vmlinux: kbuild -j2 %s s; vmlinux then kfarm %s s; kfarm --follow %s s (%s modules linked, %s BTF steps done before vmlinux)\n' \
+    "$kbuild_link" "$sequential" "$follow" "$early" "$btf_early"
+  rows1+="| 1 | linux $v: kbuild -j2 / kfarm cold (2 workers) / warm (all AC hits) | $kbuild s / $cold s ($(ratio "$cold" "$kbuild")×) / $warm s ($(ratio "$warm" "$kbuild")×) | cold ≤ 1.0×, warm ≤ 0.1× |
+| 1 | linux $v, \`--objects_current\` (make does not walk the tree again): cold / warm | $cold_current s ($(ratio "$cold_current" "$kbuild")×) / $warm_current s ($(ratio "$warm_current" "$kbuild")×) | cold ≤ 1.0×, warm ≤ 0.1× |
+| 1 | linux $v, \`--objects_current\` against kbuild's modfinal makefile alone (no walk either): kbuild / cold / warm | $kbuild_final s / $cold_current s ($(ratio "$cold_current" "$kbuild_final")×) / $warm_current s ($(ratio "$warm_current" "$kbuild_final")×) | — |
+| 1 | linux $v from an unlinked vmlinux: kbuild -j2 / make vmlinux then kfarm / kfarm --follow | $kbuild_link s / $sequential s / $follow s ($(ratio "$follow" "$kbuild_link")×; $early module links and $btf_early BTF steps done before vmlinux was linked) | ≤ 1.0× |
+"
 }
-fresh_tree; kbuild_final=$(seconds kbuild_modfinal_only)
-fresh_tree; start_farm cold; cold=$(seconds modfinal)
-warm=$(seconds modfinal)
-fresh_tree; start_farm current; cold_current=$(seconds modfinal --objects_current)
-warm_current=$(seconds modfinal --objects_current)
-fresh_tree; rm "$tree/vmlinux"; kbuild_link=$(seconds make -s -C "$tree" -j2 modules)
-fresh_tree; rm "$tree/vmlinux"; start_farm seq
-vmlinux_then_modfinal() { make -s -C "$tree" -j2 vmlinux && modfinal; }
-sequential=$(seconds vmlinux_then_modfinal)
-fresh_tree; rm "$tree/vmlinux"; start_farm follow; follow=$(seconds modfinal --follow)
-early=$(grep -oE "with [0-9]+ modules already linked" "$out/last.log" | grep -oE "[0-9]+" || echo 0)
-btf_early=$(grep -oE "\([0-9]+ BTF steps done before\)" "$out/last.log" | grep -oE "[0-9]+" || echo 0)
-stop_farm
-printf 'kbuild -j2 %s s (its modfinal makefile alone %s s); kfarm cold %s s; warm %s s; with --objects_current cold %s s, warm %s s\n' \
-  "$kbuild" "$kbuild_final" "$cold" "$warm" "$cold_current" "$warm_current"
-printf 'from an unlinked vmlinux: kbuild -j2 %s s; vmlinux then kfarm %s s; kfarm --follow %s s (%s modules linked, %s BTF steps done before vmlinux)\n' \
-  "$kbuild_link" "$sequential" "$follow" "$early" "$btf_early"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+rows1=""
+for v in ${KFARM_BENCH_KERNELS:-6.12 7.2}; do modfinal_rows "$v"; done
+put_aside
+use_fixture 6.12
 
 echo "== 2. per-action overhead";  "$bin/exec_bench" 2>/dev/null | tee "$out/exec.txt"
 echo "== 3. dispatch rate";        "$bin/dispatch_bench" 2>/dev/null | tee "$out/dispatch.txt"
@@ -96,17 +116,13 @@ echo "== storage";                 "$bin/storage_bench" 2>/dev/null | tee "$out/
 cell() {  # FILE PATTERN [COLUMN]: a cell of the first table row matching PATTERN
   grep -F -- "$2" "$1" | head -1 | awk -F'|' -v c="${3:-3}" '{gsub(/^ +| +$/, "", $c); print $c}'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 summary=$out/summary.md
 {
   echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), client, scheduler and workers sharing them; \`bench/run_all.sh\`."
   echo
   echo "| # | measure | result | target |"
   echo "| --- | --- | --- | --- |"
-  echo "| 1 | fixture modfinal: kbuild -j2 / kfarm cold (2 workers) / warm (all AC hits) | $kbuild s / $cold s ($(ratio "$cold" "$kbuild")×) / $warm s ($(ratio "$warm" "$kbuild")×) | cold ≤ 1.0×, warm ≤ 0.1× |"
-  echo "| 1 | same, \`--objects_current\` (make does not walk the tree again): cold / warm | $cold_current s ($(ratio "$cold_current" "$kbuild")×) / $warm_current s ($(ratio "$warm_current" "$kbuild")×) | cold ≤ 1.0×, warm ≤ 0.1× |"
-  echo "| 1 | \`--objects_current\` against kbuild's modfinal makefile alone (no walk either): kbuild / cold / warm | $kbuild_final s / $cold_current s ($(ratio "$cold_current" "$kbuild_final")×) / $warm_current s ($(ratio "$warm_current" "$kbuild_final")×) | — |"
-  echo "| 1 | from an unlinked vmlinux: kbuild -j2 / make vmlinux then kfarm / kfarm --follow | $kbuild_link s / $sequential s / $follow s ($early module links and $btf_early BTF steps done before vmlinux was linked) | overlap saves time |"
+  printf '%s' "$rows1"
   echo "| 2 | Execute → COMPLETED, trivial action, bubblewrap: median / p99 | $(cell "$out/exec.txt" "median") / $(cell "$out/exec.txt" "p99") (bwrap alone $(cell "$out/exec.txt" "bare bubblewrap")) | ≤ 5 ms / ≤ 20 ms |"
   echo "| 2 | 16 concurrent clients | $(cell "$out/exec.txt" "concurrent clients") | — |"
   echo "| 3 | dispatch rate, fake workers over loopback | $(grep -oE "[0-9]+ assignments/s" "$out/dispatch.txt") ($(grep -oE "[0-9]+ fake workers x [0-9]+ slots" "$out/dispatch.txt"), queue filled first) | ≥ 20,000/s |"

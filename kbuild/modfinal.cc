@@ -240,8 +240,10 @@ absl::Status Modfinal::FollowMake() {
       if (o_.verbose) std::cout << vmlinux->command() << "\n";
     }
     if (vmlinux == nullptr) continue;
-    if (!base_read && !early_tried && !base_file.empty() &&
-        !(early_base_file_ = EarlyBaseWritten(o_.tree, link_start)).empty()) {
+    if (!base_read && !early_tried && !base_file.empty()) {
+      early_base_file_ = EarlyBaseWritten(o_.tree, link_start);
+    }
+    if (!base_read && !early_tried && !early_base_file_.empty()) {
       early_tried = true;
       std::unique_lock<std::mutex> build(build_mu_);
       std::vector<BlobSource> uploads;

@@ -58,7 +58,7 @@ grep -q "$nmods modules, $nmods executed on the farm, 0 cache hits, 0 failed" "$
   { tail -5 "$work/run1.log"; fail "first run summary"; }
 # `make modules` stops after modpost, and kfarm runs the modfinal makefile with the build-order
 # rules, so links reach the farm during the .mod.o compiles rather than after the last one.
-grep -q "KBUILD_MODPOST_NOFINAL=1.*Makefile.modfinal -f [^ ]*order.mk __modfinal" "$work/run1.log" ||
+grep -q "KBUILD_MODPOST_NOFINAL=1.*Makefile.modfinal -f [^ ]*kfarm-recipe-[^ ]*\.mk __modfinal" "$work/run1.log" ||
   { grep -m1 "make" "$work/run1.log"; fail "the default path's make runs the modfinal makefile without the build order"; }
 [ "$(grep -c '^  LD \[M\]  ' "$work/run1.log")" -eq "$nmods" ] || fail "LD [M] lines"
 grep -q "actions: $nmods links executed, 0 links from the action cache; $nmods BTF steps executed" "$work/run1.log" ||
