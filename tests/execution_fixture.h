@@ -62,6 +62,19 @@ class ExecutionTest : public ::testing::Test {
     return a;
   }
 
+  // One Execute call for `action`, read to its end, without the client's retries: its status.
+  grpc::Status ExecuteOnce(const Digest& action) {
+    auto stub = reapi::Execution::NewStub(farm_->channel());
+    reapi::ExecuteRequest req;
+    action.ToProto(req.mutable_action_digest());
+    grpc::ClientContext ctx;
+    auto reader = stub->Execute(&ctx, req);
+    google::longrunning::Operation op;
+    while (reader->Read(&op)) {
+    }
+    return reader->Finish();
+  }
+
   // The request that executes `script` as a shell action never served from the cache.
   reapi::ExecuteRequest UncachedRequest(const std::string& script) {
     ActionSpec spec = Shell(script);

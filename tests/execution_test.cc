@@ -158,15 +158,7 @@ TEST_F(ExecutionTest, MissingInputsListEveryBlob) {
   spec.input_root = Digest::Of(root_bytes);
   BuiltAction act = Prepare(spec);
 
-  auto stub = reapi::Execution::NewStub(farm_->channel());
-  reapi::ExecuteRequest req;
-  act.digest.ToProto(req.mutable_action_digest());
-  grpc::ClientContext ctx;
-  auto reader = stub->Execute(&ctx, req);
-  google::longrunning::Operation op;
-  while (reader->Read(&op)) {
-  }
-  grpc::Status s = reader->Finish();
+  grpc::Status s = ExecuteOnce(act.digest);
   ASSERT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   google::rpc::Status details;
   ASSERT_TRUE(details.ParseFromString(s.error_details()));
@@ -181,13 +173,7 @@ TEST_F(ExecutionTest, MissingInputsListEveryBlob) {
   EXPECT_THAT(subjects, ::testing::UnorderedElementsAre("blobs/" + a.ToString(), "blobs/" + b.ToString()));
 
   Digest ghost = Digest::Of("no such action");
-  req.Clear();
-  ghost.ToProto(req.mutable_action_digest());
-  grpc::ClientContext ctx2;
-  reader = stub->Execute(&ctx2, req);
-  while (reader->Read(&op)) {
-  }
-  s = reader->Finish();
+  s = ExecuteOnce(ghost);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr("Action " + ghost.ToString()));
 }
@@ -197,21 +183,10 @@ TEST_F(ExecutionTest, UnmatchedPlatformIsUnavailableThenFailedPrecondition) {
   ActionSpec spec = Shell("true");
   spec.platform = {{"pahole", "1.99"}};
   BuiltAction act = Prepare(spec);
-  auto stub = reapi::Execution::NewStub(farm_->channel());
-  auto execute = [&]() {
-    reapi::ExecuteRequest req;
-    act.digest.ToProto(req.mutable_action_digest());
-    grpc::ClientContext ctx;
-    auto reader = stub->Execute(&ctx, req);
-    google::longrunning::Operation op;
-    while (reader->Read(&op)) {
-    }
-    return reader->Finish();
-  };
-  grpc::Status early = execute();
+  grpc::Status early = ExecuteOnce(act.digest);
   EXPECT_EQ(early.error_code(), grpc::StatusCode::UNAVAILABLE);
   std::this_thread::sleep_for(std::chrono::milliseconds(3200));
-  grpc::Status late = execute();
+  grpc::Status late = ExecuteOnce(act.digest);
   EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(late.error_message(), HasSubstr("pahole=1.99"));
 }

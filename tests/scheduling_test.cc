@@ -152,18 +152,7 @@ TEST_F(ExecutionTest, AToolInstalledAfterTheWorkerStartedIsOffered) {
   wants.platform = {{"kfarm.tool.pahole", "v9.42"}};
   wants.do_not_cache = true;
   // Not offered yet: the scheduler says so at once.
-  BuiltAction a = Prepare(wants);
-  auto stub = reapi::Execution::NewStub(farm_->channel());
-  reapi::ExecuteRequest req;
-  a.digest.ToProto(req.mutable_action_digest());
-  {
-    grpc::ClientContext ctx;
-    auto reader = stub->Execute(&ctx, req);
-    google::longrunning::Operation op;
-    while (reader->Read(&op)) {
-    }
-    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
-  }
+  EXPECT_EQ(ExecuteOnce(Prepare(wants).digest).error_code(), grpc::StatusCode::UNAVAILABLE);
   // Installed: a program whose --version says v9.42, as pahole's does.
   const std::string tmp = tools + "/.pahole.new";
   std::ofstream(tmp) << "#!/bin/sh\necho v9.42\n";

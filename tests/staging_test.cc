@@ -57,6 +57,28 @@ TEST_F(ExecutionTest, InputsStageFromTheDirectoriesSentAlong) {
   EXPECT_FALSE(stager.Stage(built.root, sent, given).ok());
 }
 
+// An empty input file (gen-btf.sh's auto.conf has none of the lines it reads on x86) is made,
+// not linked from the cache: the empty blob is never fetched, so no cache file holds it.
+TEST_F(ExecutionTest, EmptyInputFilesAreStaged) {
+  StartFarm(1, 1);
+  InputTree tree;
+  ASSERT_TRUE(tree.AddFile("include/config/auto.conf", Digest::Empty(), false).ok());
+  ASSERT_TRUE(tree.AddFile("tools/empty-tool", Digest::Empty(), true).ok());
+  InputTree::Built built = tree.Build();
+  std::vector<BlobSource> blobs;
+  for (const auto& [d, bytes] : built.directories) {
+    blobs.push_back({d, "", std::make_shared<const std::string>(bytes)});
+  }
+  ASSERT_TRUE(cas_->UploadMissing(blobs).ok());
+  ActionSpec spec = Shell("wc -c < include/config/auto.conf; test -x tools/empty-tool && echo exec");
+  spec.input_root = built.root;
+  spec.do_not_cache = true;
+  auto r = Run(spec);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status().code(), 0) << r->status().message();
+  EXPECT_EQ(Blob(r->result().stdout_digest()), "0\nexec\n");
+}
+
 // Without a sandbox, stdout and stderr are descriptors the slot keeps open: the next action must
 // see them empty and written from the start (not after a hole the size of the last output), and
 // nothing of the last action's files.

@@ -1,5 +1,7 @@
 #include "worker/input_stager.h"
 
+#include <fcntl.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,12 +69,20 @@ absl::Status InputStager::Stage(const Digest& root, const std::string& dir,
     }
   }
 
-  std::vector<FileCache::Want> wants;
-  for (const auto& f : files) wants.push_back({f.digest, f.executable});
   // A blob can be evicted between fetching and linking when the cache is under pressure; one
-  // more round fetches it again.
+  // more round fetches it again. Empty files are made here: the empty blob is never fetched, so
+  // the cache has no file to link.
   std::vector<const FileToLink*> pending;
-  for (const auto& f : files) pending.push_back(&f);
+  for (const auto& f : files) {
+    if (f.digest.size() != 0) {
+      pending.push_back(&f);
+      continue;
+    }
+    const int fd = ::open(f.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                          f.executable ? 0755 : 0644);
+    if (fd < 0) return ErrnoError("create empty input", f.path);
+    ::close(fd);
+  }
   for (int round = 0; round < 2 && !pending.empty(); ++round) {
     std::vector<FileCache::Want> need;
     for (const auto* f : pending) need.push_back({f->digest, f->executable});

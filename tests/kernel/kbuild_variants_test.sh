@@ -86,10 +86,10 @@ differ=$(differ_from_kbuild "$work/ext-ref" "$ext")
 [ "$differ" -eq 0 ] || fail "external module: $differ files differ from kbuild's"
 [ -f "$ext/kfarm_hello.merkle" ] && [ -f "$ext/modules.hashes.root" ] || fail "external module: module hashes"
 note=""
-if grep -q -- "--distill_base" "$work/ext.log"; then
-  readelf -S -W "$ext/kfarm_hello.ko" | grep -q '\.BTF\.base' || fail "external module: no .BTF.base section"
+if readelf -S -W "$ext/kfarm_hello.ko" | grep -q '\.BTF\.base'; then
   note=", with .BTF.base (resolve_btfids --distill_base)"
 fi
+case "$version" in 7.*) [ -n "$note" ] || fail "7.x builds external modules with .BTF.base; kfarm_hello.ko has none" ;; esac
 modfinal -C "$tree" M="$ext" >"$work/ext2.log" 2>&1 || { cat "$work/ext2.log"; fail "kfarm modfinal M=$ext again"; }
 grep -q "1 modules, 0 executed on the farm, 1 cache hits" "$work/ext2.log" || { tail -3 "$work/ext2.log"; fail "external module: cache hit"; }
 pass "external module M=$ext: kfarm_hello.ko and its .cmd byte-identical to kbuild's$note; again: a cache hit"
