@@ -97,7 +97,7 @@ int Run() {
   }
   ModuleActionBuilder builder(nullptr);
   std::vector<BlobSource> base_and_files;
-  if (!builder.LoadBase(recipes[0].dir + "/" + recipes[0].btf_base, &base_and_files).ok()) return 1;
+  if (!builder.LoadBase(PathOf(recipes[0], recipes[0].btf_base), &base_and_files).ok()) return 1;
   // Each module is two actions, as in modfinal: its link, then its BTF step on the linked module
   // (learned once from the farm; a renamed module links to the same bytes).
   std::vector<Digest> links;
@@ -112,13 +112,13 @@ int Run() {
     for (ModuleStep step : {ModuleStep::kLink, ModuleStep::kBtf}) {
       for (const auto& [path, exec] : ModuleInputs(m, step)) {
         std::error_code ec;
-        input_bytes += static_cast<int64_t>(std::filesystem::file_size(m.dir + "/" + path, ec));
+        input_bytes += static_cast<int64_t>(std::filesystem::file_size(PathOf(m, path), ec));
       }
     }
   }
-  absl::flat_hash_map<std::string, Digest> digests;  // Original path (as make names it) -> digest.
+  absl::flat_hash_map<std::string, Digest> digests;  // File read -> digest.
   for (const auto& b : base_and_files) {
-    if (!b.path.empty()) digests[b.path.substr(tree.size() + 1)] = b.digest;
+    if (!b.path.empty()) digests[b.path] = b.digest;
   }
   std::vector<Digest> linked(recipes.size());  // Each original module's link output.
   std::vector<Digest> originals;               // Every original action, links then BTF steps.
@@ -155,7 +155,7 @@ int Run() {
         InputTree t;
         for (const auto& [path, exec] : ModuleInputs(r, step)) {
           std::string original = absl::StartsWith(path, prefix) ? path.substr(prefix.size()) : path;
-          t.AddFile(InRoot(r, path), digests[original], exec).IgnoreError();
+          t.AddFile(InRoot(r, path), digests[PathOf(m, original)], exec).IgnoreError();
         }
         if (step == ModuleStep::kBtf) {
           t.AddFile(kBaseBtfPath, builder.base_digest(), false).IgnoreError();

@@ -213,7 +213,7 @@ absl::Status Modfinal::FollowMake() {
       ASSIGN_OR_RETURN(std::vector<ModuleRecipe> batch, make->Next(absl::Milliseconds(50), &finished));
       for (const auto& r : batch) {
         if (!r.has_btf()) continue;
-        const std::string named = r.btf_base[0] == '/' ? r.btf_base : r.dir + "/" + r.btf_base;
+        const std::string named = PathOf(r, r.btf_base);
         if (!base_file.empty() && named != base_file) {
           return absl::FailedPreconditionError(absl::StrCat(
               "modules name two base BTF files: ", base_file, " and ", named, " (", r.ko, ")"));
@@ -315,7 +315,7 @@ absl::Status Modfinal::Finish(Module& m, const reapi::ExecuteResponse& r, bool* 
 
 absl::Status Modfinal::WriteModule(const Module& m, const Digest& d) {
   const std::string& ko = m.recipe.ko;
-  const std::string path = ko[0] == '/' ? ko : m.recipe.dir + "/" + ko;
+  const std::string path = PathOf(m.recipe, ko);
   RETURN_IF_ERROR(cas_.DownloadFile(d, path, false));
   const size_t slash = path.rfind('/');
   const std::string dot_cmd =
@@ -404,7 +404,7 @@ int Modfinal::Run() {
     std::vector<Sha256Bytes> leaves;
     for (uint32_t i = 0; i < ordered.size(); ++i) {
       const ModuleRecipe& r = ordered[i]->recipe;
-      auto leaf = ModuleLeafOfFile(i, r.ko[0] == '/' ? r.ko : r.dir + "/" + r.ko);
+      auto leaf = ModuleLeafOfFile(i, PathOf(r, r.ko));
       if (!leaf.ok()) return Fail(leaf.status());
       leaves.push_back(*leaf);
     }
@@ -413,7 +413,7 @@ int Modfinal::Run() {
         (o_.extmod.empty() ? o_.tree : o_.extmod) + "/modules.hashes.root", tree.RootBlob(), false);
     for (uint32_t i = 0; s.ok() && i < ordered.size(); ++i) {
       const ModuleRecipe& r = ordered[i]->recipe;
-      const std::string ko = r.ko[0] == '/' ? r.ko : r.dir + "/" + r.ko;
+      const std::string ko = PathOf(r, r.ko);
       s = WriteFileAtomic(ko.substr(0, ko.size() - 3) + ".merkle", tree.Proof(i), false);
     }
     if (!s.ok()) return Fail(s);

@@ -67,7 +67,7 @@ absl::StatusOr<BuiltAction> ModuleActionBuilder::Build(const ModuleRecipe& m, Mo
   }
   InputTree tree;
   for (const auto& [path, exec] : ModuleInputs(m, step)) {
-    const std::string file = path[0] == '/' ? path : m.dir + "/" + path;
+    const std::string file = PathOf(m, path);
     auto it = digests_.find(file);
     if (it == digests_.end()) {
       auto d = DigestOfFile(file);

@@ -15,15 +15,6 @@
 #include "common/status.h"
 
 namespace kfarm {
-namespace {
-
-// A path as make names it, from kfarm's side: relative to make's directory, or absolute.
-std::string Resolve(const std::string& dir, const std::string& path) {
-  return !path.empty() && path[0] == '/' ? path : dir + "/" + path;
-}
-
-}  // namespace
-
 std::string HooksMakefile(const std::string& capture, const std::string& order_rules) {
   // One record per line: KFARM <tab> target <tab> key <tab> value. Make splits a function's
   // arguments before expanding them, so commas in a command stay in `value`. The originals are
@@ -167,8 +158,8 @@ absl::StatusOr<ModuleRecipe> ModulesMake::Complete(const std::string& ko,
   if (m.btf == ModuleRecipe::Btf::kScript) {
     auto it = config_read_by_.find(m.script);
     if (it == config_read_by_.end()) {
-      ASSIGN_OR_RETURN(std::string script, ReadFile(Resolve(m.dir, m.script)));
-      const std::string auto_conf = Resolve(Resolve(m.dir, f["objtree"]), "include/config/auto.conf");
+      ASSIGN_OR_RETURN(std::string script, ReadFile(PathOf(m, m.script)));
+      const std::string auto_conf = PathIn(PathOf(m, f["objtree"]), "include/config/auto.conf");
       ASSIGN_OR_RETURN(std::string config, ReadFile(auto_conf));
       it = config_read_by_.emplace(m.script, ConfigLinesReadBy(script, config)).first;
     }

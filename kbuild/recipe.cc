@@ -114,6 +114,14 @@ absl::StatusOr<RecipeSource> ReadRecipeSource(const std::string& srctree, const 
   return src;
 }
 
+std::string PathIn(const std::string& dir, const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  absl::string_view p = path;
+  while (absl::ConsumePrefix(&p, "./")) {
+  }
+  return absl::StrCat(dir, "/", p);
+}
+
 absl::StatusOr<std::vector<std::string>> ReadModulesOrder(const std::string& dir) {
   ASSIGN_OR_RETURN(std::string text, ReadFile(dir + "/modules.order"));
   std::vector<std::string> out;

@@ -63,6 +63,10 @@ absl::StatusOr<RecipeSource> ReadRecipeSource(const std::string& srctree, const 
 absl::Status ParseLdCommand(const std::string& text, ModuleRecipe* m);
 absl::Status ParseBtfCommand(const std::string& text, const KbuildEnv& env, ModuleRecipe* m);
 
+// The file kfarm opens for `path` as make names it in `dir` (make's working directory).
+std::string PathIn(const std::string& dir, const std::string& path);
+inline std::string PathOf(const ModuleRecipe& m, const std::string& path) { return PathIn(m.dir, path); }
+
 // modules.order entries as .ko paths (6.12+ lists foo.o; older kernels foo.ko).
 absl::StatusOr<std::vector<std::string>> ReadModulesOrder(const std::string& dir);
 

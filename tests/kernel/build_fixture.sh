@@ -16,6 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 version=${1:-6.12}
 cache_root=${2:-${KFARM_FIXTURE_CACHE:-/var/cache/kfarm}}
 jobs=${KFARM_JOBS:-2}
+source "$here/fixture_lib.sh"  # det_args: what makes this version's kbuild reproducible.
 
 pkgs=(bc bison flex libelf-dev libssl-dev dwarves python3 cpio kmod xz-utils build-essential rsync)
 missing=()
@@ -33,7 +34,7 @@ tarball=$(bash "$here/kernel_source.sh" "$version" "$cache_root")
 # The key: what the tree is built from. `recipe` counts changes to the build steps below that
 # change the tree (bump it with them; comments and messages do not count).
 recipe=2
-key=$( { echo "$version recipe $recipe"; stat -c '%s %Y' "$tarball"; cat "$here/fragment.config";
+key=$( { echo "$version recipe $recipe${det_args[*]:+ ${det_args[*]}}"; stat -c '%s %Y' "$tarball"; cat "$here/fragment.config";
          gcc --version | head -1; ld --version | head -1; pahole --version; } | sha256sum | cut -c1-16)
 tree=$cache_root/linux-$version-$key
 if [ -f "$tree/.kfarm-fixture-complete" ]; then
@@ -47,9 +48,6 @@ rm -rf "$build"
 mkdir -p "$build" "$cache_root"
 tar -xf "$tarball" -C "$build" --strip-components=1
 cd "$build"
-# A fixed timestamp: kbuild then leaves -j out of pahole's flags (pahole < 1.29 orders BTF
-# types by thread timing with -j), and vmlinux/modules are reproducible.
-export KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HOST=kfarm
 make -s tinyconfig >&2
 # The fragment, less the options this version's Kconfig does not define.
 fragment=$(mktemp)
@@ -76,7 +74,7 @@ for needed in CONFIG_MODULES=y CONFIG_DEBUG_INFO_BTF=y CONFIG_DEBUG_INFO_BTF_MOD
 done
 # One `make all`, as kbuild orders it (modpost before the final vmlinux link, which takes
 # .vmlinux.export.o from modpost), stopping before the module final stage.
-make -s -j"$jobs" KBUILD_MODPOST_NOFINAL=1 all >&2
+make -s -j"$jobs" KBUILD_MODPOST_NOFINAL=1 all "${det_args[@]}" >&2
 n=$(wc -l < modules.order)
 [ "$n" -ge 60 ] || { echo "kernel fixture: only $n modules" >&2; exit 1; }
 echo "$build" > .kfarm-build-path

@@ -1,5 +1,11 @@
-# Shared by the kernel tests (sourced): the make arguments that make kbuild itself reproducible
-# on a version, kbuild's own reference modules per fixture, and the byte comparison.
+# Shared by the kernel fixture and tests (sourced, with $version set): kbuild's reproducible
+# environment and the make arguments that make it reproducible on that version, kbuild's own
+# reference modules per fixture, and the byte comparison.
+
+# A fixed timestamp: kbuild then leaves -j out of pahole's flags from 6.12 on (pahole < 1.29
+# orders BTF types by thread timing with -j), and vmlinux and modules are reproducible.
+ts=KBUILD_BUILD_TIMESTAMP=2026-01-01
+export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HOST=kfarm
 
 # 6.1's pahole-flags.sh passes -j to pahole whatever the timestamp, and pahole < 1.29 then orders
 # a multi-object module's BTF by thread timing (ext2.ko, xz_dec.ko differ from run to run): the

@@ -14,9 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$(cd "${1:?usage: kbuild_variants_test.sh BIN_DIR [VERSION]}" && pwd)
 version=${2:-6.12}
-ts=KBUILD_BUILD_TIMESTAMP=2026-01-01
-export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HOST=kfarm
-source "$here/fixture_lib.sh"
+source "$here/fixture_lib.sh"  # ts, det_args, kbuild_reference, differ_from_kbuild
 
 fixture=$(bash "$here/build_fixture.sh" "$version")
 tree=$(cat "$fixture/.kfarm-build-path")
@@ -38,6 +36,22 @@ farm=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 modfinal() { "$bin/kfarm" modfinal --remote="grpc://127.0.0.1:$(cat "$work/port")" --make_args="$ts" "${det_args[@]}" "$@"; }
 no_ko() { [ "$(find "$tree" -name '*.ko' | wc -l)" -eq 0 ]; }
+# 7.x with the pending patch: Makefile.modfinal names vmlinux.unstripped as the base.
+to_unstripped() {
+  sed -i 's|$(objtree)/vmlinux\b|$(objtree)/vmlinux.unstripped|g' scripts/Makefile.modfinal
+  grep -q 'gen-btf.sh --btf_base $(objtree)/vmlinux.unstripped' scripts/Makefile.modfinal
+  # vmlinux gets other BTF (the same types in another order): a module built against it differs.
+  pahole -J -j --btf_gen_floats --lang_exclude=rust --btf_encode_detached=.kfarm-other.btf vmlinux >/dev/null
+  objcopy --update-section .BTF=.kfarm-other.btf vmlinux
+  rm .kfarm-other.btf
+  ! cmp -s <(objcopy -O binary --only-section=.BTF vmlinux /dev/stdout) \
+           <(objcopy -O binary --only-section=.BTF vmlinux.unstripped /dev/stdout)
+}
+# kbuild's reference for it, made (once per fixture) before this test's copy of the tree.
+ref_unstripped=""
+if [ -f "$fixture/vmlinux.unstripped" ]; then
+  ref_unstripped=$(kbuild_reference "$fixture" "$tree" unstripped to_unstripped)
+fi
 # One copy of the tree (a kernel tree is large): each case below changes and restores it.
 rm -rf "$tree"
 cp -a "$fixture" "$tree"
@@ -95,21 +109,11 @@ grep -q "1 modules, 0 executed on the farm, 1 cache hits" "$work/ext2.log" || { 
 pass "external module M=$ext: kfarm_hello.ko and its .cmd byte-identical to kbuild's$note; again: a cache hit"
 
 # 3. The base kbuild's recipe names: vmlinux.unstripped (7.x with the pending patch).
-if [ -f "$fixture/vmlinux.unstripped" ]; then
-  to_unstripped() {
-    sed -i 's|$(objtree)/vmlinux\b|$(objtree)/vmlinux.unstripped|g' scripts/Makefile.modfinal
-    grep -q 'gen-btf.sh --btf_base $(objtree)/vmlinux.unstripped' scripts/Makefile.modfinal
-    # vmlinux gets other BTF (the same types in another order): a module built against it differs.
-    pahole -J -j --btf_gen_floats --lang_exclude=rust --btf_encode_detached=.kfarm-other.btf vmlinux >/dev/null
-    objcopy --update-section .BTF=.kfarm-other.btf vmlinux
-    rm .kfarm-other.btf
-    ! cmp -s <(objcopy -O binary --only-section=.BTF vmlinux /dev/stdout) \
-             <(objcopy -O binary --only-section=.BTF vmlinux.unstripped /dev/stdout)
-  }
-  ref=$(kbuild_reference "$fixture" "$tree" unstripped to_unstripped)
+if [ -n "$ref_unstripped" ]; then
+  ref=$ref_unstripped
   (cd "$tree" && to_unstripped)
   modfinal -C "$tree" >"$work/unstripped.log" 2>&1 || { cat "$work/unstripped.log"; fail "modfinal on vmlinux.unstripped"; }
-  grep -q "BTF base: the .BTF of $tree/./vmlinux.unstripped" "$work/unstripped.log" ||
+  grep -q "BTF base: the .BTF of $tree/vmlinux.unstripped" "$work/unstripped.log" ||
     { grep "BTF base" "$work/unstripped.log"; fail "the base should be vmlinux.unstripped"; }
   differ=$(differ_from_kbuild "$ref" "$tree")
   [ "$differ" -eq 0 ] || fail "vmlinux.unstripped: $differ files differ from kbuild's"

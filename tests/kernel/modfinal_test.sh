@@ -16,9 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$(cd "${1:?usage: modfinal_test.sh BIN_DIR [VERSION]}" && pwd)
 version=${2:-6.12}
-ts=KBUILD_BUILD_TIMESTAMP=2026-01-01
-export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HOST=kfarm
-source "$here/fixture_lib.sh"
+source "$here/fixture_lib.sh"  # ts, det_args, kbuild_reference, differ_from_kbuild
 
 fixture=$(bash "$here/build_fixture.sh" "$version")
 work=$(mktemp -d /tmp/kfarm-modfinal.XXXXXX)
