@@ -37,6 +37,9 @@ recipe=2
 key=$( { echo "$version recipe $recipe${det_args[*]:+ ${det_args[*]}}"; stat -c '%s %Y' "$tarball"; cat "$here/fragment.config";
          gcc --version | head -1; ld --version | head -1; pahole --version; } | sha256sum | cut -c1-16)
 tree=$cache_root/linux-$version-$key
+mkdir -p "$cache_root"
+exec 8>"$cache_root/.fixture-$version.lock"  # One build of a version at a time (same path).
+flock 8
 if [ -f "$tree/.kfarm-fixture-complete" ]; then
   echo "$tree"
   exit 0
