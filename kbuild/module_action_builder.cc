@@ -20,11 +20,6 @@ absl::Status ModuleActionBuilder::LoadBase(const std::string& base_file,
   return absl::OkStatus();
 }
 
-bool ModuleActionBuilder::has_base() {
-  absl::MutexLock lock(&mu_);
-  return have_base_;
-}
-
 Digest ModuleActionBuilder::base_digest() {
   absl::MutexLock lock(&mu_);
   return base_digest_;

@@ -27,7 +27,6 @@ class ModuleActionBuilder {
   // Reads the raw base BTF from `base_file` (the recipe's vmlinux, or vmlinux.unstripped); adds
   // it to `uploads`.
   absl::Status LoadBase(const std::string& base_file, std::vector<BlobSource>* uploads);
-  bool has_base();
   Digest base_digest();
 
   // Input files are read where make names them (ModuleRecipe::dir); kBtf reads the linked module
