@@ -49,10 +49,18 @@ absl::StatusOr<Digest> Digest::FromProto(const reapi::Digest& proto) {
   return FromHexAndSize(proto.hash(), proto.size_bytes());
 }
 
+bool Digest::ParseSize(absl::string_view text, int64_t* size) {
+  if (text.empty() || text.size() > 19) return false;  // 19 digits hold every int64.
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return absl::SimpleAtoi(text, size);  // Fails on overflow.
+}
+
 absl::StatusOr<Digest> Digest::Parse(absl::string_view text) {
   size_t slash = text.find('/');
   int64_t size = 0;
-  if (slash == absl::string_view::npos || !absl::SimpleAtoi(text.substr(slash + 1), &size)) {
+  if (slash == absl::string_view::npos || !ParseSize(text.substr(slash + 1), &size)) {
     return absl::InvalidArgumentError(
         absl::StrCat("\"", text, "\" is not a digest of the form HASH/SIZE"));
   }

@@ -29,6 +29,9 @@ class Digest {
   static absl::StatusOr<Digest> FromHexAndSize(absl::string_view hex, int64_t size);
   // "HASH/SIZE", the form the CLI prints and REAPI resource names use.
   static absl::StatusOr<Digest> Parse(absl::string_view text);
+  // A size as resource names and HASH/SIZE text write it: decimal digits only, within int64. No
+  // sign, space or padding: " 5 " and "+5" would otherwise name blob 5 under other spellings.
+  static bool ParseSize(absl::string_view text, int64_t* size);
 
   reapi::Digest ToProto() const;
   void ToProto(reapi::Digest* out) const;

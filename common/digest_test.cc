@@ -27,6 +27,21 @@ TEST(DigestTest, RoundTripsThroughProtoAndText) {
   EXPECT_EQ(*parsed, d);
 }
 
+TEST(DigestTest, SizesAreDecimalDigitsOnly) {
+  int64_t size = -1;
+  EXPECT_TRUE(Digest::ParseSize("0", &size));
+  EXPECT_EQ(size, 0);
+  EXPECT_TRUE(Digest::ParseSize("9223372036854775807", &size));
+  EXPECT_EQ(size, INT64_MAX);
+  for (const char* bad : {"", " 5", "5 ", " 5 ", "+5", "-5", "5x", "0x5", "9223372036854775808",
+                          "99999999999999999999"}) {
+    EXPECT_FALSE(Digest::ParseSize(bad, &size)) << '"' << bad << '"';
+  }
+  const std::string hex = Digest::Of("hello").hex();
+  EXPECT_FALSE(Digest::Parse(hex + "/ 5 ").ok());
+  EXPECT_TRUE(Digest::Parse(hex + "/5").ok());
+}
+
 TEST(DigestTest, RejectsMalformedHashesNamingThem) {
   reapi::Digest p;
   p.set_hash("ABC");

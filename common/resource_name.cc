@@ -46,8 +46,8 @@ absl::StatusOr<size_t> ParseBlobPart(absl::string_view name, const std::vector<a
   }
   if (i + 2 >= segs.size()) return Malformed(name, "missing {hash}/{size} after \"blobs\"");
   int64_t size = 0;
-  if (!absl::SimpleAtoi(segs[i + 2], &size)) {
-    return Malformed(name, absl::StrCat("size \"", segs[i + 2], "\" is not an integer"));
+  if (!Digest::ParseSize(segs[i + 2], &size)) {
+    return Malformed(name, absl::StrCat("size \"", segs[i + 2], "\" is not a decimal number"));
   }
   auto digest = Digest::FromHexAndSize(segs[i + 1], size);
   if (!digest.ok()) return Malformed(name, digest.status().message());
