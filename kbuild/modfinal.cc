@@ -401,23 +401,11 @@ int Modfinal::Run() {
   }
 
   if (failed_ == 0 && o_.module_hashes) {
-    std::vector<Sha256Bytes> leaves;
-    for (uint32_t i = 0; i < ordered.size(); ++i) {
-      const ModuleRecipe& r = ordered[i]->recipe;
-      auto leaf = ModuleLeafOfFile(i, PathOf(r, r.ko));
-      if (!leaf.ok()) return Fail(leaf.status());
-      leaves.push_back(*leaf);
-    }
-    ModuleHashTree tree(leaves);
-    absl::Status s = WriteFileAtomic(
-        (o_.extmod.empty() ? o_.tree : o_.extmod) + "/modules.hashes.root", tree.RootBlob(), false);
-    for (uint32_t i = 0; s.ok() && i < ordered.size(); ++i) {
-      const ModuleRecipe& r = ordered[i]->recipe;
-      const std::string ko = PathOf(r, r.ko);
-      s = WriteFileAtomic(ko.substr(0, ko.size() - 3) + ".merkle", tree.Proof(i), false);
-    }
-    if (!s.ok()) return Fail(s);
-    std::cout << "  HASHES  modules.hashes.root: " << HexOf(tree.root()) << " (" << tree.levels()
+    std::vector<std::string> kos;
+    for (const Module* m : ordered) kos.push_back(PathOf(m->recipe, m->recipe.ko));
+    auto tree = WriteModuleHashes(kos, (o_.extmod.empty() ? o_.tree : o_.extmod) + "/modules.hashes.root");
+    if (!tree.ok()) return Fail(tree.status());
+    std::cout << "  HASHES  modules.hashes.root: " << HexOf(tree->root()) << " (" << tree->levels()
               << " levels, " << ordered.size() << " modules)\n";
   }
   const absl::Time end = absl::Now();

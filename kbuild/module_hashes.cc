@@ -122,4 +122,20 @@ absl::StatusOr<Sha256Bytes> RootFromProof(absl::string_view proof, const Sha256B
 
 std::string HexOf(const Sha256Bytes& h) { return Digest(h, 0).hex(); }
 
+absl::StatusOr<ModuleHashTree> WriteModuleHashes(const std::vector<std::string>& kos,
+                                                 const std::string& root_file) {
+  std::vector<Sha256Bytes> leaves;
+  for (uint32_t i = 0; i < kos.size(); ++i) {
+    ASSIGN_OR_RETURN(Sha256Bytes leaf, ModuleLeafOfFile(i, kos[i]));
+    leaves.push_back(leaf);
+  }
+  ModuleHashTree tree(std::move(leaves));
+  RETURN_IF_ERROR(WriteFileAtomic(root_file, tree.RootBlob(), false));
+  for (uint32_t i = 0; i < kos.size(); ++i) {
+    const std::string& ko = kos[i];
+    RETURN_IF_ERROR(WriteFileAtomic(ko.substr(0, ko.size() - 3) + ".merkle", tree.Proof(i), false));
+  }
+  return tree;
+}
+
 }  // namespace kfarm

@@ -36,6 +36,11 @@ class ModuleHashTree {
   std::vector<std::vector<Sha256Bytes>> levels_nodes_;  // [0] pairs leaves; back() is the root.
 };
 
+// Hashes the .ko files `kos` (in modules.order order) and writes the root blob to `root_file`
+// and each module's proof beside it (M.ko -> M.merkle).
+absl::StatusOr<ModuleHashTree> WriteModuleHashes(const std::vector<std::string>& kos,
+                                                 const std::string& root_file);
+
 // Recomputes the root from a proof and the module's leaf; for checking proofs.
 absl::StatusOr<Sha256Bytes> RootFromProof(absl::string_view proof, const Sha256Bytes& leaf);
 

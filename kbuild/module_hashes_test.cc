@@ -1,5 +1,10 @@
 #include "kbuild/module_hashes.h"
 
+#include <filesystem>
+#include <fstream>
+
+#include "common/file_util.h"
+#include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -66,6 +71,24 @@ TEST(ModuleHashesTest, DistroScaleHasThirteenLevels) {
   EXPECT_EQ(t.levels(), 13u);
   EXPECT_EQ(t.Proof(4255).size() - 12 - 28, 420u);
   EXPECT_EQ(*RootFromProof(t.Proof(1234), l[1234]), t.root());
+}
+
+TEST(ModuleHashesTest, WritesTheRootAndAProofBesideEachModule) {
+  TempDir dir;
+  const std::vector<std::string> kos = {dir.path() + "/a.ko", dir.path() + "/fs/b.ko"};
+  std::filesystem::create_directories(dir.path() + "/fs");
+  std::ofstream(kos[0]) << "module a";
+  std::ofstream(kos[1]) << "module b";
+  auto tree = WriteModuleHashes(kos, dir.path() + "/modules.hashes.root");
+  ASSERT_TRUE(tree.ok()) << tree.status();
+  EXPECT_EQ(tree->root(), Pair(Leaf(0, "module a"), Leaf(1, "module b")));
+  EXPECT_EQ(ReadFile(dir.path() + "/modules.hashes.root").value_or(""), tree->RootBlob());
+  auto proof = ReadFile(dir.path() + "/fs/b.merkle");
+  ASSERT_TRUE(proof.ok());
+  EXPECT_EQ(*RootFromProof(*proof, Leaf(1, "module b")), tree->root());
+  // A module that is not there is named.
+  EXPECT_THAT(WriteModuleHashes({dir.path() + "/gone.ko"}, dir.path() + "/r").status().message(),
+              ::testing::HasSubstr("gone.ko"));
 }
 
 }  // namespace
