@@ -9,7 +9,9 @@
 #  4. 64 workers x 2000 sleeps, scheduler CPU growth (scale_bench)
 #  5. replicated real modules at 1k/2k/4k and 6. bytes moved (distro_bench)
 #  plus the storage figures (storage_bench).
-# Usage: bench/run_all.sh [--no-readme]   (about 15 minutes on 2 cores with the fixture cached)
+# Usage: bench/run_all.sh [--no-readme | --modfinal-only]   (about 25 minutes on 2 cores with the
+# fixtures cached; --modfinal-only: section 1 alone, its rows printed, README left alone;
+# KFARM_BENCH_KERNELS chooses the kernels of section 1, default "6.12 7.2")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
@@ -103,6 +105,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 rows1=""
 for v in ${KFARM_BENCH_KERNELS:-6.12 7.2}; do modfinal_rows "$v"; done
 put_aside
+if [ "${1:-}" = "--modfinal-only" ]; then
+  printf '\n== section 1 (%s)\n%s' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$rows1"
+  exit 0
+fi
 use_fixture 6.12
 
 echo "== 2. per-action overhead";  "$bin/exec_bench" 2>/dev/null | tee "$out/exec.txt"
