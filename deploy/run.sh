@@ -54,9 +54,9 @@ export KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kfarm KBUILD_BUILD_HO
 linux=$(cat "$fixture/.kfarm-build-path")  # The path the fixture was built at.
 rm -rf "$linux"
 cp -a "$fixture" "$linux"
-kfarm modfinal -C "$linux" --module_hashes --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 | tail -4
+kfarm modfinal -C "$linux" --module_hashes --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 | tail -5
 echo "== again: every module is an action-cache hit"
-kfarm modfinal -C "$linux" --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 | tail -1
+kfarm modfinal -C "$linux" --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 | tail -2
 
 echo
 echo "The farm serves REAPI at $remote (data in $data)."
