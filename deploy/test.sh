@@ -13,11 +13,13 @@ failed=0
 step() {
   local name=$1
   shift
+  local start=$SECONDS
   echo "=== $name"
   if "$@"; then
     passed=$((passed + 1))
+    echo "=== $name: passed in $((SECONDS - start)) s"
   else
-    echo "=== $name FAILED"
+    echo "=== $name FAILED after $((SECONDS - start)) s"
     failed=$((failed + 1))
   fi
 }
@@ -34,5 +36,5 @@ for version in 6.1 6.12 7.2; do
     bash tests/kernel/kbuild_variants_test.sh build/bin "$version"
 done
 
-echo "${passed} passed, ${failed} failed"
+echo "${passed} passed, ${failed} failed, in $((SECONDS / 60)) min $((SECONDS % 60)) s"
 [ "$failed" -eq 0 ]

@@ -33,7 +33,7 @@ fi
 tarball=$(bash "$here/kernel_source.sh" "$version" "$cache_root")
 # The key: what the tree is built from. `recipe` counts changes to the build steps below that
 # change the tree (bump it with them; comments and messages do not count).
-recipe=2
+recipe=3
 key=$( { echo "$version recipe $recipe${det_args[*]:+ ${det_args[*]}}"; stat -c '%s %Y' "$tarball"; cat "$here/fragment.config";
          gcc --version | head -1; ld --version | head -1; pahole --version; } | sha256sum | cut -c1-16)
 tree=$cache_root/linux-$version-$key
@@ -51,15 +51,19 @@ rm -rf "$build"
 mkdir -p "$build" "$cache_root"
 tar -xf "$tarball" -C "$build" --strip-components=1
 cd "$build"
+fragment=$(mktemp)
+sources=$(mktemp)   # What the tarball unpacked: the only files pruning may delete.
+symbols=$(mktemp)
+trap 'rm -f "$fragment" "$sources" "$symbols"' EXIT
+find . \( -type f -o -type l \) -printf '%P\n' > "$sources"
 make -s tinyconfig >&2
 # The fragment, less the options this version's Kconfig does not define.
-fragment=$(mktemp)
-trap 'rm -f "$fragment"' EXIT
+grep -rhoE --include='Kconfig*' '^(menu)?config [A-Za-z0-9_]+' . | sed -E 's/^(menu)?config //' | sort -u > "$symbols"
 while IFS= read -r line; do
   case "$line" in CONFIG_*) ;; *) continue ;; esac
   sym=${line%%=*}
   sym=${sym#CONFIG_}
-  if grep -rqsE "^(menu)?config ${sym}\$" --include='Kconfig*' .; then
+  if grep -qx "$sym" "$symbols"; then
     echo "$line" >>"$fragment"
   else
     echo "kernel fixture: linux $version has no $sym (fragment drift): left out" >&2
@@ -80,6 +84,8 @@ done
 make -s -j"$jobs" KBUILD_MODPOST_NOFINAL=1 all "${det_args[@]}" >&2
 n=$(wc -l < modules.order)
 [ "$n" -ge 60 ] || { echo "kernel fixture: only $n modules" >&2; exit 1; }
+# Half the tree is sources tinyconfig never compiles: gone, the cache and every test copy halve.
+python3 "$here/prune_fixture.py" "$build" "$sources"
 echo "$build" > .kfarm-build-path
 touch .kfarm-fixture-complete
 cd /
