@@ -17,6 +17,11 @@
 
 ABSL_FLAG(std::string, remote, "grpc://127.0.0.1:8980", "The kfarm scheduler (grpc://HOST:PORT)");
 ABSL_FLAG(std::string, instance, "", "REAPI instance name");
+ABSL_FLAG(std::string, tls_ca_file, "", "PEM roots for a grpcs:// scheduler (default: system roots)");
+ABSL_FLAG(std::string, tls_client_cert, "", "PEM client certificate (mTLS)");
+ABSL_FLAG(std::string, tls_client_key, "", "PEM key of --tls_client_cert");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding a bearer token, sent as \"authorization: Bearer TOKEN\"");
 ABSL_FLAG(bool, dir, false, "cas get: DIGEST is a directory tree, recreate it at OUT");
 ABSL_FLAG(std::string, input, "", "run: directory uploaded as the input root");
 ABSL_FLAG(std::string, out_dir, "", "run: where outputs are written (default: --input or .)");
@@ -53,6 +58,15 @@ std::vector<std::pair<std::string, std::string>> Pairs(const std::vector<std::st
   return out;
 }
 
+kfarm::config::ClientCredentials Credentials() {
+  kfarm::config::ClientCredentials c;
+  c.set_ca_file(absl::GetFlag(FLAGS_tls_ca_file));
+  c.set_cert_file(absl::GetFlag(FLAGS_tls_client_cert));
+  c.set_key_file(absl::GetFlag(FLAGS_tls_client_key));
+  c.set_token_file(absl::GetFlag(FLAGS_token_file));
+  return c;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,6 +98,7 @@ int main(int argc, char** argv) {
     kfarm::ModfinalOptions o;
     o.tree = absl::GetFlag(FLAGS_C);
     o.remote = absl::GetFlag(FLAGS_remote);
+    o.credentials = Credentials();
     o.instance = absl::GetFlag(FLAGS_instance);
     o.jobs = absl::GetFlag(FLAGS_j);
     o.keep_going = absl::GetFlag(FLAGS_k);
@@ -116,7 +131,12 @@ int main(int argc, char** argv) {
     }
     return kfarm::RunModfinal(o);
   }
-  auto channel = kfarm::DialRemote(absl::GetFlag(FLAGS_remote));
+  auto dialed = kfarm::Dial(absl::GetFlag(FLAGS_remote), Credentials());
+  if (!dialed.ok()) {
+    std::cerr << "kfarm: " << dialed.status().message() << "\n";
+    return 2;
+  }
+  auto channel = *dialed;
   kfarm::CasClient cas(channel, absl::GetFlag(FLAGS_instance));
   if (cmd == "cas") {
     return kfarm::RunCasCommand(cas, {args.begin() + 1, args.end()}, absl::GetFlag(FLAGS_dir));

@@ -5,20 +5,28 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/merkle.h"
+#include "common/safe_path.h"
 #include "common/status.h"
 
 namespace kfarm {
 namespace {
 
+// Whatever the result says, nothing is written or deleted outside `out`: every path is checked
+// before it is used, and symlinks must point inside `out` (the server could be forged, or its
+// action cache poisoned).
 absl::Status WriteOutputs(CasClient& cas, const reapi::ActionResult& r, const std::string& out) {
-  for (const auto& f : r.output_files()) {
-    std::string path = out + "/" + f.path();
+  for (int i = 0; i < r.output_files_size(); ++i) {
+    const auto& f = r.output_files(i);
+    ASSIGN_OR_RETURN(std::string path,
+                     PathUnder(out, f.path(), absl::StrCat("output_files[", i, "].path")));
     std::filesystem::create_directories(std::filesystem::path(path).parent_path());
     ASSIGN_OR_RETURN(Digest d, Digest::FromProto(f.digest()));
     RETURN_IF_ERROR(cas.DownloadFile(d, path, f.is_executable()));
   }
-  for (const auto& dir : r.output_directories()) {
-    std::string path = out + "/" + dir.path();
+  for (int i = 0; i < r.output_directories_size(); ++i) {
+    const auto& dir = r.output_directories(i);
+    ASSIGN_OR_RETURN(std::string path, PathUnder(out, dir.path(),
+                                                 absl::StrCat("output_directories[", i, "].path")));
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
     std::filesystem::create_directories(std::filesystem::path(path).parent_path());
@@ -36,10 +44,16 @@ absl::Status WriteOutputs(CasClient& cas, const reapi::ActionResult& r, const st
     }
     RETURN_IF_ERROR(cas.DownloadTree(root, path));
   }
-  for (const auto& s : r.output_symlinks()) {
-    std::string path = out + "/" + s.path();
-    std::filesystem::remove(path);
-    std::filesystem::create_symlink(s.target(), path);
+  for (int i = 0; i < r.output_symlinks_size(); ++i) {
+    const auto& s = r.output_symlinks(i);
+    const std::string field = absl::StrCat("output_symlinks[", i, "]");
+    ASSIGN_OR_RETURN(std::string path, PathUnder(out, s.path(), field + ".path"));
+    RETURN_IF_ERROR(CheckSymlinkTarget(s.path(), s.target(), false, field + ".target"));
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    std::filesystem::create_symlink(s.target(), path, ec);
+    if (ec) return absl::InternalError(absl::StrCat("creating symlink ", path, ": ", ec.message()));
   }
   return absl::OkStatus();
 }

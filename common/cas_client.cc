@@ -39,15 +39,6 @@ absl::Status RpcError(const grpc::Status& s, absl::string_view what) {
 
 }  // namespace
 
-std::shared_ptr<grpc::Channel> DialRemote(const std::string& remote) {
-  std::string target = remote;
-  if (absl::StartsWith(target, "grpc://")) target = target.substr(7);
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-}
-
 CasClient::CasClient(std::shared_ptr<grpc::Channel> channel, std::string instance)
     : channel_(std::move(channel)),
       instance_(std::move(instance)),

@@ -15,14 +15,12 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
+#include "common/dial.h"
 #include "common/digest.h"
 #include "common/merkle.h"
 #include "google/bytestream/bytestream.grpc.pb.h"
 
 namespace kfarm {
-
-// "grpc://host:port" or "host:port"; insecure (loopback and trusted networks).
-std::shared_ptr<grpc::Channel> DialRemote(const std::string& remote);
 
 // A blob to upload: bytes in memory, or a file read when (and only if) it must be sent.
 struct BlobSource {

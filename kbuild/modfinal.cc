@@ -33,9 +33,9 @@ namespace {
 // One modfinal run: follows make, feeds the farm, writes the results.
 class Modfinal {
  public:
-  explicit Modfinal(const ModfinalOptions& o)
+  Modfinal(const ModfinalOptions& o, std::shared_ptr<grpc::Channel> channel)
       : o_(o),
-        channel_(DialRemote(o.remote)),
+        channel_(std::move(channel)),
         cas_(channel_, o.instance),
         builder_(&std::cout),
         invocation_(absl::StrFormat("kfarm-modfinal-%d-%d", getpid(), absl::ToUnixNanos(start_))) {}
@@ -438,6 +438,13 @@ int Modfinal::Run() {
 
 }  // namespace
 
-int RunModfinal(const ModfinalOptions& options) { return Modfinal(options).Run(); }
+int RunModfinal(const ModfinalOptions& options) {
+  auto channel = Dial(options.remote, options.credentials);
+  if (!channel.ok()) {
+    std::cerr << "kfarm modfinal: " << channel.status().message() << "\n";
+    return 2;
+  }
+  return Modfinal(options, *channel).Run();
+}
 
 }  // namespace kfarm

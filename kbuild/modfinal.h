@@ -10,12 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "kfarm/config.pb.h"
+
 namespace kfarm {
 
 struct ModfinalOptions {
   std::string tree = ".";
   std::string extmod;  // An external module's directory (make's M=), built against `tree`.
   std::string remote = "grpc://127.0.0.1:8980";
+  config::ClientCredentials credentials;  // TLS files and token for a grpcs:// or guarded farm.
   std::string instance;
   int jobs = 2;         // Local make -j for the .mod.o compiles.
   int parallel = 64;    // Actions in flight on the farm.

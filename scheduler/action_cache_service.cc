@@ -39,9 +39,10 @@ absl::Status ActionCacheService::Inline(const reapi::GetActionResultRequest& req
   return absl::OkStatus();
 }
 
-grpc::Status ActionCacheService::GetActionResult(grpc::ServerContext*,
+grpc::Status ActionCacheService::GetActionResult(grpc::ServerContext* ctx,
                                                  const reapi::GetActionResultRequest* req,
                                                  reapi::ActionResult* resp) {
+  KFARM_AUTHORIZE(auth_->Check(*ctx, config::READ, req->instance_name()));
   absl::Status s = CheckInstance(req->instance_name());
   if (s.ok()) s = CheckDigestFunction(req->digest_function());
   if (!s.ok()) return ToGrpcStatus(s);
@@ -55,9 +56,10 @@ grpc::Status ActionCacheService::GetActionResult(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ActionCacheService::UpdateActionResult(grpc::ServerContext*,
+grpc::Status ActionCacheService::UpdateActionResult(grpc::ServerContext* ctx,
                                                     const reapi::UpdateActionResultRequest* req,
                                                     reapi::ActionResult* resp) {
+  KFARM_AUTHORIZE(auth_->Check(*ctx, config::AC_WRITE, req->instance_name()));
   if (!updates_enabled_) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "this server does not accept action cache updates from clients");

@@ -4,13 +4,17 @@
 
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
 #include "common/action_cache.h"
+#include "scheduler/authorizer.h"
 
 namespace kfarm {
 
 class ActionCacheService final : public reapi::ActionCache::Service {
  public:
-  ActionCacheService(ActionCache* cache, BlobAccess* cas, bool updates_enabled)
-      : cache_(cache), cas_(cas), updates_enabled_(updates_enabled) {}
+  // Clients write results only with the ac-write permission (and never with updates disabled):
+  // otherwise the cache holds only what the farm's own workers produced.
+  ActionCacheService(ActionCache* cache, BlobAccess* cas, bool updates_enabled,
+                     const Authorizer* auth)
+      : cache_(cache), cas_(cas), updates_enabled_(updates_enabled), auth_(auth) {}
 
   grpc::Status GetActionResult(grpc::ServerContext* ctx, const reapi::GetActionResultRequest* req,
                                reapi::ActionResult* resp) override;
@@ -24,6 +28,7 @@ class ActionCacheService final : public reapi::ActionCache::Service {
   ActionCache* cache_;
   BlobAccess* cas_;
   bool updates_enabled_;
+  const Authorizer* auth_;
 };
 
 }  // namespace kfarm

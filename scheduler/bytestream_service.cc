@@ -20,8 +20,8 @@ bool Compressed(const ResourceName& r) { return r.compressor != reapi::Compresso
 }  // namespace
 
 ByteStreamService::ByteStreamService(BlobAccess* cas, int64_t max_blob_size,
-                                     absl::Duration upload_idle_limit)
-    : cas_(cas), max_blob_size_(max_blob_size), uploads_(upload_idle_limit) {
+                                     absl::Duration upload_idle_limit, const Authorizer* auth)
+    : cas_(cas), max_blob_size_(max_blob_size), auth_(auth), uploads_(upload_idle_limit) {
   MarkMethodStreamed(0, new grpc::internal::SplitServerStreamingHandler<
                             google::bytestream::ReadRequest, grpc::ByteBuffer>(
                             [this](grpc::ServerContext* ctx, RawReadStream* stream) {
@@ -58,6 +58,7 @@ grpc::Status ByteStreamService::RawRead(grpc::ServerContext* ctx, RawReadStream*
   const google::bytestream::ReadRequest* req = &read_request;  // As the generated API hands it.
   auto r = ParseReadResourceName(req->resource_name());
   if (!r.ok()) return ToGrpcStatus(r.status());
+  KFARM_AUTHORIZE(auth_->Check(*ctx, config::READ, r->instance_name));
   absl::Status s = CheckResource(*r);
   if (!s.ok()) return ToGrpcStatus(s);
   if (req->read_offset() < 0 || req->read_offset() > r->digest.size()) {
@@ -164,7 +165,7 @@ absl::StatusOr<bool> ByteStreamService::NextRequest(RawWriteStream* stream,
   return true;
 }
 
-grpc::Status ByteStreamService::RawWrite(grpc::ServerContext*, RawWriteStream* stream,
+grpc::Status ByteStreamService::RawWrite(grpc::ServerContext* ctx, RawWriteStream* stream,
                                          WriteResponse* resp) {
   grpc::ByteBuffer buffer;
   WriteRequestFrame req;
@@ -176,6 +177,7 @@ grpc::Status ByteStreamService::RawWrite(grpc::ServerContext*, RawWriteStream* s
   const std::string name = req.resource_name;
   auto r = ParseWriteResourceName(name);
   if (!r.ok()) return ToGrpcStatus(r.status());
+  KFARM_AUTHORIZE(auth_->Check(*ctx, config::WRITE, r->instance_name));
   if (absl::Status s = CheckResource(*r); !s.ok()) return ToGrpcStatus(s);
   const int64_t full_size = Compressed(*r) ? -1 : r->digest.size();
 
@@ -246,10 +248,11 @@ grpc::Status ByteStreamService::RawWrite(grpc::ServerContext*, RawWriteStream* s
 }
 
 grpc::Status ByteStreamService::QueryWriteStatus(
-    grpc::ServerContext*, const google::bytestream::QueryWriteStatusRequest* req,
+    grpc::ServerContext* ctx, const google::bytestream::QueryWriteStatusRequest* req,
     google::bytestream::QueryWriteStatusResponse* resp) {
   auto r = ParseWriteResourceName(req->resource_name());
   if (!r.ok()) return ToGrpcStatus(r.status());
+  KFARM_AUTHORIZE(auth_->Check(*ctx, config::WRITE, r->instance_name));
   if (auto p = uploads_.Query(req->resource_name())) {
     resp->set_committed_size(p->complete && !Compressed(*r) ? r->digest.size() : p->committed);
     resp->set_complete(p->complete);

@@ -6,6 +6,7 @@
 #include "common/bytestream_wire.h"
 #include "common/resource_name.h"
 #include "google/bytestream/bytestream.grpc.pb.h"
+#include "scheduler/authorizer.h"
 #include "scheduler/upload_table.h"
 
 namespace kfarm {
@@ -18,7 +19,8 @@ class ByteStreamService final : public google::bytestream::ByteStream::Service {
   using RawReadStream = grpc::ServerSplitStreamer<google::bytestream::ReadRequest, grpc::ByteBuffer>;
   using RawWriteStream = grpc::ServerReader<grpc::ByteBuffer>;
 
-  ByteStreamService(BlobAccess* cas, int64_t max_blob_size, absl::Duration upload_idle_limit);
+  ByteStreamService(BlobAccess* cas, int64_t max_blob_size, absl::Duration upload_idle_limit,
+                    const Authorizer* auth);
 
   grpc::Status RawRead(grpc::ServerContext* ctx, RawReadStream* stream);
   grpc::Status RawWrite(grpc::ServerContext* ctx, RawWriteStream* stream,
@@ -40,6 +42,7 @@ class ByteStreamService final : public google::bytestream::ByteStream::Service {
 
   BlobAccess* cas_;
   const int64_t max_blob_size_;
+  const Authorizer* auth_;
   UploadTable uploads_;
 };
 

@@ -8,7 +8,8 @@ namespace kfarm {
 namespace reapi = build::bazel::remote::execution::v2;
 
 CapabilitiesService::CapabilitiesService(const config::SchedulerConfig& config,
-                                         bool exec_enabled) {
+                                         bool exec_enabled, const Authorizer* auth)
+    : auth_(auth) {
   auto* cache = caps_.mutable_cache_capabilities();
   cache->add_digest_functions(reapi::DigestFunction::SHA256);
   cache->mutable_action_cache_update_capabilities()->set_update_enabled(
@@ -35,9 +36,10 @@ CapabilitiesService::CapabilitiesService(const config::SchedulerConfig& config,
   caps_.mutable_high_api_version()->set_minor(3);
 }
 
-grpc::Status CapabilitiesService::GetCapabilities(grpc::ServerContext*,
+grpc::Status CapabilitiesService::GetCapabilities(grpc::ServerContext* ctx,
                                                   const reapi::GetCapabilitiesRequest* req,
                                                   reapi::ServerCapabilities* resp) {
+  KFARM_AUTHORIZE(auth_->Check(*ctx, config::READ, req->instance_name()));
   absl::Status s = CheckInstance(req->instance_name());
   if (!s.ok()) return ToGrpcStatus(s);
   *resp = caps_;

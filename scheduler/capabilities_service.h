@@ -5,11 +5,16 @@
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
 #include "kfarm/config.pb.h"
 
+#include "scheduler/authorizer.h"
+
 namespace kfarm {
 
 class CapabilitiesService final : public build::bazel::remote::execution::v2::Capabilities::Service {
  public:
-  CapabilitiesService(const config::SchedulerConfig& config, bool exec_enabled);
+  // Answering takes `read` on the instance: every client starts here, so an unauthorised one
+  // hears why at once.
+  CapabilitiesService(const config::SchedulerConfig& config, bool exec_enabled,
+                      const Authorizer* auth);
 
   grpc::Status GetCapabilities(grpc::ServerContext* ctx,
                                const build::bazel::remote::execution::v2::GetCapabilitiesRequest* req,
@@ -17,6 +22,7 @@ class CapabilitiesService final : public build::bazel::remote::execution::v2::Ca
 
  private:
   build::bazel::remote::execution::v2::ServerCapabilities caps_;
+  const Authorizer* auth_;
 };
 
 }  // namespace kfarm

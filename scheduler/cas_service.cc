@@ -30,9 +30,10 @@ absl::Status TooLarge(int64_t total, int64_t limit) {
 
 }  // namespace
 
-grpc::Status CasService::FindMissingBlobs(grpc::ServerContext*,
+grpc::Status CasService::FindMissingBlobs(grpc::ServerContext* ctx,
                                           const reapi::FindMissingBlobsRequest* req,
                                           reapi::FindMissingBlobsResponse* resp) {
+  KFARM_AUTHORIZE(auth_->Check(*ctx, config::READ, req->instance_name()));
   if (absl::Status s = CheckCommon(*req); !s.ok()) return ToGrpcStatus(s);
   std::vector<Digest> digests;
   digests.reserve(req->blob_digests_size());
@@ -74,9 +75,10 @@ absl::Status CasService::UpdateOne(const reapi::BatchUpdateBlobsRequest::Request
   return writer->Commit();
 }
 
-grpc::Status CasService::BatchUpdateBlobs(grpc::ServerContext*,
+grpc::Status CasService::BatchUpdateBlobs(grpc::ServerContext* ctx,
                                           const reapi::BatchUpdateBlobsRequest* req,
                                           reapi::BatchUpdateBlobsResponse* resp) {
+  KFARM_AUTHORIZE(auth_->Check(*ctx, config::WRITE, req->instance_name()));
   if (absl::Status s = CheckCommon(*req); !s.ok()) return ToGrpcStatus(s);
   int64_t total = 0;
   for (const auto& r : req->requests()) total += static_cast<int64_t>(r.data().size());
@@ -91,9 +93,10 @@ grpc::Status CasService::BatchUpdateBlobs(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CasService::BatchReadBlobs(grpc::ServerContext*,
+grpc::Status CasService::BatchReadBlobs(grpc::ServerContext* ctx,
                                         const reapi::BatchReadBlobsRequest* req,
                                         reapi::BatchReadBlobsResponse* resp) {
+  KFARM_AUTHORIZE(auth_->Check(*ctx, config::READ, req->instance_name()));
   if (absl::Status s = CheckCommon(*req); !s.ok()) return ToGrpcStatus(s);
   int64_t total = 0;
   for (const auto& d : req->digests()) total += std::max<int64_t>(d.size_bytes(), 0);
@@ -116,6 +119,7 @@ grpc::Status CasService::BatchReadBlobs(grpc::ServerContext*,
 
 grpc::Status CasService::GetTree(grpc::ServerContext* ctx, const reapi::GetTreeRequest* req,
                                  grpc::ServerWriter<reapi::GetTreeResponse>* writer) {
+  KFARM_AUTHORIZE(auth_->Check(*ctx, config::READ, req->instance_name()));
   if (absl::Status s = CheckCommon(*req); !s.ok()) return ToGrpcStatus(s);
   auto root = ParseDigestField(req->root_digest(), "root_digest");
   if (!root.ok()) return ToGrpcStatus(root.status());

@@ -4,6 +4,7 @@
 
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
 #include "common/blob_access.h"
+#include "scheduler/authorizer.h"
 
 namespace kfarm {
 
@@ -14,7 +15,8 @@ struct CasLimits {
 
 class CasService final : public reapi::ContentAddressableStorage::Service {
  public:
-  CasService(BlobAccess* cas, CasLimits limits) : cas_(cas), limits_(limits) {}
+  CasService(BlobAccess* cas, CasLimits limits, const Authorizer* auth)
+      : cas_(cas), limits_(limits), auth_(auth) {}
 
   grpc::Status FindMissingBlobs(grpc::ServerContext* ctx, const reapi::FindMissingBlobsRequest* req,
                                 reapi::FindMissingBlobsResponse* resp) override;
@@ -30,6 +32,7 @@ class CasService final : public reapi::ContentAddressableStorage::Service {
 
   BlobAccess* cas_;
   CasLimits limits_;
+  const Authorizer* auth_;
 };
 
 }  // namespace kfarm

@@ -13,6 +13,9 @@ using google::longrunning::Operation;
 OperationWriter* ExecutionService::Execute(grpc::CallbackServerContext* ctx,
                                            const reapi::ExecuteRequest* req) {
   auto fail = [](const grpc::Status& s) { return OperationStream::Finished(std::nullopt, s); };
+  if (absl::Status a = auth_->Check(*ctx, config::EXECUTE, req->instance_name()); !a.ok()) {
+    return fail(ToGrpcStatus(a));
+  }
   absl::Status s = CheckInstance(req->instance_name());
   if (s.ok()) s = CheckDigestFunction(req->digest_function());
   if (!s.ok()) return fail(ToGrpcStatus(s));
@@ -48,14 +51,18 @@ OperationWriter* ExecutionService::Execute(grpc::CallbackServerContext* ctx,
   return OperationStream::Start(queue_, queue_->Submit(std::move(params)));
 }
 
-OperationWriter* ExecutionService::WaitExecution(grpc::CallbackServerContext*,
+OperationWriter* ExecutionService::WaitExecution(grpc::CallbackServerContext* ctx,
                                                  const reapi::WaitExecutionRequest* req) {
+  if (absl::Status a = auth_->CheckAnyInstance(*ctx, config::EXECUTE); !a.ok()) {
+    return OperationStream::Finished(std::nullopt, ToGrpcStatus(a));
+  }
   return OperationStream::Start(queue_, req->name());
 }
 
-grpc::Status OperationsService::GetOperation(grpc::ServerContext*,
+grpc::Status OperationsService::GetOperation(grpc::ServerContext* ctx,
                                              const google::longrunning::GetOperationRequest* req,
                                              Operation* resp) {
+  KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::EXECUTE));
   auto v = queue_->Get(req->name());
   if (!v.ok()) return ToGrpcStatus(v.status());
   *resp = ToOperation(*v);
@@ -63,29 +70,33 @@ grpc::Status OperationsService::GetOperation(grpc::ServerContext*,
 }
 
 grpc::Status OperationsService::ListOperations(
-    grpc::ServerContext*, const google::longrunning::ListOperationsRequest*,
+    grpc::ServerContext* ctx, const google::longrunning::ListOperationsRequest*,
     google::longrunning::ListOperationsResponse* resp) {
+  KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::ADMIN));
   for (const OperationView& v : queue_->List()) *resp->add_operations() = ToOperation(v);
   return grpc::Status::OK;
 }
 
 grpc::Status OperationsService::CancelOperation(
-    grpc::ServerContext*, const google::longrunning::CancelOperationRequest* req,
+    grpc::ServerContext* ctx, const google::longrunning::CancelOperationRequest* req,
     google::protobuf::Empty*) {
+  KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::EXECUTE));
   return ToGrpcStatus(queue_->Cancel(req->name()));
 }
 
 grpc::Status OperationsService::DeleteOperation(
-    grpc::ServerContext*, const google::longrunning::DeleteOperationRequest* req,
+    grpc::ServerContext* ctx, const google::longrunning::DeleteOperationRequest* req,
     google::protobuf::Empty*) {
+  KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::EXECUTE));
   return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                       absl::StrCat("operations expire on their own; \"", req->name(),
                                    "\" was not deleted (use CancelOperation to stop it)"));
 }
 
-grpc::Status OperationsService::WaitOperation(grpc::ServerContext*,
+grpc::Status OperationsService::WaitOperation(grpc::ServerContext* ctx,
                                               const google::longrunning::WaitOperationRequest* req,
                                               Operation* resp) {
+  KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::EXECUTE));
   absl::Duration timeout = absl::Minutes(1);
   if (req->has_timeout()) {
     timeout = absl::Nanoseconds(

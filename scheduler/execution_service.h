@@ -1,4 +1,6 @@
 // Execution (Execute, WaitExecution) and google.longrunning.Operations over the BuildQueue.
+// An operation's name is 128 random bits: knowing it (and holding `execute` somewhere) is what
+// lets a caller wait for or cancel it; listing every operation takes `admin`.
 #ifndef KFARM_SCHEDULER_EXECUTION_SERVICE_H_
 #define KFARM_SCHEDULER_EXECUTION_SERVICE_H_
 
@@ -6,6 +8,7 @@
 #include "common/action_cache.h"
 #include "google/longrunning/operations.grpc.pb.h"
 #include "scheduler/action_loader.h"
+#include "scheduler/authorizer.h"
 #include "scheduler/build_queue.h"
 #include "scheduler/operation_stream.h"
 
@@ -15,8 +18,8 @@ namespace kfarm {
 class ExecutionService final : public reapi::Execution::CallbackService {
  public:
   ExecutionService(BuildQueue* queue, ActionCache* cache, BlobAccess* cas,
-                   const config::ExecutionConfig& config)
-      : queue_(queue), cache_(cache), loader_(cas, config) {}
+                   const config::ExecutionConfig& config, const Authorizer* auth)
+      : queue_(queue), cache_(cache), loader_(cas, config), auth_(auth) {}
 
   grpc::ServerWriteReactor<google::longrunning::Operation>* Execute(
       grpc::CallbackServerContext* ctx, const reapi::ExecuteRequest* req) override;
@@ -28,11 +31,12 @@ class ExecutionService final : public reapi::Execution::CallbackService {
   BuildQueue* queue_;
   ActionCache* cache_;
   ActionLoader loader_;
+  const Authorizer* auth_;
 };
 
 class OperationsService final : public google::longrunning::Operations::Service {
  public:
-  explicit OperationsService(BuildQueue* queue) : queue_(queue) {}
+  OperationsService(BuildQueue* queue, const Authorizer* auth) : queue_(queue), auth_(auth) {}
 
   grpc::Status GetOperation(grpc::ServerContext*, const google::longrunning::GetOperationRequest* req,
                             google::longrunning::Operation* resp) override;
@@ -50,6 +54,7 @@ class OperationsService final : public google::longrunning::Operations::Service 
 
  private:
   BuildQueue* queue_;
+  const Authorizer* auth_;
 };
 
 }  // namespace kfarm

@@ -23,6 +23,8 @@ ABSL_FLAG(std::string, listen, "", "Address to listen on (default 127.0.0.1:8980
 ABSL_FLAG(std::string, data_dir, "", "Directory for the CAS and action cache (default ./kfarm-data)");
 ABSL_FLAG(std::string, storage, "", "Storage backend: disk (default) or memory");
 ABSL_FLAG(std::string, port_file, "", "Write the listening port to this file once serving");
+ABSL_FLAG(bool, insecure, false,
+          "Serve a non-loopback address without TLS or authentication (trusted networks only)");
 
 namespace {
 
@@ -64,6 +66,7 @@ int main(int argc, char** argv) {
   }
   if (auto v = absl::GetFlag(FLAGS_listen); !v.empty()) config.set_listen_address(v);
   if (auto v = absl::GetFlag(FLAGS_data_dir); !v.empty()) config.set_data_dir(v);
+  if (absl::GetFlag(FLAGS_insecure)) config.set_insecure(true);
   if (auto v = absl::GetFlag(FLAGS_storage); !v.empty()) {
     if (v == "memory") {
       config.mutable_storage()->set_backend(kfarm::config::StorageConfig::MEMORY);
@@ -83,7 +86,15 @@ int main(int argc, char** argv) {
 
   auto server = kfarm::SchedulerServer::Start(config);
   if (!server.ok()) return Fail(std::string(server.status().message()));
-  kfarm::LogInfo("kfarm-scheduler serving on 127.0.0.1:", (*server)->port());
+  kfarm::LogInfo("kfarm-scheduler serving clients on port ", (*server)->port(), " (",
+                 config.listen_address().empty() ? "127.0.0.1" : config.listen_address(),
+                 config.tls().cert_file().empty() ? ", plaintext" : ", TLS", ")");
+  if (!config.worker_listener().listen_address().empty()) {
+    kfarm::LogInfo("kfarm-scheduler serving workers on port ", (*server)->worker_port(), " (",
+                   config.worker_listener().listen_address(),
+                   config.worker_listener().tls().cert_file().empty() ? ", plaintext" : ", TLS",
+                   ")");
+  }
   if (std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
     std::string tmp = path + ".tmp";
     std::ofstream(tmp) << (*server)->port() << "\n";

@@ -4,43 +4,22 @@
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/dial.h"
 #include "common/status.h"
 #include "scheduler/action_cache_service.h"
 #include "scheduler/bytestream_service.h"
 #include "scheduler/capabilities_service.h"
 #include "scheduler/cas_service.h"
 #include "scheduler/execution_service.h"
+#include "scheduler/tls_credentials.h"
 #include "scheduler/worker_service.h"
 
 namespace kfarm {
 
-absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
-    config::SchedulerConfig config) {
-  auto s = std::unique_ptr<SchedulerServer>(new SchedulerServer());
-  s->config_ = WithDefaults(std::move(config));
-  const auto& c = s->config_;
-  ASSIGN_OR_RETURN(s->storage_, OpenStorage(c));
+namespace {
 
-  BlobAccess* cas = s->storage_.cas.get();
-  const bool exec = !c.execution().disabled();
-  s->services_.push_back(std::make_unique<CapabilitiesService>(c, exec));
-  s->services_.push_back(std::make_unique<CasService>(
-      cas, CasLimits{c.max_batch_total_size_bytes(), c.storage().max_cas_blob_size_bytes()}));
-  s->services_.push_back(std::make_unique<ByteStreamService>(
-      cas, c.storage().max_cas_blob_size_bytes(), absl::Seconds(c.upload_idle_seconds())));
-  s->services_.push_back(std::make_unique<ActionCacheService>(
-      s->storage_.action_cache.get(), cas, !c.disable_action_cache_updates()));
-  if (exec) {
-    s->queue_ = std::make_unique<BuildQueue>(c.execution(), s->storage_.action_cache.get());
-    s->services_.push_back(std::make_unique<ExecutionService>(
-        s->queue_.get(), s->storage_.action_cache.get(), cas, s->config_.execution()));
-    s->services_.push_back(std::make_unique<OperationsService>(s->queue_.get()));
-    s->services_.push_back(std::make_unique<WorkerService>(s->queue_.get()));
-  }
-
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(c.listen_address(), grpc::InsecureServerCredentials(), &s->port_);
-  // A full batch plus its per-blob framing must fit in one message.
+// A full batch plus its per-blob framing must fit in one message.
+void ConfigureBuilder(grpc::ServerBuilder& builder, const config::SchedulerConfig& c) {
   builder.SetMaxReceiveMessageSize(static_cast<int>(c.max_batch_total_size_bytes() + (4 << 20)));
   builder.SetMaxSendMessageSize(static_cast<int>(c.max_batch_total_size_bytes() + (4 << 20)));
   // Execute, WaitExecution and the worker streams run on the callback API and hold no thread;
@@ -49,21 +28,119 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   // saves a thread start per call.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
+}
+
+bool HasTls(const config::TlsConfig& tls) { return !tls.cert_file().empty(); }
+
+// Anyone who reaches a non-loopback port could read and write everything, or join as a worker.
+absl::Status CheckExposure(const config::SchedulerConfig& c, const Authorizer& auth,
+                           const WorkerGate& gate) {
+  if (c.insecure()) return absl::OkStatus();
+  const std::string hint = " (pass --insecure, or set insecure: true, to serve it anyway)";
+  if (!IsLoopbackAddress(c.listen_address()) && !HasTls(c.tls()) && auth.open()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to serve ", c.listen_address(),
+        " without TLS or authentication: anyone who reaches it could read, write and run "
+        "anything; configure tls and auth",
+        hint));
+  }
+  const std::string& workers = c.worker_listener().listen_address().empty()
+                                   ? c.listen_address()
+                                   : c.worker_listener().listen_address();
+  if (!c.execution().disabled() && !gate.admits_someone()) {
+    return absl::FailedPreconditionError(
+        "no worker could join: with auth configured, workers need worker_listener.token_sha256 "
+        "or a worker_listener with tls.client_ca_file and require_client_cert");
+  }
+  if (!c.execution().disabled() && !IsLoopbackAddress(workers) && gate.open()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to let any host join as a worker on ", workers,
+        ": configure worker_listener.token_sha256, or a worker_listener with tls.client_ca_file "
+        "and require_client_cert",
+        hint));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
+    config::SchedulerConfig config) {
+  auto s = std::unique_ptr<SchedulerServer>(new SchedulerServer());
+  s->config_ = WithDefaults(std::move(config));
+  const auto& c = s->config_;
+  ASSIGN_OR_RETURN(s->auth_, Authorizer::Create(c.auth()));
+  ASSIGN_OR_RETURN(WorkerGate gate, WorkerGate::Create(c.worker_listener(), s->auth_->open()));
+  s->gate_ = std::make_unique<WorkerGate>(std::move(gate));
+  RETURN_IF_ERROR(CheckExposure(c, *s->auth_, *s->gate_));
+  ASSIGN_OR_RETURN(auto client_creds, ServerCredentialsFor(c.tls(), "tls"));
+  const bool separate_workers = !c.worker_listener().listen_address().empty();
+  std::shared_ptr<grpc::ServerCredentials> worker_creds;
+  if (separate_workers) {
+    ASSIGN_OR_RETURN(worker_creds, ServerCredentialsFor(c.worker_listener().tls(),
+                                                        "worker_listener.tls"));
+  }
+  ASSIGN_OR_RETURN(s->storage_, OpenStorage(c));
+
+  const Authorizer* auth = s->auth_.get();
+  BlobAccess* cas = s->storage_.cas.get();
+  const bool exec = !c.execution().disabled();
+  s->services_.push_back(std::make_unique<CapabilitiesService>(c, exec, auth));
+  s->services_.push_back(std::make_unique<CasService>(
+      cas, CasLimits{c.max_batch_total_size_bytes(), c.storage().max_cas_blob_size_bytes()}, auth));
+  s->services_.push_back(std::make_unique<ByteStreamService>(
+      cas, c.storage().max_cas_blob_size_bytes(), absl::Seconds(c.upload_idle_seconds()), auth));
+  s->services_.push_back(std::make_unique<ActionCacheService>(
+      s->storage_.action_cache.get(), cas, !c.disable_action_cache_updates(), auth));
+  std::unique_ptr<grpc::Service> worker_service;
+  if (exec) {
+    s->queue_ = std::make_unique<BuildQueue>(c.execution(), s->storage_.action_cache.get());
+    s->services_.push_back(std::make_unique<ExecutionService>(
+        s->queue_.get(), s->storage_.action_cache.get(), cas, s->config_.execution(), auth));
+    s->services_.push_back(std::make_unique<OperationsService>(s->queue_.get(), auth));
+    // On the client listener, workers connect only when they have no listener of their own.
+    s->services_.push_back(std::make_unique<WorkerService>(
+        s->queue_.get(), separate_workers ? nullptr : s->gate_.get(), auth,
+        c.worker_listener().listen_address()));
+    if (separate_workers) {
+      worker_service = std::make_unique<WorkerService>(s->queue_.get(), s->gate_.get(), auth,
+                                                       c.worker_listener().listen_address());
+    }
+  }
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(c.listen_address(), client_creds, &s->port_);
+  ConfigureBuilder(builder, c);
   for (auto& service : s->services_) builder.RegisterService(service.get());
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen_address()));
+  }
+  if (worker_service) {
+    grpc::ServerBuilder workers;
+    workers.AddListeningPort(c.worker_listener().listen_address(), worker_creds, &s->worker_port_);
+    ConfigureBuilder(workers, c);
+    workers.RegisterService(worker_service.get());
+    s->services_.push_back(std::move(worker_service));
+    s->worker_server_ = workers.BuildAndStart();
+    if (!s->worker_server_ || s->worker_port_ == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on worker_listener.listen_address ",
+                                                 c.worker_listener().listen_address()));
+    }
   }
   return s;
 }
 
 void SchedulerServer::Shutdown() {
   // In-flight calls get a moment to finish; after that they are cancelled, and clients retry.
-  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(1);
+  if (worker_server_) worker_server_->Shutdown(deadline);
+  if (server_) server_->Shutdown(deadline);
 }
 
 SchedulerServer::~SchedulerServer() {
   Shutdown();
+  if (worker_server_) worker_server_->Wait();
   if (server_) server_->Wait();
   services_.clear();
   queue_.reset();

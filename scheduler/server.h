@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "kfarm/config.pb.h"
+#include "scheduler/authorizer.h"
 #include "scheduler/build_queue.h"
 #include "scheduler/storage.h"
 
@@ -16,11 +17,14 @@ namespace kfarm {
 
 class SchedulerServer {
  public:
-  // Opens storage and starts listening; a port of 0 in listen_address picks a free one.
+  // Opens storage and starts listening; a port of 0 in listen_address picks a free one. Refuses
+  // a plaintext, unauthenticated listener on a non-loopback address unless config.insecure().
   static absl::StatusOr<std::unique_ptr<SchedulerServer>> Start(config::SchedulerConfig config);
   ~SchedulerServer();
 
   int port() const { return port_; }
+  // The worker listener's port; port() when workers share the client listener.
+  int worker_port() const { return worker_port_ ? worker_port_ : port_; }
   Storage& storage() { return storage_; }
   BuildQueue* queue() { return queue_.get(); }
   void Wait() { server_->Wait(); }
@@ -33,8 +37,12 @@ class SchedulerServer {
   Storage storage_;
   std::unique_ptr<BuildQueue> queue_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<Authorizer> auth_;
+  std::unique_ptr<WorkerGate> gate_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> worker_server_;
   int port_ = 0;
+  int worker_port_ = 0;
 };
 
 }  // namespace kfarm

@@ -114,15 +114,35 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
   bool done_ ABSL_GUARDED_BY(close_mu_) = false;
 };
 
+
+// A worker that may not join: refused before it reads a message, so it never registers and
+// never sees an action or an input.
+class RefusedStream
+    : public grpc::ServerBidiReactor<worker::WorkerMessage, worker::SchedulerMessage> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 grpc::ServerBidiReactor<worker::WorkerMessage, worker::SchedulerMessage>* WorkerService::Connect(
     grpc::CallbackServerContext* ctx) {
+  if (gate_ == nullptr) {
+    return new RefusedStream(grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        absl::StrCat("workers connect to the worker listener at ", worker_address_,
+                     ", not to the client listener")));
+  }
+  if (absl::Status s = gate_->Check(*ctx); !s.ok()) {
+    return new RefusedStream(ToGrpcStatus(s));
+  }
   return WorkerStream::Start(ctx, queue_);
 }
 
-grpc::Status WorkerService::Drain(grpc::ServerContext*, const worker::DrainRequest* req,
+grpc::Status WorkerService::Drain(grpc::ServerContext* ctx, const worker::DrainRequest* req,
                                   worker::DrainResponse*) {
+  KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::ADMIN));
   return ToGrpcStatus(queue_->Drain(req->worker_id()));
 }
 

@@ -5,6 +5,7 @@
 #define KFARM_SCHEDULER_WORKER_SERVICE_H_
 
 #include "kfarm/worker.grpc.pb.h"
+#include "scheduler/authorizer.h"
 #include "scheduler/build_queue.h"
 
 namespace kfarm {
@@ -12,7 +13,11 @@ namespace kfarm {
 class WorkerService final : public worker::WorkerService::WithCallbackMethod_Connect<
                                 worker::WorkerService::Service> {
  public:
-  explicit WorkerService(BuildQueue* queue) : queue_(queue) {}
+  // `gate` decides who may connect as a worker; null on a listener that serves clients while
+  // workers have a listener of their own (at `worker_address`). Drain takes `admin`.
+  WorkerService(BuildQueue* queue, const WorkerGate* gate, const Authorizer* auth,
+                std::string worker_address)
+      : queue_(queue), gate_(gate), auth_(auth), worker_address_(std::move(worker_address)) {}
 
   grpc::ServerBidiReactor<worker::WorkerMessage, worker::SchedulerMessage>* Connect(
       grpc::CallbackServerContext* ctx) override;
@@ -21,6 +26,9 @@ class WorkerService final : public worker::WorkerService::WithCallbackMethod_Con
 
  private:
   BuildQueue* queue_;
+  const WorkerGate* gate_;
+  const Authorizer* auth_;
+  std::string worker_address_;
 };
 
 }  // namespace kfarm

@@ -26,6 +26,10 @@
 ABSL_FLAG(std::string, config, "", "Worker configuration (text format, kfarm.config.WorkerConfig)");
 ABSL_FLAG(std::string, scheduler, "", "Scheduler address (default grpc://127.0.0.1:8980)");
 ABSL_FLAG(std::string, data_dir, "", "Cache and build directories (default ./kfarm-worker)");
+ABSL_FLAG(std::string, tls_ca_file, "", "PEM roots for a grpcs:// scheduler (default: system roots)");
+ABSL_FLAG(std::string, tls_client_cert, "", "PEM worker certificate, signed by the worker CA");
+ABSL_FLAG(std::string, tls_client_key, "", "PEM key of --tls_client_cert");
+ABSL_FLAG(std::string, token_file, "", "File holding the worker token");
 ABSL_FLAG(std::string, worker_id, "", "Stable worker name (default host:data_dir)");
 ABSL_FLAG(int, slots, 0, "Concurrent actions (default: number of cores)");
 ABSL_FLAG(std::string, sandbox, "", "bubblewrap (default) or none (trusted setups only)");
@@ -76,6 +80,12 @@ int main(int argc, char** argv) {
   }
   if (auto v = absl::GetFlag(FLAGS_scheduler); !v.empty()) c.set_scheduler(v);
   if (auto v = absl::GetFlag(FLAGS_data_dir); !v.empty()) c.set_data_dir(v);
+  if (auto v = absl::GetFlag(FLAGS_tls_ca_file); !v.empty()) c.mutable_credentials()->set_ca_file(v);
+  if (auto v = absl::GetFlag(FLAGS_tls_client_cert); !v.empty()) {
+    c.mutable_credentials()->set_cert_file(v);
+  }
+  if (auto v = absl::GetFlag(FLAGS_tls_client_key); !v.empty()) c.mutable_credentials()->set_key_file(v);
+  if (auto v = absl::GetFlag(FLAGS_token_file); !v.empty()) c.mutable_credentials()->set_token_file(v);
   if (auto v = absl::GetFlag(FLAGS_worker_id); !v.empty()) c.set_worker_id(v);
   if (int v = absl::GetFlag(FLAGS_slots); v > 0) c.set_slots(v);
   if (auto v = absl::GetFlag(FLAGS_sandbox); !v.empty()) {
@@ -125,7 +135,9 @@ int main(int argc, char** argv) {
     kfarm::LogWarning("inputs are copied, not hardlinked: that needs bubblewrap and the right "
                       "to chown cache files to uid ", c.cache_owner_uid());
   }
-  auto channel = kfarm::DialRemote(c.scheduler());
+  auto dialed = kfarm::Dial(c.scheduler(), c.credentials());
+  if (!dialed.ok()) return Fail(std::string(dialed.status().message()));
+  auto channel = *dialed;
   kfarm::CasClient cas(channel, "");
   auto cache = kfarm::FileCache::Open(
       {data + "/cache", c.cache_max_bytes(), protect ? c.cache_owner_uid() : -1}, &cas);
