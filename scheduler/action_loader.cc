@@ -7,6 +7,8 @@
 #include "absl/strings/str_join.h"
 #include "common/grpc_status.h"
 #include "common/merkle.h"
+#include "common/safe_path.h"
+#include "scheduler/command_checks.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -41,8 +43,9 @@ grpc::Status LoadMessage(BlobAccess* cas, const Digest& d, const std::string& wh
 }
 
 // Walks the input tree: every Directory must exist and be canonical, every file must exist.
-grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, Missing* missing,
-                            Digest* largest, std::vector<reapi::Directory>* directories) {
+grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, bool allow_absolute_symlinks,
+                            Missing* missing, Digest* largest,
+                            std::vector<reapi::Directory>* directories) {
   std::deque<std::pair<Digest, std::string>> queue{{root, ""}};
   absl::flat_hash_set<Digest> seen{root};
   std::vector<Digest> files;
@@ -58,6 +61,11 @@ grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, Missing* missin
     if (!found) continue;
     if (absl::Status v = ValidateDirectory(dir, d); !v.ok()) {
       return Invalid(absl::StrCat(what, ": ", v.message()));
+    }
+    for (const auto& l : dir.symlinks()) {
+      absl::Status t = CheckSymlinkTarget(path + l.name(), l.target(), allow_absolute_symlinks,
+                                          absl::StrCat("input symlink \"", path, l.name(), "\" target"));
+      if (!t.ok()) return Invalid(std::string(t.message()));
     }
     for (const auto& f : dir.files()) {
       auto fd = Digest::FromProto(f.digest());
@@ -114,28 +122,28 @@ grpc::Status ActionLoader::Load(const reapi::ExecuteRequest& req, const Digest& 
     if (!s.ok()) return s;
     auto root = Digest::FromProto(out->action.input_root_digest());
     if (!root.ok()) return Invalid(absl::StrCat("Action.input_root_digest: ", root.status().message()));
-    s = CheckInputTree(cas_, *root, &missing, &out->largest_input, &out->input_directories);
+    s = CheckInputTree(cas_, *root, allow_absolute_symlinks_, &missing, &out->largest_input, &out->input_directories);
     if (!s.ok()) return s;
   }
   if (!missing.empty()) return MissingBlobsStatus(missing);
-  if (out->command.arguments_size() == 0) {
-    return Invalid(absl::StrCat("Command of action ", action_digest.ToString(), " has no arguments"));
+  absl::Status checked = CheckCommand(out->command);
+  if (checked.ok()) checked = CheckPlatform(out->action.platform(), "Action.platform");
+  if (!checked.ok()) {
+    return Invalid(absl::StrCat("action ", action_digest.ToString(), ": ", checked.message()));
   }
-
-  absl::Duration timeout = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(out->action.timeout()));
-  const absl::Duration max = absl::Seconds(config_.max_timeout_seconds());
-  if (timeout > max) {
-    return Invalid(absl::StrCat("Action.timeout ", absl::FormatDuration(timeout),
-                                " exceeds this server's maximum of ", absl::FormatDuration(max)));
+  auto timeout = CheckTimeout(out->action.timeout(), absl::Seconds(config_.max_timeout_seconds()),
+                              "Action.timeout");
+  if (!timeout.ok()) {
+    return Invalid(absl::StrCat("action ", action_digest.ToString(), ": ", timeout.status().message()));
   }
-  if (timeout <= absl::ZeroDuration()) timeout = absl::Seconds(config_.default_timeout_seconds());
+  if (*timeout <= absl::ZeroDuration()) *timeout = absl::Seconds(config_.default_timeout_seconds());
 
   out->instance_name = req.instance_name();
   out->action_digest = action_digest;
   out->platform = out->action.platform().properties_size() > 0 ? out->action.platform()
                                                                : out->command.platform();
   out->priority = req.execution_policy().priority();
-  out->timeout = timeout;
+  out->timeout = *timeout;
   out->skip_cache_lookup = req.skip_cache_lookup();
   out->shape = absl::StrJoin(out->command.arguments(), std::string(1, '\0'));
   for (const auto& p : out->command.output_paths()) absl::StrAppend(&out->shape, "\n", p);

@@ -15,7 +15,9 @@ namespace kfarm {
 
 class ActionLoader {
  public:
-  ActionLoader(BlobAccess* cas, const config::ExecutionConfig& config) : cas_(cas), config_(config) {}
+  ActionLoader(BlobAccess* cas, const config::ExecutionConfig& config,
+               bool allow_absolute_symlinks)
+      : cas_(cas), config_(config), allow_absolute_symlinks_(allow_absolute_symlinks) {}
 
   // grpc::Status because a FAILED_PRECONDITION carries binary details.
   grpc::Status Load(const reapi::ExecuteRequest& req, const Digest& action_digest,
@@ -24,6 +26,7 @@ class ActionLoader {
  private:
   BlobAccess* cas_;
   const config::ExecutionConfig& config_;
+  bool allow_absolute_symlinks_;
 };
 
 // A FAILED_PRECONDITION listing `missing` as PreconditionFailure violations.

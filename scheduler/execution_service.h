@@ -18,8 +18,9 @@ namespace kfarm {
 class ExecutionService final : public reapi::Execution::CallbackService {
  public:
   ExecutionService(BuildQueue* queue, ActionCache* cache, BlobAccess* cas,
-                   const config::ExecutionConfig& config, const Authorizer* auth)
-      : queue_(queue), cache_(cache), loader_(cas, config), auth_(auth) {}
+                   const config::ExecutionConfig& config, bool allow_absolute_symlinks,
+                   const Authorizer* auth)
+      : queue_(queue), cache_(cache), loader_(cas, config, allow_absolute_symlinks), auth_(auth) {}
 
   grpc::ServerWriteReactor<google::longrunning::Operation>* Execute(
       grpc::CallbackServerContext* ctx, const reapi::ExecuteRequest* req) override;

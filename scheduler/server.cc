@@ -96,7 +96,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   if (exec) {
     s->queue_ = std::make_unique<BuildQueue>(c.execution(), s->storage_.action_cache.get());
     s->services_.push_back(std::make_unique<ExecutionService>(
-        s->queue_.get(), s->storage_.action_cache.get(), cas, s->config_.execution(), auth));
+        s->queue_.get(), s->storage_.action_cache.get(), cas, s->config_.execution(),
+        c.allow_absolute_symlinks(), auth));
     s->services_.push_back(std::make_unique<OperationsService>(s->queue_.get(), auth));
     // On the client listener, workers connect only when they have no listener of their own.
     s->services_.push_back(std::make_unique<WorkerService>(

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/merkle.h"
+#include "common/safe_path.h"
 #include "common/status.h"
 
 namespace kfarm {
@@ -95,6 +96,13 @@ absl::Status CollectOutputs(CasClient& cas, const reapi::Command& command,
       for (const auto& [d, file] : m.files) uploads.push_back({d, file, nullptr});
     } else if (S_ISLNK(st.st_mode)) {
       ASSIGN_OR_RETURN(std::string target, ReadLink(path, static_cast<size_t>(st.st_size)));
+      // REAPI: with absolute symlinks DISALLOWED (what Capabilities advertise), an action that
+      // makes one fails with FAILED_PRECONDITION; one that climbs out of the input root too.
+      if (absl::Status t = CheckSymlinkTarget(rel, target, false,
+                                              absl::StrCat("output symlink \"", rel, "\" target"));
+          !t.ok()) {
+        return absl::FailedPreconditionError(t.message());
+      }
       auto* s = result->add_output_symlinks();
       s->set_path(rel);
       s->set_target(target);
