@@ -51,7 +51,11 @@ class Digest {
 
   template <typename H>
   friend H AbslHashValue(H h, const Digest& d) {
-    return H::combine(std::move(h), absl::string_view(reinterpret_cast<const char*>(d.hash_.data()), 8), d.size_);
+    // The whole hash: clients choose the digests they ask about (FindMissing, BatchRead), and
+    // 8 chosen bytes would let them pile every key into one bucket.
+    return H::combine(std::move(h),
+                      absl::string_view(reinterpret_cast<const char*>(d.hash_.data()), d.hash_.size()),
+                      d.size_);
   }
 
  private:

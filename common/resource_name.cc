@@ -17,7 +17,7 @@ bool IsReserved(absl::string_view s) {
 }
 
 absl::Status Malformed(absl::string_view name, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("resource name \"", name, "\": ", why));
+  return absl::InvalidArgumentError(absl::StrCat("resource name ", Quoted(name), ": ", why));
 }
 
 absl::StatusOr<reapi::Compressor::Value> ParseCompressor(absl::string_view name,
@@ -26,7 +26,7 @@ absl::StatusOr<reapi::Compressor::Value> ParseCompressor(absl::string_view name,
   if (s == "deflate") return reapi::Compressor::DEFLATE;
   if (s == "brotli") return reapi::Compressor::BROTLI;
   if (s == "identity") return reapi::Compressor::IDENTITY;
-  return Malformed(name, absl::StrCat("unknown compressor \"", s, "\""));
+  return Malformed(name, absl::StrCat("unknown compressor ", Quoted(s)));
 }
 
 // Parses "blobs/{hash}/{size}" or "compressed-blobs/{c}/{hash}/{size}" starting at segs[i];
@@ -41,13 +41,13 @@ absl::StatusOr<size_t> ParseBlobPart(absl::string_view name, const std::vector<a
       return Malformed(name, "\"identity\" is not a compressor for compressed-blobs; use blobs/");
     }
   } else if (segs[i] != "blobs") {
-    return Malformed(name, absl::StrCat("expected \"blobs\" or \"compressed-blobs\", found \"",
-                                        segs[i], "\""));
+    return Malformed(name, absl::StrCat("expected \"blobs\" or \"compressed-blobs\", found ",
+                                        Quoted(segs[i])));
   }
   if (i + 2 >= segs.size()) return Malformed(name, "missing {hash}/{size} after \"blobs\"");
   int64_t size = 0;
   if (!Digest::ParseSize(segs[i + 2], &size)) {
-    return Malformed(name, absl::StrCat("size \"", segs[i + 2], "\" is not a decimal number"));
+    return Malformed(name, absl::StrCat("size ", Quoted(segs[i + 2]), " is not a decimal number"));
   }
   auto digest = Digest::FromHexAndSize(segs[i + 1], size);
   if (!digest.ok()) return Malformed(name, digest.status().message());
@@ -81,7 +81,7 @@ absl::StatusOr<ResourceName> ParseReadResourceName(absl::string_view name) {
   if (segs[i] == "uploads") return Malformed(name, "an upload name cannot be read");
   ASSIGN_OR_RETURN(size_t end, ParseBlobPart(name, segs, i, &out));
   if (end != segs.size()) {
-    return Malformed(name, absl::StrCat("unexpected trailing \"", segs[end], "\""));
+    return Malformed(name, absl::StrCat("unexpected trailing ", Quoted(segs[end])));
   }
   return out;
 }
@@ -91,8 +91,8 @@ absl::StatusOr<ResourceName> ParseWriteResourceName(absl::string_view name) {
   ResourceName out;
   ASSIGN_OR_RETURN(size_t i, SplitInstance(name, segs, &out));
   if (segs[i] != "uploads") {
-    return Malformed(name, absl::StrCat("write names need \"uploads/{uuid}/\", found \"",
-                                        segs[i], "\""));
+    return Malformed(name, absl::StrCat("write names need \"uploads/{uuid}/\", found ",
+                                        Quoted(segs[i])));
   }
   if (i + 1 >= segs.size() || segs[i + 1].empty()) {
     return Malformed(name, "missing upload id after \"uploads\"");
@@ -125,11 +125,11 @@ absl::Status ValidateInstanceName(absl::string_view instance) {
   for (absl::string_view s : absl::StrSplit(instance, '/')) {
     if (s.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("instance name \"", instance, "\" has an empty segment"));
+          absl::StrCat("instance name ", Quoted(instance), " has an empty segment"));
     }
     if (IsReserved(s)) {
-      return absl::InvalidArgumentError(absl::StrCat("instance name \"", instance,
-                                                     "\" contains the reserved segment \"", s, "\""));
+      return absl::InvalidArgumentError(absl::StrCat("instance name ", Quoted(instance),
+                                                     " contains the reserved segment ", Quoted(s)));
     }
   }
   return absl::OkStatus();

@@ -108,3 +108,21 @@ TEST(ResourceNameTest, InstanceNamesRejectReservedSegments) {
 
 }  // namespace
 }  // namespace kfarm
+
+namespace kfarm {
+namespace {
+
+// Errors travel in gRPC trailers: a 1 MiB name echoed whole would arrive as RESOURCE_EXHAUSTED.
+TEST(ResourceNameTest, HugeNamesAreShownCutShort) {
+  std::string huge = "inst/" + std::string(1 << 20, 'x') + "/blobs/abc/1";
+  auto r = ParseReadResourceName(huge);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(r.status().message().size(), 1000u) << r.status().message().substr(0, 300);
+  EXPECT_NE(r.status().message().find(absl::StrCat(huge.size(), " bytes")), std::string::npos);
+  absl::Status s = ValidateInstanceName(std::string(1 << 20, 'y') + "//x");
+  EXPECT_LT(s.message().size(), 1000u);
+}
+
+}  // namespace
+}  // namespace kfarm

@@ -5,33 +5,28 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
 namespace kfarm {
 namespace {
 
-// Shown in errors: at most 200 bytes of a value that may be huge.
-std::string Shown(absl::string_view s) {
-  if (s.size() <= 200) return absl::StrCat("\"", s, "\"");
-  return absl::StrCat("\"", s.substr(0, 200), "...\" (", s.size(), " bytes)");
-}
-
 }  // namespace
 
 absl::Status CheckRelativePath(absl::string_view path, absl::string_view field) {
   if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is empty"));
   if (path.front() == '/') {
-    return absl::InvalidArgumentError(absl::StrCat(field, " ", Shown(path), " is absolute"));
+    return absl::InvalidArgumentError(absl::StrCat(field, " ", Quoted(path), " is absolute"));
   }
   for (absl::string_view seg : absl::StrSplit(path, '/')) {
     if (seg.empty() || seg == "." || seg == "..") {
       return absl::InvalidArgumentError(
-          absl::StrCat(field, " ", Shown(path), " has a ",
+          absl::StrCat(field, " ", Quoted(path), " has a ",
                        seg.empty() ? "empty" : absl::StrCat("\"", seg, "\""), " segment"));
     }
     if (seg.find('\0') != absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(field, " ", Shown(path), " holds a NUL byte"));
+      return absl::InvalidArgumentError(absl::StrCat(field, " ", Quoted(path), " holds a NUL byte"));
     }
   }
   return absl::OkStatus();
@@ -46,7 +41,7 @@ absl::Status CheckSymlinkTarget(absl::string_view link_path, absl::string_view t
   if (target.front() == '/') {
     if (allow_absolute) return absl::OkStatus();
     return absl::InvalidArgumentError(absl::StrCat(
-        field, " ", Shown(target), " is absolute, and absolute symlinks are not allowed"));
+        field, " ", Quoted(target), " is absolute, and absolute symlinks are not allowed"));
   }
   // Depth of the directory holding the link, then walk the target from there.
   std::vector<absl::string_view> dir = absl::StrSplit(link_path, '/', absl::SkipEmpty());
@@ -56,8 +51,8 @@ absl::Status CheckSymlinkTarget(absl::string_view link_path, absl::string_view t
     if (seg == ".") continue;
     depth += seg == ".." ? -1 : 1;
     if (depth < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(field, " ", Shown(target), " of ",
-                                                     Shown(link_path),
+      return absl::InvalidArgumentError(absl::StrCat(field, " ", Quoted(target), " of ",
+                                                     Quoted(link_path),
                                                      " points outside the directory it is in"));
     }
   }
@@ -78,7 +73,7 @@ absl::StatusOr<std::string> PathUnder(const std::string& root, absl::string_view
       return path;
     }
     if (S_ISLNK(st.st_mode)) {
-      return absl::InvalidArgumentError(absl::StrCat(field, " ", Shown(rel), " goes through ",
+      return absl::InvalidArgumentError(absl::StrCat(field, " ", Quoted(rel), " goes through ",
                                                      path, ", a symlink: refusing to follow it"));
     }
   }

@@ -47,6 +47,15 @@ inline absl::Status ErrnoError(absl::string_view what, absl::string_view path, i
   }
 }
 
+// A client-supplied value for an error message: quoted, and cut to 200 bytes with its length
+// when longer. Errors travel in gRPC trailers, where a whole 1 MiB value would turn the client's
+// INVALID_ARGUMENT into RESOURCE_EXHAUSTED.
+inline std::string Quoted(absl::string_view s) {
+  constexpr size_t kShown = 200;
+  if (s.size() <= kShown) return absl::StrCat("\"", s, "\"");
+  return absl::StrCat("\"", s.substr(0, kShown), "...\" (", s.size(), " bytes)");
+}
+
 // Prefixes a status message with context while keeping its code.
 inline absl::Status Annotate(const absl::Status& s, absl::string_view context) {
   if (s.ok()) return s;

@@ -211,8 +211,8 @@ grpc::Status ByteStreamService::RawWrite(grpc::ServerContext* ctx, RawWriteStrea
     if (!req.resource_name.empty() && req.resource_name != name) {
       uploads_.Release(name, false);
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("resource_name changed mid-stream from \"", name,
-                                       "\" to \"", req.resource_name, "\""));
+                          absl::StrCat("resource_name changed mid-stream from ", Quoted(name),
+                                       " to ", Quoted(req.resource_name)));
     }
     if (req.write_offset != up.committed) {
       uploads_.Release(name, true);  // Nothing was written: the upload stays resumable.
@@ -230,9 +230,9 @@ grpc::Status ByteStreamService::RawWrite(grpc::ServerContext* ctx, RawWriteStrea
     auto next = NextRequest(stream, &buffer, &req);
     if (!next.ok() || !*next) {
       uploads_.Release(name, true);  // Resumable from up.committed.
-      if (!next.ok()) return ToGrpcStatus(Annotate(next.status(), absl::StrCat("\"", name, "\"")));
+      if (!next.ok()) return ToGrpcStatus(Annotate(next.status(), Quoted(name)));
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("write stream for \"", name, "\" ended without finish_write after ",
+                          absl::StrCat("write stream for ", Quoted(name), " ended without finish_write after ",
                                        up.committed, " bytes; resume with QueryWriteStatus"));
     }
   }
@@ -241,7 +241,7 @@ grpc::Status ByteStreamService::RawWrite(grpc::ServerContext* ctx, RawWriteStrea
   auto extra = NextRequest(stream, &buffer, &req);
   if (!extra.ok() || *extra) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("\"", name, "\": a request followed finish_write"));
+                        absl::StrCat(Quoted(name), ": a request followed finish_write"));
   }
   resp->set_committed_size(Compressed(*r) ? committed : full_size);
   return grpc::Status::OK;
@@ -266,7 +266,7 @@ grpc::Status ByteStreamService::QueryWriteStatus(
     return grpc::Status::OK;
   }
   return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                      absl::StrCat("no upload \"", req->resource_name(), "\" is in progress"));
+                      absl::StrCat("no upload ", Quoted(req->resource_name()), " is in progress"));
 }
 
 }  // namespace kfarm

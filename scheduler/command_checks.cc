@@ -1,17 +1,13 @@
 #include "scheduler/command_checks.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 #include "common/safe_path.h"
 
 namespace kfarm {
 namespace {
 
 namespace reapi = build::bazel::remote::execution::v2;
-
-std::string Shown(absl::string_view s) {
-  if (s.size() <= 200) return absl::StrCat("\"", s, "\"");
-  return absl::StrCat("\"", s.substr(0, 200), "...\" (", s.size(), " bytes)");
-}
 
 // Sorted by code point and unique, as REAPI requires of each list of paths.
 absl::Status CheckPaths(const google::protobuf::RepeatedPtrField<std::string>& paths,
@@ -21,7 +17,7 @@ absl::Status CheckPaths(const google::protobuf::RepeatedPtrField<std::string>& p
     if (absl::Status s = CheckRelativePath(paths[i], name); !s.ok()) return s;
     if (i > 0 && paths[i - 1] >= paths[i]) {
       return absl::InvalidArgumentError(absl::StrCat(
-          name, " ", Shown(paths[i]), paths[i - 1] == paths[i] ? " is listed twice" : " is out of order",
+          name, " ", Quoted(paths[i]), paths[i - 1] == paths[i] ? " is listed twice" : " is out of order",
           ": output paths must be sorted and unique"));
     }
   }
@@ -52,7 +48,7 @@ absl::Status CheckPlatform(const reapi::Platform& p, absl::string_view field) {
     const auto& b = p.properties(i);
     if (std::tie(a.name(), a.value()) >= std::tie(b.name(), b.value())) {
       return absl::InvalidArgumentError(absl::StrCat(
-          field, ".properties[", i, "] ", Shown(b.name()), "=", Shown(b.value()),
+          field, ".properties[", i, "] ", Quoted(b.name()), "=", Quoted(b.value()),
           a.name() == b.name() && a.value() == b.value() ? " is listed twice" : " is out of order",
           ": properties must be sorted by name, then value"));
     }
@@ -70,12 +66,12 @@ absl::Status CheckCommand(const reapi::Command& c) {
     std::string field = absl::StrCat("Command.environment_variables[", i, "]");
     if (v.name().empty() || v.name().find('=') != std::string::npos ||
         v.name().find('\0') != std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ".name ", Shown(v.name()),
+      return absl::InvalidArgumentError(absl::StrCat(field, ".name ", Quoted(v.name()),
                                                      " is not a variable name"));
     }
     if (i > 0 && c.environment_variables(i - 1).name() >= v.name()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          field, ".name ", Shown(v.name()),
+          field, ".name ", Quoted(v.name()),
           c.environment_variables(i - 1).name() == v.name() ? " is set twice" : " is out of order",
           ": environment variables must be sorted by name and unique"));
     }

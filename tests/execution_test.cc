@@ -346,5 +346,27 @@ TEST_F(ExecutionTest, OutputsAreNeverReadThroughSymlinksOutOfTheSandbox) {
   EXPECT_EQ(p->result().output_files_size(), 0);
 }
 
+// Capabilities advertise absolute symlinks as DISALLOWED: an action that makes one as an output
+// fails with FAILED_PRECONDITION (REAPI's rule), as does one that climbs out of the input root.
+TEST_F(ExecutionTest, OutputSymlinksOutOfTheInputRootFailTheAction) {
+  StartFarm(1, 1);
+  for (const std::string target : {"/etc/passwd", "../../outside"}) {
+    ActionSpec link = Shell("ln -s " + target + " link", {"link"});
+    link.do_not_cache = true;
+    auto r = Run(link);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status().code(), grpc::StatusCode::FAILED_PRECONDITION) << target;
+    EXPECT_THAT(r->status().message(), HasSubstr("output symlink \"link\" target"));
+    EXPECT_EQ(r->result().output_symlinks_size(), 0);
+  }
+  ActionSpec inside = Shell("mkdir -p d && ln -s d/../d link", {"link"});
+  inside.do_not_cache = true;
+  auto ok = Run(inside);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->status().code(), grpc::StatusCode::OK) << ok->status().message();
+  ASSERT_EQ(ok->result().output_symlinks_size(), 1);
+  EXPECT_EQ(ok->result().output_symlinks(0).target(), "d/../d");
+}
+
 }  // namespace
 }  // namespace kfarm

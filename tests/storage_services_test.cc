@@ -216,6 +216,18 @@ TEST_F(StorageServicesTest, OverLimitBatchesFailAsAWhole) {
   grpc::ClientContext ctx;
   s = cas_->BatchReadBlobs(&ctx, req, &rresp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Claimed sizes near 2^63 must not wrap the sum around to something small.
+  reapi::BatchReadBlobsRequest huge;
+  for (int i = 0; i < 3; ++i) {
+    auto* d = huge.add_digests();
+    d->set_hash(std::string(64, static_cast<char>('a' + i)));
+    d->set_size_bytes(INT64_MAX / 2);
+  }
+  grpc::ClientContext ctx2;
+  s = cas_->BatchReadBlobs(&ctx2, huge, &rresp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("max_batch_total_size_bytes"));
 }
 
 TEST_F(StorageServicesTest, BatchReadReportsPerBlobStatus) {
