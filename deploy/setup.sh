@@ -9,7 +9,7 @@ packages=(
   libssl-dev libelf-dev libzstd-dev zstd libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   bazel-bootstrap bazel-bootstrap-source
-  openssl python3 python3-grpcio python3-protobuf bubblewrap bc
+  openssl python3 python3-grpcio python3-protobuf bubblewrap util-linux bc
   # The kernel fixtures and `kfarm modfinal`: kbuild's build dependencies, pahole (dwarves).
   bison flex dwarves cpio kmod xz-utils rsync
 )

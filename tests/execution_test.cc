@@ -368,5 +368,20 @@ TEST_F(ExecutionTest, OutputSymlinksOutOfTheInputRootFailTheAction) {
   EXPECT_EQ(ok->result().output_symlinks(0).target(), "d/../d");
 }
 
+// A root worker runs actions as an unprivileged host user (nobody by default): the action's uid
+// 1000 is not host root, so root-only files in the read-only system paths stay unreadable, and
+// the action can still write its outputs.
+TEST_F(ExecutionTest, ActionsNeverRunAsHostRoot) {
+  StartFarm(1, 1);
+  ActionSpec peek = Shell("cat /etc/shadow >/dev/null 2>&1 && echo read || echo denied; "
+                          "echo out > out/file", {"out/file"});
+  peek.do_not_cache = true;
+  auto r = Run(peek);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->status().code(), grpc::StatusCode::OK) << r->status().message();
+  EXPECT_EQ(Blob(r->result().stdout_digest()), "denied\n");
+  ASSERT_EQ(r->result().output_files_size(), 1);
+}
+
 }  // namespace
 }  // namespace kfarm

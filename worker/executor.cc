@@ -88,6 +88,15 @@ absl::StatusOr<Executor::Slot> Executor::AcquireSlot() {
     *fd = UniqueFd(::open((slot.dir + f).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (fd->get() < 0) return ErrnoError("create", slot.dir + f);
   }
+  // The action's host user owns what it may write: the input root, /tmp, stdout and stderr.
+  if (options_.sandbox.action_uid >= 0) {
+    for (const char* p : {"/root", "/tmp", "/io/stdout", "/io/stderr"}) {
+      if (::chown((slot.dir + p).c_str(), options_.sandbox.action_uid,
+                  options_.sandbox.action_gid) != 0) {
+        return ErrnoError("chown to the action user", slot.dir + p);
+      }
+    }
+  }
   return slot;
 }
 
@@ -133,6 +142,9 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
     }
   }
   if (first_error.ok()) note(CreateOutputParents(a.command(), working_dir));
+  if (first_error.ok() && options_.sandbox.action_uid >= 0) {
+    note(GiveDirectoriesTo(root, options_.sandbox.action_uid, options_.sandbox.action_gid));
+  }
   Stamp(md->mutable_input_fetch_completed_timestamp());
 
   RunResult run;

@@ -112,6 +112,19 @@ absl::Status InputStager::Stage(const Digest& root, const std::string& dir,
   return absl::OkStatus();
 }
 
+absl::Status GiveDirectoriesTo(const std::string& root, int uid, int gid) {
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
+    if (::lchown(it->path().c_str(), uid, gid) != 0) {
+      return ErrnoError("chown to the action user", it->path().string());
+    }
+  }
+  if (ec) return ErrnoError("walk", root, ec.value());
+  return absl::OkStatus();
+}
+
 absl::Status CreateOutputParents(const reapi::Command& command, const std::string& working_dir) {
   std::vector<std::string> outputs(command.output_paths().begin(), command.output_paths().end());
   if (command.output_paths_size() == 0) {

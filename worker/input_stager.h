@@ -30,6 +30,11 @@ class InputStager {
   bool link_;
 };
 
+// Hands every directory below `root` (not `root` itself, nor files or symlinks) to uid:gid, so
+// an action running as that host user can create its outputs there. Input files stay as staged:
+// read-only to the action.
+absl::Status GiveDirectoriesTo(const std::string& root, int uid, int gid);
+
 // Creates the parent directories of every declared output under the working directory.
 absl::Status CreateOutputParents(const reapi::Command& command, const std::string& working_dir);
 

@@ -8,8 +8,10 @@
 
 #include <string>
 #include <utility>
+#include <optional>
 #include <vector>
 
+#include "worker/sandbox_paths.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
@@ -39,6 +41,12 @@ struct RunResult {
 struct SandboxOptions {
   bool bubblewrap = true;
   std::vector<std::string> readonly_paths;  // Host paths visible read-only in the sandbox.
+  // Host uid/gid bubblewrap runs as (it then maps the action's uid 1000 to it); -1: the
+  // worker's own. A root worker sets them: an action must never be host root.
+  int action_uid = -1;
+  int action_gid = -1;
+  // Set with action_uid: the build root and kfarm-sandbox-init as bubblewrap reaches them.
+  std::optional<SandboxPaths> paths;
 };
 
 // Wakes a running process's wait so it is killed; safe from any thread.

@@ -88,8 +88,13 @@ std::string PersistentSandbox::StartupLog() const {
 }
 
 absl::Status PersistentSandbox::Start() {
-  const std::string init = SandboxInitPath();
-  if (::access(init.c_str(), X_OK) != 0) return ErrnoError("find the sandbox's first process", init);
+  const std::string real_init = SandboxInitPath();
+  if (::access(real_init.c_str(), X_OK) != 0) {
+    return ErrnoError("find the sandbox's first process", real_init);
+  }
+  // The paths bubblewrap (running as the action user) can reach; see sandbox_paths.h.
+  const std::string init = options_.paths ? options_.paths->init : real_init;
+  const std::string here = options_.paths ? options_.paths->ForSandbox(dir_) : dir_;
   int req[2], resp[2];
   if (::pipe2(req, O_CLOEXEC) != 0) return ErrnoError("pipe", dir_);
   if (::pipe2(resp, O_CLOEXEC) != 0) {
@@ -97,18 +102,25 @@ absl::Status PersistentSandbox::Start() {
     ::close(req[1]);
     return ErrnoError("pipe", dir_);
   }
-  std::vector<std::string> a = {"/usr/bin/bwrap", "--unshare-user", "--uid", "1000", "--gid", "1000",
-                                "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-                                "--die-with-parent", "--new-session", "--as-pid-1"};
+  std::vector<std::string> a;
+  if (options_.action_uid >= 0) {
+    // util-linux's setpriv drops to the action user (all groups and capabilities gone) and
+    // execs bubblewrap, whose user namespace then maps the action's uid 1000 to that user.
+    a = {"/usr/bin/setpriv", absl::StrCat("--reuid=", options_.action_uid),
+         absl::StrCat("--regid=", options_.action_gid), "--clear-groups", "--"};
+  }
+  a.insert(a.end(), {"/usr/bin/bwrap", "--unshare-user", "--uid", "1000", "--gid", "1000",
+                     "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                     "--die-with-parent", "--new-session", "--as-pid-1"});
   for (const std::string& p : options_.readonly_paths) {
     if (::access(p.c_str(), F_OK) == 0) a.insert(a.end(), {"--ro-bind", p, p});
   }
   // The input root at a fixed path, the slot's tmp/ as /tmp, and stdout/stderr as two files
   // bound into a read-only directory: each can be written but not replaced (the worker reads
   // them outside the sandbox). Nothing else of the slot directory is visible.
-  const std::string io = dir_ + "/io";
+  const std::string io = here + "/io";
   a.insert(a.end(), {"--ro-bind", init, kInsideInit, "--proc", "/proc", "--dev", "/dev",
-                     "--bind", dir_ + "/root", kInsideRoot, "--bind", dir_ + "/tmp", "/tmp",
+                     "--bind", here + "/root", kInsideRoot, "--bind", here + "/tmp", "/tmp",
                      "--ro-bind", io, kInsideIo,
                      "--bind", io + "/stdout", std::string(kInsideIo) + "/stdout",
                      "--bind", io + "/stderr", std::string(kInsideIo) + "/stderr",

@@ -21,6 +21,7 @@
 #include "common/tool_versions.h"
 #include "kfarm/config.pb.h"
 #include "worker/sandbox.h"
+#include "worker/sandbox_paths.h"
 #include "worker/worker_loop.h"
 
 ABSL_FLAG(std::string, config, "", "Worker configuration (text format, kfarm.config.WorkerConfig)");
@@ -110,6 +111,7 @@ int main(int argc, char** argv) {
     for (const char* p : {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"}) c.add_readonly_paths(p);
   }
   if (c.cache_owner_uid() <= 0) c.set_cache_owner_uid(65533);
+  if (c.action_uid() <= 0) c.set_action_uid(65534);
   std::error_code ec;
   std::string data = std::filesystem::absolute(c.data_dir()).lexically_normal().string();
   if (c.worker_id().empty()) {
@@ -135,6 +137,22 @@ int main(int argc, char** argv) {
     kfarm::LogWarning("inputs are copied, not hardlinked: that needs bubblewrap and the right "
                       "to chown cache files to uid ", c.cache_owner_uid());
   }
+  // Root's user namespace would map the action's uid to host root: actions run as another
+  // user. Set up before the first thread starts (gRPC's, at the dial).
+  std::optional<kfarm::SandboxPaths> sandbox_paths;
+  if (bubblewrap && geteuid() == 0) {
+    if (c.action_uid() == c.cache_owner_uid()) {
+      return Fail(absl::StrCat("action_uid and cache_owner_uid are both ", c.action_uid(),
+                               ": actions could change cached files through their hardlinks"));
+    }
+    if (access("/usr/bin/setpriv", X_OK) != 0) {
+      return Fail("a root worker runs actions as uid " + std::to_string(c.action_uid()) +
+                  " through /usr/bin/setpriv (Debian package util-linux), which is missing");
+    }
+    auto paths = kfarm::ExposeToActionUser(data + "/build", kfarm::SandboxInitPath());
+    if (!paths.ok()) return Fail(std::string(paths.status().message()));
+    sandbox_paths = *paths;
+  }
   auto dialed = kfarm::Dial(c.scheduler(), c.credentials());
   if (!dialed.ok()) return Fail(std::string(dialed.status().message()));
   auto channel = *dialed;
@@ -148,6 +166,10 @@ int main(int argc, char** argv) {
   eo.worker_name = c.worker_id();
   eo.sandbox.bubblewrap = bubblewrap;
   eo.sandbox.readonly_paths.assign(c.readonly_paths().begin(), c.readonly_paths().end());
+  if (sandbox_paths) {
+    eo.sandbox.action_uid = eo.sandbox.action_gid = c.action_uid();
+    eo.sandbox.paths = *sandbox_paths;
+  }
   eo.link_inputs = protect;
   kfarm::Executor executor(&cas, cache->get(), eo);
 
@@ -187,7 +209,9 @@ int main(int argc, char** argv) {
     loop.Stop();
   });
   kfarm::LogInfo("kfarm-worker ", c.worker_id(), ": ", c.slots(), " slots, sandbox ",
-                 bubblewrap ? "bubblewrap" : "none", ", scheduler ", c.scheduler());
+                 bubblewrap ? "bubblewrap" : "none",
+                 eo.sandbox.action_uid >= 0 ? absl::StrCat(" (actions as host uid ", eo.sandbox.action_uid, ")") : "",
+                 ", scheduler ", c.scheduler());
   loop.Run(&stop);
   waiter.join();
   return 0;
