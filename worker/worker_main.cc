@@ -140,7 +140,14 @@ int main(int argc, char** argv) {
   // Root's user namespace would map the action's uid to host root: actions run as another
   // user. Set up before the first thread starts (gRPC's, at the dial).
   std::optional<kfarm::SandboxPaths> sandbox_paths;
-  if (bubblewrap && geteuid() == 0) {
+  // Root that cannot give a file to the action uid is root of a user namespace without it (a
+  // container, Bazel's test sandbox): not host root, and setpriv could not switch to it either.
+  const bool switch_user = bubblewrap && CanChown(data + "/build", c.action_uid());
+  if (bubblewrap && geteuid() == 0 && !switch_user) {
+    kfarm::LogWarning("actions run as this worker's uid 0: uid ", c.action_uid(),
+                      " is not mapped in this user namespace, so this root is not host root");
+  }
+  if (switch_user) {
     if (c.action_uid() == c.cache_owner_uid()) {
       return Fail(absl::StrCat("action_uid and cache_owner_uid are both ", c.action_uid(),
                                ": actions could change cached files through their hardlinks"));
