@@ -55,6 +55,17 @@ bool CanChown(const std::string& dir, int uid) {
   return ok;
 }
 
+// Whether uid 0 here is uid 0 of the parent user namespace (the whole chain cannot be seen;
+// one level is what a container or a test sandbox adds).
+bool RootIsHostRoot() {
+  std::ifstream map("/proc/self/uid_map");
+  long inside = -1, outside = -1, count = 0;
+  while (map >> inside >> outside >> count) {
+    if (inside <= 0 && 0 < inside + count) return outside - inside == 0;
+  }
+  return true;
+}
+
 int Fail(const std::string& m) {
   std::cerr << "kfarm-worker: " << m << "\n";
   return 1;
@@ -144,8 +155,14 @@ int main(int argc, char** argv) {
   // container, Bazel's test sandbox): not host root, and setpriv could not switch to it either.
   const bool switch_user = bubblewrap && CanChown(data + "/build", c.action_uid());
   if (bubblewrap && geteuid() == 0 && !switch_user) {
-    kfarm::LogWarning("actions run as this worker's uid 0: uid ", c.action_uid(),
-                      " is not mapped in this user namespace, so this root is not host root");
+    if (RootIsHostRoot()) {
+      return Fail(absl::StrCat(
+          "actions would run as host root: this worker is root, but uid ", c.action_uid(),
+          " (action_uid) is not mapped in its user namespace; map it, set action_uid to a mapped "
+          "uid, or run the worker as an unprivileged user"));
+    }
+    kfarm::LogWarning("actions run as this worker's uid 0, which is not host root here (uid ",
+                      c.action_uid(), " is not mapped in this user namespace)");
   }
   if (switch_user) {
     if (c.action_uid() == c.cache_owner_uid()) {
