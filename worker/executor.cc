@@ -77,7 +77,7 @@ absl::StatusOr<Executor::Slot> Executor::AcquireSlot() {
   }
   std::error_code ec;
   std::filesystem::remove_all(slot.dir, ec);
-  for (const char* sub : {"/root", "/tmp", "/io"}) {
+  for (const char* sub : {"/root", "/tmp", "/shm", "/io"}) {
     std::filesystem::create_directories(slot.dir + sub, ec);
     if (ec) return ErrnoError("mkdir", slot.dir + sub, ec.value());
   }
@@ -88,9 +88,10 @@ absl::StatusOr<Executor::Slot> Executor::AcquireSlot() {
     *fd = UniqueFd(::open((slot.dir + f).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (fd->get() < 0) return ErrnoError("create", slot.dir + f);
   }
-  // The action's host user owns what it may write: the input root, /tmp, stdout and stderr.
+  // The action's host user owns what it may write: the input root, /tmp, /dev/shm, stdout and
+  // stderr.
   if (options_.sandbox.action_uid >= 0) {
-    for (const char* p : {"/root", "/tmp", "/io/stdout", "/io/stderr"}) {
+    for (const char* p : {"/root", "/tmp", "/shm", "/io/stdout", "/io/stderr"}) {
       if (::chown((slot.dir + p).c_str(), options_.sandbox.action_uid,
                   options_.sandbox.action_gid) != 0) {
         return ErrnoError("chown to the action user", slot.dir + p);
@@ -101,8 +102,8 @@ absl::StatusOr<Executor::Slot> Executor::AcquireSlot() {
 }
 
 void Executor::ReleaseSlot(Slot slot) {
-  if (!EmptyDir(slot.dir + "/root") || !EmptyDir(slot.dir + "/tmp") || !Rewind(slot.out.get()) ||
-      !Rewind(slot.err.get())) {
+  if (!EmptyDir(slot.dir + "/root") || !EmptyDir(slot.dir + "/tmp") ||
+      !EmptyDir(slot.dir + "/shm") || !Rewind(slot.out.get()) || !Rewind(slot.err.get())) {
     // Something the action left cannot be removed: never hand that tree to another action.
     slot.sandbox.reset();
     std::error_code ec;

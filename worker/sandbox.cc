@@ -115,15 +115,20 @@ absl::Status PersistentSandbox::Start() {
   for (const std::string& p : options_.readonly_paths) {
     if (::access(p.c_str(), F_OK) == 0) a.insert(a.end(), {"--ro-bind", p, p});
   }
-  // The input root at a fixed path, the slot's tmp/ as /tmp, and stdout/stderr as two files
-  // bound into a read-only directory: each can be written but not replaced (the worker reads
-  // them outside the sandbox). Nothing else of the slot directory is visible.
+  // The input root at a fixed path, the slot's tmp/ and shm/ as /tmp and /dev/shm, and
+  // stdout/stderr as two files bound into a read-only directory: each can be written but not
+  // replaced (the worker reads them outside the sandbox). Nothing else of the slot directory is
+  // visible. The worker empties all of them between actions.
   const std::string io = here + "/io";
   a.insert(a.end(), {"--ro-bind", init, kInsideInit, "--proc", "/proc", "--dev", "/dev",
+                     "--bind", here + "/shm", "/dev/shm", "--mqueue", "/dev/mqueue",
                      "--bind", here + "/root", kInsideRoot, "--bind", here + "/tmp", "/tmp",
                      "--ro-bind", io, kInsideIo,
                      "--bind", io + "/stdout", std::string(kInsideIo) + "/stdout",
                      "--bind", io + "/stderr", std::string(kInsideIo) + "/stderr",
+                     // bubblewrap's own tmpfs for / and /dev would otherwise be writable, and
+                     // kept from one action to the next: only the binds above are.
+                     "--remount-ro", "/dev", "--remount-ro", "/",
                      "--clearenv", "--", kInsideInit});
   std::vector<char*> argv;
   for (auto& s : a) argv.push_back(s.data());

@@ -1,17 +1,21 @@
 // kfarm-sandbox-init: the first process (PID 1) of a kept-alive bubblewrap sandbox. Reads one
 // request per action from stdin, runs the command in its own process group with exactly the
 // requested arguments, environment, directory and output files, waits for it, then removes
-// whatever it left behind — processes (everything else in the PID namespace is killed) and
-// System V IPC objects — so the next action starts from the same state. Replies on stdout.
+// whatever it left behind that the worker cannot see from outside — processes (everything else
+// in the PID namespace is killed), System V IPC objects, POSIX message queues and keys — so the
+// next action starts from the same state. (Files: the sandbox's only writable places are binds
+// of the slot's directories, which the worker empties.) Replies on stdout.
 // Exits when the worker closes the pipe; the sandbox dies with it.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/keyctl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,6 +86,25 @@ void RemoveIpcObjects() {
   }
 }
 
+// POSIX message queues live in the IPC namespace, outside any directory the worker empties;
+// bubblewrap mounts the namespace's queue filesystem at /dev/mqueue.
+void RemoveMessageQueues() {
+  DIR* d = opendir("/dev/mqueue");
+  if (d == nullptr) return;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') unlinkat(dirfd(d), e->d_name, 0);
+  }
+  closedir(d);
+}
+
+// Keys an action added to its keyrings would be found by the next action: the user keyrings
+// belong to the sandbox's uid, and the session keyring is this process's, inherited by each.
+void ClearKeyrings() {
+  syscall(SYS_keyctl, KEYCTL_CLEAR, KEY_SPEC_SESSION_KEYRING);
+  syscall(SYS_keyctl, KEYCTL_CLEAR, KEY_SPEC_USER_KEYRING);
+  syscall(SYS_keyctl, KEYCTL_CLEAR, KEY_SPEC_USER_SESSION_KEYRING);
+}
+
 int Serve() {
   signal(SIGPIPE, SIG_IGN);
   // An action runs as the same user: it must not be able to ptrace this process (or read its
@@ -113,6 +136,8 @@ int Serve() {
     while (waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
     }
     RemoveIpcObjects();
+    RemoveMessageQueues();
+    ClearKeyrings();
     if (!kfarm::sandbox::WriteReply(1, reply)) return 1;
   }
   return 0;
