@@ -48,6 +48,7 @@ class UniqueFd {
   }
   ~UniqueFd() { Reset(); }
   int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
   void Reset();
 
  private:

@@ -1,5 +1,9 @@
 // A hostile action against the worker's sandbox, end to end (real scheduler, real worker,
 // bubblewrap): what it can write, and what the next action in the same kept-alive sandbox sees.
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -26,6 +30,32 @@ class SandboxTest : public ExecutionTest {
     if (!r.ok()) return "";
     EXPECT_EQ(r->status().code(), grpc::StatusCode::OK) << r->status().message();
     return Blob(r->result().stdout_digest());
+  }
+
+  // A farm of one worker with one slot and these limits (kfarm.config.ActionLimits, text).
+  void StartLimitedFarm(const std::string& limits) {
+    const std::string config = dir_.path() + "/limited-worker.conf";
+    std::ofstream(config) << "limits { " << limits << " }\n";
+    farm_ = std::make_unique<Farm>(dir_.path(), kFastConfig);
+    ASSERT_GT(farm_->scheduler().port(), 0);
+    farm_->AddWorker("w0", 1, "bubblewrap", {}, {"--config=" + config});
+    cas_ = std::make_unique<CasClient>(farm_->channel(), "");
+    exec_ = std::make_unique<ExecutionClient>(farm_->channel(), "");
+    ASSERT_EQ(Stdout("echo up"), "up\n");
+  }
+
+  // Runs `script` (a bomb): the final response, which must be an error naming `limit`, after
+  // which the worker still runs actions.
+  void ExpectStoppedAt(const std::string& script, const std::string& limit) {
+    ActionSpec spec = Shell(script);
+    spec.do_not_cache = true;
+    spec.timeout = absl::Seconds(120);  // Far longer than the limit takes to reach.
+    auto r = Run(spec);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status().code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << r->status().message();
+    EXPECT_THAT(r->status().message(), HasSubstr(limit));
+    EXPECT_NE(r->result().exit_code(), 0);
+    EXPECT_EQ(Stdout("echo still here"), "still here\n") << "the worker after " << limit;
   }
 };
 
@@ -61,6 +91,50 @@ TEST_F(SandboxTest, ASetuidBinaryGivesNoPrivilege) {
   EXPECT_THAT(out, Not(HasSubstr("root:")));
   EXPECT_THAT(out, HasSubstr("status 1"));
   EXPECT_THAT(out, Not(::testing::StartsWith("0\n")));
+}
+
+// The memory and process limits need cgroups the worker can make: cgroup v2 offering the
+// memory and pids controllers, or v1's hierarchies writable (root). Elsewhere the worker runs
+// actions uncapped in those two, and says so when it starts.
+bool HaveCgroups() {
+  std::ifstream v2("/sys/fs/cgroup/cgroup.controllers");
+  std::string controllers((std::istreambuf_iterator<char>(v2)), std::istreambuf_iterator<char>());
+  if (controllers.find("memory") != std::string::npos && controllers.find("pids") != std::string::npos) {
+    return ::access("/sys/fs/cgroup", W_OK) == 0;
+  }
+  return ::access("/sys/fs/cgroup/memory", W_OK) == 0 && ::access("/sys/fs/cgroup/pids", W_OK) == 0;
+}
+
+TEST_F(SandboxTest, AForkBombStopsAtTheProcessLimit) {
+  if (!HaveCgroups()) GTEST_SKIP() << "needs root and cgroups";
+  StartLimitedFarm("max_processes: 64");
+  ExpectStoppedAt("bomb() { bomb | bomb; }; bomb", "limit of 64 processes per action (limits.max_processes)");
+}
+
+TEST_F(SandboxTest, AnAllocationBombStopsAtTheMemoryLimit) {
+  if (!HaveCgroups()) GTEST_SKIP() << "needs root and cgroups";
+  StartLimitedFarm("memory_bytes: 134217728");
+  // tail keeps the last ten lines; /dev/zero has no line end, so it keeps everything.
+  ExpectStoppedAt("tail /dev/zero", "memory limit of 128 MiB per action (limits.memory_bytes)");
+}
+
+TEST_F(SandboxTest, AFileOverTheSizeLimitStopsTheWriter) {
+  StartLimitedFarm("max_file_bytes: 16777216");
+  ExpectStoppedAt("dd if=/dev/zero of=big bs=1M count=64 2>/dev/null",
+                  "file size limit of 16 MiB (limits.max_file_bytes)");
+}
+
+TEST_F(SandboxTest, ADiskFillerStopsAtTheWorkersReserve) {
+  struct statvfs fs;
+  ASSERT_EQ(::statvfs(dir_.path().c_str(), &fs), 0);
+  const int64_t free_bytes = static_cast<int64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes < (int64_t{4} << 30)) GTEST_SKIP() << "under 4 GiB free";
+  // A reserve 512 MiB under what is free now: the filler, writing up to 3 GiB, crosses it.
+  StartLimitedFarm(absl::StrCat("disk_reserve_bytes: ", free_bytes - (int64_t{512} << 20)));
+  ExpectStoppedAt(
+      "i=0; while [ $i -lt 96 ]; do dd if=/dev/zero of=fill$i bs=1M count=32 2>/dev/null; "
+      "i=$((i + 1)); done",
+      "(limits.disk_reserve_bytes) while the action ran; it was stopped");
 }
 
 }  // namespace

@@ -185,6 +185,9 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
         " and was killed")));
   }
   if (run.cancelled) note(absl::CancelledError(absl::StrCat("action ", action, " was cancelled")));
+  if (!run.limit_exceeded.empty()) {
+    note(absl::ResourceExhaustedError(absl::StrCat("action ", action, ": ", run.limit_exceeded)));
+  }
 
   Stamp(md->mutable_output_upload_start_timestamp());
   // Outputs and stdout/stderr are kept even for a timeout: they show how far it got.

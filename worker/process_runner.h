@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "worker/cgroup.h"
 #include "worker/sandbox_paths.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -36,6 +37,8 @@ struct RunResult {
   int exit_code = 0;
   bool timed_out = false;
   bool cancelled = false;
+  // Set when the action ran into one of the worker's limits: which, in words.
+  std::string limit_exceeded;
 };
 
 struct SandboxOptions {
@@ -47,6 +50,9 @@ struct SandboxOptions {
   int action_gid = -1;
   // Set with action_uid: the build root and kfarm-sandbox-init as bubblewrap reaches them.
   std::optional<SandboxPaths> paths;
+  ResourceLimits limits;
+  // Each sandbox gets a cgroup named this plus its slot, when the machine has cgroups.
+  std::string cgroup_prefix;
 };
 
 // Wakes a running process's wait so it is killed; safe from any thread.

@@ -3,7 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/file_util.h"
+#include "common/log.h"
 #include "common/status.h"
 #include "worker/sandbox_protocol.h"
 
@@ -74,6 +76,32 @@ class SpawnThread {
   std::deque<Task*> queue_ ABSL_GUARDED_BY(mu_);
 };
 
+// The child side of starting a sandbox, between fork and exec (async-signal-safe calls only):
+// it joins the slot's cgroup and takes the file-size limit before anything of the sandbox runs,
+// so no process of it is ever outside them.
+[[noreturn]] void StartInChild(char* const argv[], int in, int out, int log,
+                               const std::vector<int>& join, const ResourceLimits& limits) {
+  for (int fd : join) {
+    if (::write(fd, "0", 1) != 1) ::_exit(126);
+  }
+  if (limits.max_file_bytes > 0) {
+    const struct rlimit rl = {static_cast<rlim_t>(limits.max_file_bytes),
+                              static_cast<rlim_t>(limits.max_file_bytes)};
+    if (::setrlimit(RLIMIT_FSIZE, &rl) != 0) ::_exit(126);
+  }
+  ::setpgid(0, 0);
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(log, 2) < 0) ::_exit(126);
+  char* no_env[] = {nullptr};
+  ::execve(argv[0], argv, no_env);
+  ::_exit(127);
+}
+
 }  // namespace
 
 std::string SandboxInitPath() {
@@ -88,6 +116,13 @@ std::string PersistentSandbox::StartupLog() const {
 }
 
 absl::Status PersistentSandbox::Start() {
+  if (cgroup_ == nullptr && !options_.cgroup_prefix.empty()) {
+    const std::string name =
+        options_.cgroup_prefix + "-" + std::filesystem::path(dir_).filename().string();
+    auto cg = Cgroup::Create(name, options_.limits);
+    if (!cg.ok()) return Annotate(cg.status(), "the sandbox's cgroup for " + dir_);
+    cgroup_ = std::move(*cg);
+  }
   const std::string real_init = SandboxInitPath();
   if (::access(real_init.c_str(), X_OK) != 0) {
     return ErrnoError("find the sandbox's first process", real_init);
@@ -133,27 +168,26 @@ absl::Status PersistentSandbox::Start() {
   std::vector<char*> argv;
   for (auto& s : a) argv.push_back(s.data());
   argv.push_back(nullptr);
-  char* no_env[] = {nullptr};
 
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, req[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, resp[1], 1);
   const std::string log = dir_ + "/sandbox.log";
-  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawnattr_t attr;
-  InitCommandSpawnAttr(&attr);
+  UniqueFd log_fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  const std::vector<int> no_fds;
+  const std::vector<int>& join = cgroup_ ? cgroup_->join_fds() : no_fds;
   pid_t pid = -1;
-  int err = 0;
-  SpawnThread::Get().Run([&] { err = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), no_env); });
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  int err = log_fd.get() < 0 ? errno : 0;
+  if (err == 0) {
+    SpawnThread::Get().Run([&] {
+      pid = ::fork();
+      if (pid == 0) StartInChild(argv.data(), req[0], resp[1], log_fd.get(), join, options_.limits);
+      if (pid < 0) err = errno;
+    });
+  }
   ::close(req[0]);
   ::close(resp[1]);
   if (err != 0) {
     ::close(req[1]);
     ::close(resp[0]);
-    return ErrnoError("spawn", "bubblewrap", err);
+    return ErrnoError("start", "bubblewrap", err);
   }
   pid_ = pid;
   to_init_ = req[1];
@@ -172,6 +206,11 @@ void PersistentSandbox::Stop() {
     ::waitpid(pid_, nullptr, 0);
   }
   pid_ = -1;
+  if (cgroup_ != nullptr && !cgroup_->KillAll()) {
+    // Processes that cannot be killed: the next sandbox must not share their limits.
+    LogWarning("processes of the sandbox in ", dir_, " outlived it in ", cgroup_->Describe());
+    cgroup_.reset();
+  }
 }
 
 absl::StatusOr<RunResult> PersistentSandbox::Run(const RunSpec& spec, CancelSignal* cancel) {
@@ -196,37 +235,75 @@ absl::StatusOr<RunResult> PersistentSandbox::Run(const RunSpec& spec, CancelSign
   req.cwd = inside(cwd);
   req.stdout_path = inside(spec.stdout_path);
   req.stderr_path = inside(spec.stderr_path);
-  if (!sandbox::WriteRequest(to_init_, req)) {
+  const Cgroup::Counters before = cgroup_ ? cgroup_->Read() : Cgroup::Counters{};
+  RunResult result;
+  // The sandbox died under the action (as a whole-sandbox out-of-memory kill does), or could
+  // not take it: a limit when the cgroup says so, else the worker's failure.
+  auto died = [&](const std::string& what) -> absl::StatusOr<RunResult> {
     std::string log = StartupLog();
     Stop();
-    return absl::UnavailableError(absl::StrCat("the bubblewrap sandbox in ", dir_, " exited", log));
-  }
-  RunResult result;
+    result.limit_exceeded = LimitExceeded(before, /*finished=*/true, 0);
+    if (result.limit_exceeded.empty()) {
+      return absl::UnavailableError(absl::StrCat("the bubblewrap sandbox in ", dir_, what, log));
+    }
+    result.exit_code = 128 + SIGKILL;
+    return result;
+  };
+  if (!sandbox::WriteRequest(to_init_, req)) return died(" exited");
   const absl::Time deadline = absl::Now() + spec.timeout;
+  // Limits are looked at while the action runs; a short action never waits for a tick.
+  const bool watch = cgroup_ != nullptr || options_.limits.disk_reserve_bytes > 0;
+  const int64_t tick_ms = watch ? 200 : 1000;
   for (;;) {
     struct pollfd fds[2] = {{from_init_, POLLIN, 0}, {cancel ? cancel->fd() : -1, POLLIN, 0}};
     int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
-    int ready = ::poll(fds, 2, static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(left, 1000))));
+    int ready = ::poll(fds, 2, static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(left, tick_ms))));
     if (ready > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
       sandbox::Reply reply;
-      if (!sandbox::ReadReply(from_init_, &reply)) {
-        std::string log = StartupLog();
-        Stop();
-        return absl::UnavailableError(
-            absl::StrCat("the bubblewrap sandbox in ", dir_, " exited while running ", spec.argv[0], log));
-      }
+      if (!sandbox::ReadReply(from_init_, &reply)) return died(" exited while running " + spec.argv[0]);
       result.exit_code = reply.exit_code;
+      result.limit_exceeded = LimitExceeded(before, /*finished=*/true, reply.exit_code);
       return result;
     }
     const bool cancelled = ready > 0 && (fds[1].revents & POLLIN);
-    if (cancelled || absl::Now() >= deadline) {
+    std::string limit = ready == 0 && watch ? LimitExceeded(before, /*finished=*/false, 0) : "";
+    if (cancelled || !limit.empty() || absl::Now() >= deadline) {
       result.cancelled = cancelled;
-      result.timed_out = !cancelled;
+      result.limit_exceeded = std::move(limit);
+      result.timed_out = !cancelled && result.limit_exceeded.empty();
       result.exit_code = 128 + SIGKILL;
       Stop();
       return result;
     }
   }
+}
+
+std::string PersistentSandbox::LimitExceeded(const Cgroup::Counters& before, bool finished,
+                                             int exit_code) const {
+  const ResourceLimits& l = options_.limits;
+  const Cgroup::Counters now = cgroup_ ? cgroup_->Read() : Cgroup::Counters{};
+  if (now.oom_kills > before.oom_kills) {
+    return absl::StrCat("the action went over the worker's memory limit of ",
+                        DescribeBytes(l.memory_bytes),
+                        " per action (limits.memory_bytes) and was killed by the kernel");
+  }
+  if (now.process_limit_hits > before.process_limit_hits) {
+    return absl::StrCat("the action reached the worker's limit of ", l.max_processes,
+                        " processes per action (limits.max_processes)",
+                        finished ? "" : " and was stopped");
+  }
+  if (finished && l.max_file_bytes > 0 && exit_code == 128 + SIGXFSZ) {
+    return absl::StrCat("a process of the action wrote past the worker's file size limit of ",
+                        DescribeBytes(l.max_file_bytes), " (limits.max_file_bytes)");
+  }
+  struct statvfs fs;
+  if (!finished && l.disk_reserve_bytes > 0 && ::statvfs(dir_.c_str(), &fs) == 0 &&
+      static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize) < l.disk_reserve_bytes) {
+    return absl::StrCat("the worker's build disk fell below its reserve of ",
+                        DescribeBytes(l.disk_reserve_bytes),
+                        " free (limits.disk_reserve_bytes) while the action ran; it was stopped");
+  }
+  return "";
 }
 
 }  // namespace kfarm

@@ -6,7 +6,9 @@
 // The input root <dir>/root appears inside at a fixed path, the same for every slot and worker,
 // so outputs that record absolute paths are reproducible; /tmp is <dir>/tmp (the caller empties
 // both between actions); stdout/stderr are the files <dir>/io/stdout and <dir>/io/stderr.
-// A timeout or a cancel kills the whole sandbox; the next Run starts a new one.
+// A timeout, a cancel or a limit kills the whole sandbox; the next Run starts a new one. The
+// sandbox and everything it starts live in the slot's cgroup (see cgroup.h), made when the
+// sandbox first starts.
 #ifndef KFARM_WORKER_SANDBOX_H_
 #define KFARM_WORKER_SANDBOX_H_
 
@@ -16,6 +18,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "worker/cgroup.h"
 #include "worker/process_runner.h"
 
 namespace kfarm {
@@ -33,9 +36,12 @@ class PersistentSandbox {
   absl::Status Start();
   void Stop();
   std::string StartupLog() const;
+  // Which limit the running (or `finished`) action ran into since `before`, in words; "" if none.
+  std::string LimitExceeded(const Cgroup::Counters& before, bool finished, int exit_code) const;
 
   const SandboxOptions options_;
   const std::string dir_;
+  std::unique_ptr<Cgroup> cgroup_;  // Made on the first start, kept across restarts.
   pid_t pid_ = -1;  // bubblewrap, leading its own process group.
   int to_init_ = -1, from_init_ = -1;
 };

@@ -15,6 +15,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
@@ -64,6 +65,27 @@ bool RootIsHostRoot() {
     if (inside <= 0 && 0 < inside + count) return outside - inside == 0;
   }
   return true;
+}
+
+// The limits of the config, defaults filled in; 0 in the result means none.
+kfarm::ResourceLimits Limits(const kfarm::config::WorkerConfig& c) {
+  const kfarm::config::ActionLimits& l = c.limits();
+  auto pick = [](int64_t v, int64_t by_default) { return v < 0 ? 0 : v == 0 ? by_default : v; };
+  const int64_t ram = int64_t{sysconf(_SC_PHYS_PAGES)} * sysconf(_SC_PAGESIZE);
+  kfarm::ResourceLimits r;
+  r.memory_bytes = pick(l.memory_bytes(), std::max<int64_t>(ram / std::max(1, c.slots()), 256 << 20));
+  r.max_processes = pick(l.max_processes(), 4096);
+  r.max_file_bytes = pick(l.max_file_bytes(), int64_t{64} << 30);
+  r.disk_reserve_bytes = pick(l.disk_reserve_bytes(), int64_t{1} << 30);
+  return r;
+}
+
+// A worker id as a cgroup directory name: anything but [A-Za-z0-9_.-] becomes '_'.
+std::string CgroupName(std::string id) {
+  for (char& ch : id) {
+    if (!absl::ascii_isalnum(ch) && ch != '_' && ch != '.' && ch != '-') ch = '_';
+  }
+  return id.substr(0, 200);
 }
 
 int Fail(const std::string& m) {
@@ -177,6 +199,8 @@ int main(int argc, char** argv) {
     if (!paths.ok()) return Fail(std::string(paths.status().message()));
     sandbox_paths = *paths;
   }
+  // Before the first thread: on cgroup v2 the worker may move itself into a leaf cgroup.
+  const absl::Status cgroups = bubblewrap ? kfarm::CheckCgroups() : absl::OkStatus();
   auto dialed = kfarm::Dial(c.scheduler(), c.credentials());
   if (!dialed.ok()) return Fail(std::string(dialed.status().message()));
   auto channel = *dialed;
@@ -193,6 +217,13 @@ int main(int argc, char** argv) {
   if (sandbox_paths) {
     eo.sandbox.action_uid = eo.sandbox.action_gid = c.action_uid();
     eo.sandbox.paths = *sandbox_paths;
+  }
+  eo.sandbox.limits = Limits(c);
+  if (bubblewrap && cgroups.ok()) {
+    eo.sandbox.cgroup_prefix = CgroupName(c.worker_id());
+  } else if (bubblewrap) {
+    kfarm::LogWarning("actions are not capped in memory or processes (", cgroups.message(),
+                      "); the file size limit and the disk reserve still hold");
   }
   eo.link_inputs = protect;
   kfarm::Executor executor(&cas, cache->get(), eo);
@@ -235,6 +266,12 @@ int main(int argc, char** argv) {
   kfarm::LogInfo("kfarm-worker ", c.worker_id(), ": ", c.slots(), " slots, sandbox ",
                  bubblewrap ? "bubblewrap" : "none",
                  eo.sandbox.action_uid >= 0 ? absl::StrCat(" (actions as host uid ", eo.sandbox.action_uid, ")") : "",
+                 bubblewrap ? absl::StrCat(", per action at most ",
+                                           eo.sandbox.cgroup_prefix.empty() ? "" : absl::StrCat(
+                                               kfarm::DescribeBytes(eo.sandbox.limits.memory_bytes), " of memory, ",
+                                               eo.sandbox.limits.max_processes, " processes, "),
+                                           "files of ", kfarm::DescribeBytes(eo.sandbox.limits.max_file_bytes))
+                            : "",
                  ", scheduler ", c.scheduler());
   loop.Run(&stop);
   waiter.join();
