@@ -115,7 +115,8 @@ class BuildQueue {
     std::string platform_key;  // The platform, serialized: equal platforms match alike.
     std::string worker;                      // While executing.
     absl::Duration expected;                 // Learned duration when assigned (0: unknown).
-    std::vector<std::string> dead_workers;   // Workers that died running it.
+    std::vector<std::string> dead_workers;   // Workers that died running it, or how they failed.
+    std::vector<std::string> failed_on;      // Their ids: other workers are preferred.
     absl::Time queued_at;
     absl::Time unmatched_since = absl::InfiniteFuture();
     reapi::ExecuteResponse response;
@@ -155,6 +156,8 @@ class BuildQueue {
     absl::Time last_seen;
     absl::Time lost_at = absl::InfiniteFuture();
     bool draining = false;
+    int infrastructure_failures = 0;          // In a row; reset by any other completion.
+    absl::Time resting_until = absl::InfinitePast();  // Given no work until then.
     absl::flat_hash_set<Digest> large_blobs;  // What its cache holds (or is about to fetch).
     uint64_t last_assigned = 0;               // Dispatch count when it last got work.
     FreeKey listed;                           // Its entry in free_ (free 0: not listed).
@@ -190,6 +193,9 @@ class BuildQueue {
   // (spare_); null when none can.
   Worker* ChooseWorkerLocked(const Execution& e, bool prefer_holder)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a usable worker `e` has not failed on could run it (busy or not): then `e` waits
+  // for it rather than going back to a worker it failed on.
+  bool OtherWorkerCanLocked(const Execution& e) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Expected to finish within prefetch_below_ms (a learned duration, so never for a new shape).
   bool ShortLocked(absl::Duration expected) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -201,7 +207,10 @@ class BuildQueue {
   void WorkerLostLocked(Worker& w, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BuryWorkerLocked(Worker& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Requeues `e` after its worker died, or fails it once that happened max_worker_deaths times.
-  void RecordDeathLocked(const std::shared_ptr<Execution>& e, const std::string& worker)
+  // `e` was lost with `worker` (dead) or failed there for the worker's own reason (`why`):
+  // queued again, unless that happened max_worker_deaths times.
+  void RecordDeathLocked(const std::shared_ptr<Execution>& e, const std::string& worker,
+                         const std::string& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CompleteFromWorker(const std::string& worker_id, const worker::Completion& c);
   void SendAssignmentLocked(Worker& w, const Execution& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

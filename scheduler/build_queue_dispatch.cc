@@ -33,7 +33,7 @@ bool BuildQueue::ShortLocked(absl::Duration expected) const {
 }
 
 void BuildQueue::RefreshFreeLocked(Worker& w) {
-  const bool usable = w.link != nullptr && !w.draining;
+  const bool usable = w.link != nullptr && !w.draining && w.resting_until == absl::InfinitePast();
   const int running = static_cast<int>(w.running.size());
   const int free = usable ? std::max(0, w.slots - running) : 0;
   int spare = 0;
@@ -59,15 +59,31 @@ BuildQueue::Worker* BuildQueue::ChooseWorkerLocked(const Execution& e, bool pref
   for (const auto* workers : {&free_, &spare_}) {
     if (workers == &spare_ && !ShortLocked(history_.Expected(e.params.shape))) break;
     Worker* first = nullptr;
+    Worker* failed_before = nullptr;  // Taken only when no other worker can.
     for (const auto& [free, w] : *workers) {
       if (!w->platform.Satisfies(e.params.platform)) continue;
+      if (!e.failed_on.empty() &&
+          std::find(e.failed_on.begin(), e.failed_on.end(), w->id) != e.failed_on.end()) {
+        if (failed_before == nullptr) failed_before = w;
+        continue;
+      }
       if (!prefer_holder) return w;
       if (w->large_blobs.contains(e.params.largest_input)) return w;
       if (first == nullptr) first = w;
     }
     if (first != nullptr) return first;
+    if (failed_before != nullptr && !OtherWorkerCanLocked(e)) return failed_before;
   }
   return nullptr;
+}
+
+bool BuildQueue::OtherWorkerCanLocked(const Execution& e) const {
+  for (const auto& [id, w] : workers_) {
+    if (w.link == nullptr || w.draining || w.resting_until != absl::InfinitePast()) continue;
+    if (std::find(e.failed_on.begin(), e.failed_on.end(), id) != e.failed_on.end()) continue;
+    if (w.platform.Satisfies(e.params.platform)) return true;
+  }
+  return false;
 }
 
 void BuildQueue::DispatchLocked() {

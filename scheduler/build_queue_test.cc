@@ -30,12 +30,14 @@ class FakeLink : public WorkerLink {
     for (const auto& a : assigned_) ids.push_back(a.command().arguments(1));
     return ids;
   }
+  // The execution id of the last assignment of `tag` (each attempt has its own).
   std::string IdOf(const std::string& tag) {
     absl::MutexLock lock(&mu_);
+    std::string id;
     for (const auto& a : assigned_) {
-      if (a.command().arguments(1) == tag) return a.execution_id();
+      if (a.command().arguments(1) == tag) id = a.execution_id();
     }
-    return "";
+    return id;
   }
 
  private:
@@ -86,6 +88,16 @@ class BuildQueueTest : public ::testing::Test {
     *md->mutable_execution_start_timestamp() = TimeUtil::NanosecondsToTimestamp(0);
     *md->mutable_execution_completed_timestamp() =
         TimeUtil::NanosecondsToTimestamp(absl::ToInt64Nanoseconds(took));
+    queue_.Received(worker, m);
+  }
+
+  // The worker reports that it, not the action, failed running (the last assignment of) `tag`.
+  void FailOnWorker(const std::string& worker, FakeLink& link, const std::string& tag) {
+    worker::WorkerMessage m;
+    auto* c = m.mutable_completion();
+    c->set_execution_id(link.IdOf(tag));
+    c->mutable_response()->mutable_status()->set_code(14);  // UNAVAILABLE;
+    c->set_infrastructure_failure("worker " + worker + ": the sandbox could not start");
     queue_.Received(worker, m);
   }
 
@@ -192,6 +204,58 @@ TEST_F(BuildQueueTest, WorkersThatHoldNothingGetNothingAhead) {
   Submit("cc", "b");
   Submit("cc", "c");
   EXPECT_THAT(w->Assigned(), ElementsAre("a", "b"));
+}
+
+TEST_F(BuildQueueTest, AnInfrastructureFailureRunsTheActionOnAnotherWorker) {
+  auto w1 = Connect("w1", 1, 0);
+  const std::string op = Submit("cc", "a");
+  auto w2 = Connect("w2", 1, 0);
+  ASSERT_THAT(w1->Assigned(), ElementsAre("a"));
+  FailOnWorker("w1", *w1, "a");
+  // w1 is free again, but the action goes to the worker it has not failed on.
+  EXPECT_THAT(w1->Assigned(), ElementsAre("a"));
+  EXPECT_THAT(w2->Assigned(), ElementsAre("a"));
+  Complete("w2", *w2, "a", absl::Milliseconds(20));
+  auto view = queue_.Get(op);
+  ASSERT_TRUE(view.ok());
+  EXPECT_TRUE(view->done);
+  EXPECT_EQ(view->response.status().code(), 0) << view->response.status().message();
+}
+
+TEST_F(BuildQueueTest, AnActionWaitsForAnotherWorkerRatherThanRetryWhereItFailed) {
+  auto w1 = Connect("w1", 1, 0);
+  auto w2 = Connect("w2", 1, 0);
+  Submit("cc", "long");
+  Submit("cc", "a");
+  ASSERT_THAT(w1->Assigned(), ElementsAre("long"));
+  ASSERT_THAT(w2->Assigned(), ElementsAre("a"));
+  FailOnWorker("w2", *w2, "a");
+  EXPECT_THAT(w2->Assigned(), ElementsAre("a"));  // Free, but "a" failed there; w1 is busy.
+  Complete("w1", *w1, "long", absl::Seconds(1));
+  EXPECT_THAT(w1->Assigned(), ElementsAre("long", "a"));
+}
+
+TEST_F(BuildQueueTest, AWorkerThatKeepsFailingRestsThenGetsWorkAgain) {
+  auto w1 = Connect("w1", 1, 0);
+  const std::string op = Submit("cc", "a");
+  // The only worker: each retry goes back to it, until the action has failed there 3 times.
+  for (int i = 0; i < 3; ++i) FailOnWorker("w1", *w1, "a");
+  auto view = queue_.Get(op);
+  ASSERT_TRUE(view.ok());
+  ASSERT_TRUE(view->done);
+  EXPECT_EQ(view->response.status().code(), 13);  // INTERNAL
+  EXPECT_THAT(view->response.status().message(),
+              ::testing::HasSubstr("died or failed 3 times (worker w1: the sandbox could not start"));
+  Submit("cc", "b");  // Three failures in a row: w1 rests.
+  EXPECT_THAT(w1->Assigned(), ElementsAre("a", "a", "a"));
+  // The reaper's clock moves past the rest, the worker's heartbeats keeping it alive meanwhile.
+  for (int i = 0; i < 8; ++i) {
+    queue_.Received("w1", worker::WorkerMessage());
+    now_ns_ += absl::ToInt64Nanoseconds(absl::Seconds(4));
+  }
+  queue_.Received("w1", worker::WorkerMessage());
+  for (int i = 0; i < 500 && w1->Assigned().size() < 4; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_THAT(w1->Assigned(), ElementsAre("a", "a", "a", "b"));
 }
 
 }  // namespace

@@ -14,6 +14,10 @@
 namespace kfarm {
 namespace {
 
+// How long a worker whose last max_worker_deaths completions were all its own failures (a full
+// disk, a sandbox that cannot start) gets no work. Then it is tried again.
+constexpr absl::Duration kInfrastructureRest = absl::Seconds(30);
+
 using google::protobuf::util::TimeUtil;
 
 absl::Duration Ms(int64_t ms) { return absl::Milliseconds(ms); }
@@ -45,7 +49,7 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
       }
       std::shared_ptr<Execution> e = r->second;
       w.running.erase(r++);
-      if (e->stage == Stage::kExecuting && e->worker == w.id) RecordDeathLocked(e, w.id);
+      if (e->stage == Stage::kExecuting && e->worker == w.id) RecordDeathLocked(e, w.id, "");
     }
     LogInfo("worker ", reg.worker_id(), " reconnected, reclaiming ", w.running.size(),
             " running action(s)");
@@ -111,6 +115,28 @@ void BuildQueue::CompleteFromWorker(const std::string& worker_id, const worker::
       return;
     }
   }
+  if (!c.infrastructure_failure().empty()) {
+    // The worker failed, not the action: run it elsewhere, and rest a worker that keeps failing.
+    LogWarning("action ", e->params.action_digest.ToString(), ": ", c.infrastructure_failure(),
+               " (the worker's failure, not the action's)");
+    Locked lock(this);
+    auto w = workers_.find(worker_id);
+    if (w != workers_.end() && ++w->second.infrastructure_failures >= config_.max_worker_deaths()) {
+      w->second.resting_until = clock_() + kInfrastructureRest;
+      LogWarning("worker ", worker_id, ": ", w->second.infrastructure_failures,
+                 " infrastructure failures in a row; no work for it for ",
+                 absl::FormatDuration(kInfrastructureRest));
+      RefreshFreeLocked(w->second);
+    }
+    if (e->stage == Stage::kExecuting) RecordDeathLocked(e, worker_id, c.infrastructure_failure());
+    DispatchLocked();
+    return;
+  }
+  {
+    Locked lock(this);
+    auto w = workers_.find(worker_id);
+    if (w != workers_.end()) w->second.infrastructure_failures = 0;
+  }
   const reapi::ExecuteResponse& resp = c.response();
   if (resp.status().code() == 0) {
     const auto& md = resp.result().execution_metadata();
@@ -166,22 +192,27 @@ void BuildQueue::WorkerLostLocked(Worker& w, absl::Time now) {
   RefreshFreeLocked(w);
 }
 
-void BuildQueue::RecordDeathLocked(const std::shared_ptr<Execution>& e, const std::string& worker) {
-  e->dead_workers.push_back(worker);
+void BuildQueue::RecordDeathLocked(const std::shared_ptr<Execution>& e, const std::string& worker,
+                                   const std::string& why) {
+  e->dead_workers.push_back(why.empty() ? worker : why);
+  e->failed_on.push_back(worker);
   if (static_cast<int>(e->dead_workers.size()) >= config_.max_worker_deaths()) {
     FailLocked(e, absl::InternalError(absl::StrCat(
                       "action ", e->params.action_digest.ToString(), " (",
-                      e->params.command.arguments(0), ") was running on workers that died ",
-                      e->dead_workers.size(), " times (", absl::StrJoin(e->dead_workers, ", "),
+                      e->params.command.arguments(0), ") was running on workers that died or failed ",
+                      e->dead_workers.size(), " times (", absl::StrJoin(e->dead_workers, "; "),
                       "); not retrying it again")));
   } else {
+    // Each attempt is a new execution id: the worker that just reported the last one may not
+    // have forgotten it yet, and would take the same id sent again for a duplicate.
+    e->id = absl::StrCat(e->id.substr(0, e->id.find('.')), ".", e->dead_workers.size());
     EnqueueLocked(e);
   }
 }
 
 void BuildQueue::BuryWorkerLocked(Worker& w) {
   for (auto& [id, e] : w.running) {
-    if (e->stage == Stage::kExecuting && e->worker == w.id) RecordDeathLocked(e, w.id);
+    if (e->stage == Stage::kExecuting && e->worker == w.id) RecordDeathLocked(e, w.id, "");
   }
   w.running.clear();
   RefreshFreeLocked(w);
@@ -204,6 +235,10 @@ void BuildQueue::Reap() {
         LogWarning("worker ", w.id, " silent for ", absl::FormatDuration(now - w.last_seen));
         CloseLocked(w.link);
         WorkerLostLocked(w, now);
+      }
+      if (w.resting_until != absl::InfinitePast() && now >= w.resting_until) {
+        w.resting_until = absl::InfinitePast();
+        RefreshFreeLocked(w);
       }
       if (w.link == nullptr && now - w.lost_at > liveness) {
         BuryWorkerLocked(w);

@@ -1,5 +1,6 @@
 // A hostile action against the worker's sandbox, end to end (real scheduler, real worker,
 // bubblewrap): what it can write, and what the next action in the same kept-alive sandbox sees.
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -135,6 +136,43 @@ TEST_F(SandboxTest, ADiskFillerStopsAtTheWorkersReserve) {
       "i=0; while [ $i -lt 96 ]; do dd if=/dev/zero of=fill$i bs=1M count=32 2>/dev/null; "
       "i=$((i + 1)); done",
       "(limits.disk_reserve_bytes) while the action ran; it was stopped");
+}
+
+// A sandbox that cannot start is the worker's failure, not the action's result: the scheduler
+// runs the action again (on another worker when there is one), and fails it only after
+// max_worker_deaths such failures, naming each.
+TEST_F(SandboxTest, ASandboxThatCannotStartIsRetriedNotReported) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs a root worker, whose sandboxes run as another user";
+  // A directory the action user cannot reach, given to bubblewrap to bind: it cannot start.
+  const std::string secret = dir_.path() + "/secret";
+  ASSERT_EQ(::mkdir(secret.c_str(), 0700), 0);
+  const std::string config = dir_.path() + "/broken-worker.conf";
+  std::ofstream out(config);
+  for (const char* p : {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"}) {
+    out << "readonly_paths: \"" << p << "\"\n";
+  }
+  out << "readonly_paths: \"" << secret << "\"\n";
+  out.close();
+  farm_ = std::make_unique<Farm>(dir_.path(), kFastConfig);
+  farm_->AddWorker("broken", 1, "bubblewrap", {}, {"--config=" + config});
+  cas_ = std::make_unique<CasClient>(farm_->channel(), "");
+  exec_ = std::make_unique<ExecutionClient>(farm_->channel(), "");
+  ActionSpec spec = Shell("echo ran");
+  spec.do_not_cache = true;
+  auto r = Run(spec);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status().code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(r->status().message(), HasSubstr("died or failed 3 times (worker broken: "));
+  EXPECT_THAT(r->status().message(), HasSubstr(secret));  // bubblewrap's own words, with the path.
+
+  // A healthy worker joins: the next action runs there (the broken one rests after three
+  // failures in a row).
+  farm_->AddWorker("healthy", 1);
+  auto ok = Run(spec);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->status().code(), grpc::StatusCode::OK) << ok->status().message();
+  EXPECT_EQ(ok->result().execution_metadata().worker(), "healthy");
+  EXPECT_EQ(Blob(ok->result().stdout_digest()), "ran\n");
 }
 
 }  // namespace

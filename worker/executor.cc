@@ -114,20 +114,33 @@ void Executor::ReleaseSlot(Slot slot) {
   free_slots_.push_back(std::move(slot));
 }
 
-reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* cancel) {
-  reapi::ExecuteResponse response;
+worker::Completion Executor::Run(const worker::Assignment& a, CancelSignal* cancel) {
+  worker::Completion completion;
+  completion.set_execution_id(a.execution_id());
+  reapi::ExecuteResponse& response = *completion.mutable_response();
   reapi::ActionResult* result = response.mutable_result();
   auto* md = result->mutable_execution_metadata();
   md->set_worker(options_.worker_name);
   *md->mutable_queued_timestamp() = a.queued_timestamp();
   Stamp(md->mutable_worker_start_timestamp());
   absl::Status first_error;
+  bool infrastructure = false;
+  // What the action brought on itself: its outcome, or a step refusing what it asked for.
   auto note = [&](const absl::Status& s) {
     if (first_error.ok() && !s.ok()) first_error = s;
   };
+  // A step of the worker's own: its failure is the worker's unless the step refused the action
+  // (a missing input, a path or symlink the rules forbid).
+  auto step = [&](const absl::Status& s) {
+    if (!first_error.ok() || s.ok()) return;
+    first_error = s;
+    infrastructure = s.code() != absl::StatusCode::kFailedPrecondition &&
+                     s.code() != absl::StatusCode::kInvalidArgument &&
+                     s.code() != absl::StatusCode::kOutOfRange;
+  };
   const std::string action = DescribeDigest(a.action_digest());
   auto slot = AcquireSlot();
-  note(slot.status());
+  step(slot.status());
   const std::string dir = slot.ok() ? slot->dir : "";
   const std::string root = dir + "/root";
   const std::string& wd = a.command().working_directory();
@@ -139,12 +152,12 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
     note(root_digest.status());
     if (root_digest.ok()) {
       InputStager stager(cas_, cache_, options_.link_inputs);
-      note(Annotate(stager.Stage(*root_digest, root, a.input_directories()), "staging inputs"));
+      step(Annotate(stager.Stage(*root_digest, root, a.input_directories()), "staging inputs"));
     }
   }
-  if (first_error.ok()) note(CreateOutputParents(a.command(), working_dir));
+  if (first_error.ok()) step(CreateOutputParents(a.command(), working_dir));
   if (first_error.ok() && options_.sandbox.action_uid >= 0) {
-    note(GiveDirectoriesTo(root, options_.sandbox.action_uid, options_.sandbox.action_gid));
+    step(GiveDirectoriesTo(root, options_.sandbox.action_uid, options_.sandbox.action_gid));
   }
   Stamp(md->mutable_input_fetch_completed_timestamp());
 
@@ -172,7 +185,7 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
     } else {
       r = RunProcess(spec, cancel);
     }
-    note(r.status());
+    step(r.status());  // The sandbox could not run it.
     ran = r.ok();
     if (r.ok()) run = *r;
   }
@@ -191,15 +204,19 @@ reapi::ExecuteResponse Executor::Run(const worker::Assignment& a, CancelSignal* 
 
   Stamp(md->mutable_output_upload_start_timestamp());
   // Outputs and stdout/stderr are kept even for a timeout: they show how far it got.
-  if (ran) note(CollectOutputs(*cas_, a.command(), root, working_dir, out_path, err_path, result));
+  if (ran) step(CollectOutputs(*cas_, a.command(), root, working_dir, out_path, err_path, result));
   Stamp(md->mutable_output_upload_completed_timestamp());
   if (slot.ok()) ReleaseSlot(std::move(*slot));
   Stamp(md->mutable_worker_completed_timestamp());
   if (!first_error.ok()) {
     *response.mutable_status() = ToRpcStatus(first_error);
     response.set_message(std::string(first_error.message()));
+    if (infrastructure) {
+      completion.set_infrastructure_failure(
+          absl::StrCat("worker ", options_.worker_name, ": ", first_error.message()));
+    }
   }
-  return response;
+  return completion;
 }
 
 }  // namespace kfarm

@@ -1,7 +1,8 @@
 // Runs one assignment end to end: stage inputs, create output parents, run the command in the
 // sandbox, collect and upload outputs, fill ExecutedActionMetadata, empty the build directory.
-// Infrastructure failures become ExecuteResponse.status (the first one wins); the command's own
-// failure is just its exit code.
+// Failures become ExecuteResponse.status (the first one wins); those of the worker rather than
+// the action (its disk, its sandbox) are also marked as infrastructure failures, which the
+// scheduler retries elsewhere. The command's own failure is just its exit code.
 #ifndef KFARM_WORKER_EXECUTOR_H_
 #define KFARM_WORKER_EXECUTOR_H_
 
@@ -32,7 +33,7 @@ class Executor {
   Executor(CasClient* cas, FileCache* cache, ExecutorOptions options)
       : cas_(cas), cache_(cache), options_(std::move(options)) {}
 
-  reapi::ExecuteResponse Run(const worker::Assignment& a, CancelSignal* cancel);
+  worker::Completion Run(const worker::Assignment& a, CancelSignal* cancel);
 
  private:
   // Build directories are reused, one per concurrent action, each with its kept-alive sandbox:

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -112,7 +113,8 @@ std::string SandboxInitPath() {
 
 std::string PersistentSandbox::StartupLog() const {
   std::string log = ReadFile(dir_ + "/sandbox.log").value_or("");
-  return log.empty() ? "" : absl::StrCat(": ", log.substr(0, 2000));
+  absl::string_view shown = absl::StripTrailingAsciiWhitespace(absl::string_view(log).substr(0, 2000));
+  return shown.empty() ? "" : absl::StrCat(": ", shown);
 }
 
 absl::Status PersistentSandbox::Start() {

@@ -200,17 +200,16 @@ void WorkerLoop::RunFrom(worker::Assignment a) {
       absl::MutexLock lock(&mu_);
       cancel = running_[a.execution_id()].cancel.get();
     }
-    std::optional<worker::Assignment> next = Finish(a.execution_id(), executor_->Run(a, cancel));
+    std::optional<worker::Assignment> next = Finish(executor_->Run(a, cancel));
     if (!next) return;
     a = std::move(*next);
   }
 }
 
-std::optional<worker::Assignment> WorkerLoop::Finish(const std::string& id,
-                                                     reapi::ExecuteResponse response) {
+std::optional<worker::Assignment> WorkerLoop::Finish(worker::Completion completion) {
+  const std::string id = completion.execution_id();
   worker::WorkerMessage m;
-  m.mutable_completion()->set_execution_id(id);
-  *m.mutable_completion()->mutable_response() = std::move(response);
+  *m.mutable_completion() = std::move(completion);
   bool sent = Send(m);
   absl::MutexLock lock(&mu_);
   if (!sent) undelivered_.push_back(m.completion());

@@ -58,7 +58,7 @@ class WorkerLoop {
   // Runs `a`, then whatever waits in queued_, on this thread.
   void RunFrom(worker::Assignment a);
   // Reports the result; returns the next queued assignment to run on this thread, if any.
-  std::optional<worker::Assignment> Finish(const std::string& id, reapi::ExecuteResponse response);
+  std::optional<worker::Assignment> Finish(worker::Completion completion);
   // Drops a queued (not started) assignment; the completion that tells the scheduler so.
   std::optional<worker::WorkerMessage> TakeQueuedLocked(const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
