@@ -20,8 +20,8 @@ bool Compressed(const ResourceName& r) { return r.compressor != reapi::Compresso
 }  // namespace
 
 ByteStreamService::ByteStreamService(BlobAccess* cas, int64_t max_blob_size,
-                                     absl::Duration upload_idle_limit, const Authorizer* auth)
-    : cas_(cas), max_blob_size_(max_blob_size), auth_(auth), uploads_(upload_idle_limit) {
+                                     UploadLimits upload_limits, const Authorizer* auth)
+    : cas_(cas), max_blob_size_(max_blob_size), auth_(auth), uploads_(upload_limits) {
   MarkMethodStreamed(0, new grpc::internal::SplitServerStreamingHandler<
                             google::bytestream::ReadRequest, grpc::ByteBuffer>(
                             [this](grpc::ServerContext* ctx, RawReadStream* stream) {

@@ -19,7 +19,7 @@ class ByteStreamService final : public google::bytestream::ByteStream::Service {
   using RawReadStream = grpc::ServerSplitStreamer<google::bytestream::ReadRequest, grpc::ByteBuffer>;
   using RawWriteStream = grpc::ServerReader<grpc::ByteBuffer>;
 
-  ByteStreamService(BlobAccess* cas, int64_t max_blob_size, absl::Duration upload_idle_limit,
+  ByteStreamService(BlobAccess* cas, int64_t max_blob_size, UploadLimits upload_limits,
                     const Authorizer* auth);
 
   grpc::Status RawRead(grpc::ServerContext* ctx, RawReadStream* stream);

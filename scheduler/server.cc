@@ -89,7 +89,9 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   s->services_.push_back(std::make_unique<CasService>(
       cas, CasLimits{c.max_batch_total_size_bytes(), c.storage().max_cas_blob_size_bytes()}, auth));
   s->services_.push_back(std::make_unique<ByteStreamService>(
-      cas, c.storage().max_cas_blob_size_bytes(), absl::Seconds(c.upload_idle_seconds()), auth));
+      cas, c.storage().max_cas_blob_size_bytes(),
+      UploadLimits{absl::Seconds(c.upload_idle_seconds()), c.max_idle_uploads(), c.max_idle_upload_bytes()},
+      auth));
   s->services_.push_back(std::make_unique<ActionCacheService>(
       s->storage_.action_cache.get(), cas, !c.disable_action_cache_updates(), auth));
   std::unique_ptr<grpc::Service> worker_service;

@@ -13,7 +13,9 @@ config::SchedulerConfig WithDefaults(config::SchedulerConfig c) {
   if (s->cas_max_bytes() <= 0) s->set_cas_max_bytes(int64_t{10} << 30);
   if (s->ac_max_bytes() <= 0) s->set_ac_max_bytes(int64_t{256} << 20);
   if (c.max_batch_total_size_bytes() <= 0) c.set_max_batch_total_size_bytes(int64_t{4} << 20);
-  if (c.upload_idle_seconds() <= 0) c.set_upload_idle_seconds(600);
+  if (c.upload_idle_seconds() <= 0) c.set_upload_idle_seconds(60);
+  if (c.max_idle_uploads() <= 0) c.set_max_idle_uploads(256);
+  if (c.max_idle_upload_bytes() <= 0) c.set_max_idle_upload_bytes(int64_t{1} << 30);
   auto* e = c.mutable_execution();
   if (e->default_timeout_seconds() <= 0) e->set_default_timeout_seconds(3600);
   if (e->max_timeout_seconds() <= 0) e->set_max_timeout_seconds(4 * 3600);

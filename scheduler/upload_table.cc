@@ -1,5 +1,8 @@
 #include "scheduler/upload_table.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 
 namespace kfarm {
@@ -13,6 +16,7 @@ absl::StatusOr<std::shared_ptr<Upload>> UploadTable::Acquire(const std::string& 
     return absl::AbortedError(
         absl::StrCat("upload \"", name, "\" is being written by another stream"));
   }
+  UncountLocked(e);
   if (!e.upload) e.upload = std::make_shared<Upload>();
   e.busy = true;
   e.last_active = now;
@@ -27,13 +31,19 @@ void UploadTable::Release(const std::string& name, bool keep) {
     uploads_.erase(it);
     return;
   }
-  it->second.busy = false;
-  it->second.last_active = clock_();
-  if (it->second.upload->complete) {
+  Entry& e = it->second;
+  e.busy = false;
+  e.last_active = clock_();
+  if (e.upload->complete) {
     // Finished: only the outcome is needed for QueryWriteStatus.
-    it->second.upload->writer.reset();
-    it->second.upload->zstd.reset();
+    e.upload->writer.reset();
+    e.upload->zstd.reset();
+    return;
   }
+  e.idle_unfinished = true;
+  ++idle_count_;
+  idle_bytes_ += e.upload->committed;
+  EnforceLimitsLocked();
 }
 
 std::optional<UploadTable::Progress> UploadTable::Query(const std::string& name) {
@@ -43,11 +53,35 @@ std::optional<UploadTable::Progress> UploadTable::Query(const std::string& name)
   return Progress{it->second.upload->committed, it->second.upload->complete};
 }
 
+void UploadTable::UncountLocked(Entry& e) {
+  if (!e.idle_unfinished) return;
+  e.idle_unfinished = false;
+  --idle_count_;
+  idle_bytes_ -= e.upload->committed;
+}
+
+void UploadTable::EnforceLimitsLocked() {
+  if (idle_count_ <= limits_.max_idle && idle_bytes_ <= limits_.max_idle_bytes) return;
+  std::vector<std::pair<absl::Time, std::string>> idle;
+  for (const auto& [name, e] : uploads_) {
+    if (e.idle_unfinished) idle.emplace_back(e.last_active, name);
+  }
+  std::sort(idle.begin(), idle.end());
+  for (const auto& [when, name] : idle) {
+    if (idle_count_ <= limits_.max_idle && idle_bytes_ <= limits_.max_idle_bytes) break;
+    auto it = uploads_.find(name);
+    UncountLocked(it->second);
+    uploads_.erase(it);
+  }
+}
+
 void UploadTable::SweepLocked(absl::Time now) {
-  if (now - last_sweep_ < idle_limit_ / 10) return;
+  if (now - last_sweep_ < limits_.idle_limit / 10) return;
   last_sweep_ = now;
-  absl::erase_if(uploads_, [&](const auto& kv) {
-    return !kv.second.busy && now - kv.second.last_active > idle_limit_;
+  absl::erase_if(uploads_, [&](auto& kv) {
+    if (kv.second.busy || now - kv.second.last_active <= limits_.idle_limit) return false;
+    UncountLocked(kv.second);
+    return true;
   });
 }
 

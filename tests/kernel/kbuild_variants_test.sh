@@ -6,7 +6,7 @@
 #  - 7.x with the pending kbuild patch "generate module BTF based on vmlinux.unstripped": the base
 #    is the file the recipe names (vmlinux is given other BTF, so using it would show), and every
 #    .ko and .cmd is byte-identical to kbuild's with the same change;
-#  - an external module (tests/kernel/extmod, two objects) built as DKMS builds one, `make -C TREE
+#  - an external module (tests/kernel/extmod, two objects, a .BTF_ids list) built as DKMS builds one, `make -C TREE
 #    M=DIR`: `kfarm modfinal -C TREE M=DIR` writes kbuild's bytes (7.x: with .BTF.base, from
 #    resolve_btfids --distill_base), then all cache hits.
 # Usage: tests/kernel/kbuild_variants_test.sh BIN_DIR [VERSION]   (default 6.12)
@@ -99,6 +99,9 @@ grep -q "1 modules, 1 executed on the farm, 0 cache hits, 0 failed" "$work/ext.l
 differ=$(differ_from_kbuild "$work/ext-ref" "$ext")
 [ "$differ" -eq 0 ] || fail "external module: $differ files differ from kbuild's"
 [ -f "$ext/kfarm_hello.merkle" ] && [ -f "$ext/modules.hashes.root" ] || fail "external module: module hashes"
+# The module's .BTF_ids list (three type ids) was patched by resolve_btfids: no id left zero.
+ids=$(objcopy -O binary --only-section=.BTF_ids "$ext/kfarm_hello.ko" /dev/stdout | od -An -v -tu4 | xargs)
+[ "$(wc -w <<<"$ids")" -eq 3 ] && ! grep -qw 0 <<<"$ids" || fail "external module: .BTF_ids not patched by resolve_btfids: [$ids]"
 note=""
 if readelf -S -W "$ext/kfarm_hello.ko" | grep -q '\.BTF\.base'; then
   note=", with .BTF.base (resolve_btfids --distill_base)"
@@ -106,7 +109,7 @@ fi
 case "$version" in 7.*) [ -n "$note" ] || fail "7.x builds external modules with .BTF.base; kfarm_hello.ko has none" ;; esac
 modfinal -C "$tree" M="$ext" >"$work/ext2.log" 2>&1 || { cat "$work/ext2.log"; fail "kfarm modfinal M=$ext again"; }
 grep -q "1 modules, 0 executed on the farm, 1 cache hits" "$work/ext2.log" || { tail -3 "$work/ext2.log"; fail "external module: cache hit"; }
-pass "external module M=$ext: kfarm_hello.ko and its .cmd byte-identical to kbuild's$note; again: a cache hit"
+pass "external module M=$ext: kfarm_hello.ko and its .cmd byte-identical to kbuild's$note, .BTF_ids patched [$ids]; again: a cache hit"
 
 # 3. The base kbuild's recipe names: vmlinux.unstripped (7.x with the pending patch).
 if [ -n "$ref_unstripped" ]; then

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // kfarm's out-of-tree test module: two objects, kernel types in its BTF (list_head, module,
-// kobject through THIS_MODULE), so module BTF is split against the base.
+// kobject through THIS_MODULE), so module BTF is split against the base, and a .BTF_ids list
+// that resolve_btfids patches in the .ko (a module-local type from the split BTF, base types).
+#include <linux/btf_ids.h>
 #include <linux/init.h>
 #include <linux/list.h>
 #include <linux/module.h>
@@ -9,6 +11,11 @@
 #include "counter.h"
 
 static LIST_HEAD(kfarm_hello_items);
+
+BTF_ID_LIST(kfarm_hello_btf_ids)
+BTF_ID(struct, kfarm_counter)
+BTF_ID(struct, list_head)
+BTF_ID(struct, module)
 
 struct kfarm_hello_item {
 	struct list_head node;
@@ -22,6 +29,7 @@ static int __init kfarm_hello_init(void)
 	if (!item)
 		return -ENOMEM;
 	kfarm_counter_add(&item->counter, THIS_MODULE->name[0]);
+	pr_debug("kfarm_hello: struct kfarm_counter is BTF type %u\n", kfarm_hello_btf_ids[0]);
 	list_add(&item->node, &kfarm_hello_items);
 	return 0;
 }
