@@ -110,7 +110,7 @@ pass "a vmlinux with different BTF re-executes all $nmods BTF steps and 0 links"
 
 # Tool identity: a scheduler with a worker offering another pahole, then with only that one.
 ld_v=$(ld --version | head -1); oc_v=$(objcopy --version | head -1); real_pahole=$(pahole --version)
-printf 'execution {\n  no_worker_grace_ms: 1500\n  heartbeat_interval_ms: 200\n}\n' >"$work/sched.conf"
+printf 'execution {\n  no_worker_grace_ms: 1500\n  heartbeat_interval_ms: 500\n}\n' >"$work/sched.conf"
 "$bin/kfarm-scheduler" --config="$work/sched.conf" --listen=127.0.0.1:0 --data_dir="$work/s2" \
   --port_file="$work/s2.port" 2>"$work/s2.log" &
 pids+=($!)
