@@ -144,6 +144,15 @@ absl::Status Authorizer::CheckImpl(const CallerCredentials& c, config::Permissio
                    : absl::StrCat(" on instance \"", instance, "\"")));
 }
 
+absl::StatusOr<std::string> Authorizer::PrincipalOf(const CallerCredentials& c) const {
+  if (open_) return std::string("local");
+  return Authenticate(c);
+}
+
+bool Authorizer::IsAdmin(const std::string& principal) const {
+  return open_ || Granted(principal, config::ADMIN, "", /*any_instance=*/false);
+}
+
 absl::Status Authorizer::Check(const CallerCredentials& c, config::Permission p,
                                absl::string_view instance) const {
   return CheckImpl(c, p, instance, false);

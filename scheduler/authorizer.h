@@ -44,6 +44,14 @@ class Authorizer {
   // The principal's name, or UNAUTHENTICATED saying what was missing or wrong (never the token).
   absl::StatusOr<std::string> Authenticate(const CallerCredentials& c) const;
 
+  // Who the caller is: "local" on an open farm, else its principal, or UNAUTHENTICATED.
+  absl::StatusOr<std::string> PrincipalOf(const CallerCredentials& c) const;
+  absl::StatusOr<std::string> PrincipalOf(const grpc::ServerContextBase& ctx) const {
+    return PrincipalOf(CredentialsOf(ctx));
+  }
+  // Whether `principal` holds admin on every instance ("local" on an open farm does).
+  bool IsAdmin(const std::string& principal) const;
+
   // OK, UNAUTHENTICATED, or PERMISSION_DENIED naming the principal, permission and instance.
   absl::Status Check(const CallerCredentials& c, config::Permission p,
                      absl::string_view instance) const;

@@ -134,9 +134,18 @@ absl::Status BuildQueue::CheckServable(const reapi::Platform& platform) {
   return absl::FailedPreconditionError(unmet);
 }
 
-std::string BuildQueue::Submit(ExecuteParams params) {
+absl::StatusOr<std::string> BuildQueue::Submit(ExecuteParams params) {
   Locked lock(this);
   const absl::Time now = clock_();
+  std::string owner = params.principal;  // Each operation is its caller's, even when joined.
+  int& pending = pending_by_owner_[owner];
+  if (pending >= config_.max_pending_operations_per_principal()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "principal \"", owner, "\" already has ", pending,
+        " unfinished operations, the most one principal may have "
+        "(execution.max_pending_operations_per_principal); wait for some to finish"));
+  }
+  ++pending;
   const bool cacheable = !params.action.do_not_cache();
   std::shared_ptr<Execution> e;
   std::string key = DedupKey(params);
@@ -157,6 +166,7 @@ std::string BuildQueue::Submit(ExecuteParams params) {
   }
   Operation op;
   op.name = "operations/" + RandomId();
+  op.owner = std::move(owner);
   op.execution = e;
   op.unwatched_since = now;
   e->operation_names.push_back(op.name);
@@ -171,6 +181,7 @@ OperationView BuildQueue::ViewLocked(const Operation& op) const {
   const Execution& e = *op.execution;
   OperationView v;
   v.name = op.name;
+  v.owner = op.owner;
   v.action_digest = e.params.action_digest;
   v.version = e.version + op.version;
   if (op.cancelled) {
@@ -271,7 +282,7 @@ void BuildQueue::CancelLocked(Operation& op, absl::string_view why) {
   if (op.cancelled || op.execution->stage == Stage::kCompleted) return;
   op.cancelled = true;
   op.version++;
-  op.done_at = clock_();
+  OperationDoneLocked(op, clock_());
   auto e = op.execution;
   // The execution stops only when no other operation still wants its result.
   if (--e->operations > 0) {
@@ -332,11 +343,16 @@ void BuildQueue::FinishLocked(const std::shared_ptr<Execution>& e,
   const absl::Time now = clock_();
   for (const std::string& name : e->operation_names) {
     auto op = operations_.find(name);
-    if (op != operations_.end() && op->second.done_at == absl::InfiniteFuture()) {
-      op->second.done_at = now;
-    }
+    if (op != operations_.end()) OperationDoneLocked(op->second, now);
   }
   ChangedLocked(*e);
+}
+
+void BuildQueue::OperationDoneLocked(Operation& op, absl::Time now) {
+  if (op.done_at != absl::InfiniteFuture()) return;
+  op.done_at = now;
+  auto it = pending_by_owner_.find(op.owner);
+  if (it != pending_by_owner_.end() && --it->second <= 0) pending_by_owner_.erase(it);
 }
 
 void BuildQueue::FailLocked(const std::shared_ptr<Execution>& e, const absl::Status& status) {

@@ -39,6 +39,7 @@ struct ExecuteParams {
   absl::Duration timeout;
   bool skip_cache_lookup = false;
   std::string invocation_id;  // RequestMetadata.tool_invocation_id: which build asked.
+  std::string principal;      // Who asked: the operation's owner.
   std::string shape;          // Arguments and outputs without digests (duration history key).
   Digest largest_input;       // The biggest input file (>= 1 MiB), for cache affinity.
   std::vector<reapi::Directory> input_directories;  // The input tree, sent along to the worker.
@@ -46,6 +47,7 @@ struct ExecuteParams {
 
 struct OperationView {
   std::string name;
+  std::string owner;  // The principal that submitted it.
   Digest action_digest;
   reapi::ExecutionStage::Value stage = reapi::ExecutionStage::UNKNOWN;
   bool done = false;
@@ -81,7 +83,8 @@ class BuildQueue {
   // offers `platform`; the message names the unmet properties.
   absl::Status CheckServable(const reapi::Platform& platform);
   // Returns the new operation's name; joins an identical in-flight execution when allowed.
-  std::string Submit(ExecuteParams params);
+  // RESOURCE_EXHAUSTED when params.principal already has its limit of unfinished operations.
+  absl::StatusOr<std::string> Submit(ExecuteParams params);
 
   absl::StatusOr<OperationView> Get(const std::string& op);
   // Waits until the operation's version passes `seen`, or `deadline`. Holds the operation
@@ -118,6 +121,7 @@ class BuildQueue {
     std::vector<std::string> dead_workers;   // Workers that died running it, or how they failed.
     std::vector<std::string> failed_on;      // Their ids: other workers are preferred.
     absl::Time queued_at;
+    absl::Time assigned_at;                  // When last sent to a worker.
     absl::Time unmatched_since = absl::InfiniteFuture();
     reapi::ExecuteResponse response;
     std::vector<std::string> operation_names; // Every operation attached, finished or not.
@@ -127,6 +131,7 @@ class BuildQueue {
   };
   struct Operation {
     std::string name;
+    std::string owner;
     std::shared_ptr<Execution> execution;
     int watchers = 0;
     absl::Time unwatched_since;
@@ -204,6 +209,8 @@ class BuildQueue {
   void FailLocked(const std::shared_ptr<Execution>& e, const absl::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CancelLocked(Operation& op, absl::string_view why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks `op` finished at `now` (once): it no longer counts against its owner.
+  void OperationDoneLocked(Operation& op, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerLostLocked(Worker& w, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BuryWorkerLocked(Worker& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Requeues `e` after its worker died, or fails it once that happened max_worker_deaths times.
@@ -231,6 +238,7 @@ class BuildQueue {
   absl::node_hash_map<std::string, Operation> operations_ ABSL_GUARDED_BY(mu_);
   // Cacheable executions in flight, by instance + action digest, for deduplication.
   absl::flat_hash_map<std::string, std::shared_ptr<Execution>> in_flight_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int> pending_by_owner_ ABSL_GUARDED_BY(mu_);  // Unfinished ops.
   FairQueue<std::shared_ptr<Execution>> ready_ ABSL_GUARDED_BY(mu_);
   absl::node_hash_map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
   std::map<FreeKey, Worker*> free_ ABSL_GUARDED_BY(mu_);

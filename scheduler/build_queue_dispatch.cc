@@ -98,6 +98,7 @@ void BuildQueue::DispatchLocked() {
     Worker* chosen = ChooseWorkerLocked(*e, affinity);
     e->stage = Stage::kExecuting;
     e->worker = chosen->id;
+    e->assigned_at = clock_();
     e->expected = history_.Expected(e->params.shape);
     chosen->running[e->id] = e;
     chosen->last_assigned = ++assignments_;

@@ -22,6 +22,11 @@ class FakeLink : public WorkerLink {
   void Send(const worker::SchedulerMessage& msg) override {
     absl::MutexLock lock(&mu_);
     if (msg.has_assignment()) assigned_.push_back(msg.assignment());
+    if (msg.has_cancel()) cancelled_.push_back(msg.cancel().execution_id());
+  }
+  std::vector<std::string> Cancelled() {
+    absl::MutexLock lock(&mu_);
+    return cancelled_;
   }
   void Close() override {}
   std::vector<std::string> Assigned() {
@@ -43,6 +48,7 @@ class FakeLink : public WorkerLink {
  private:
   absl::Mutex mu_;
   std::vector<worker::Assignment> assigned_;
+  std::vector<std::string> cancelled_;
 };
 
 class BuildQueueTest : public ::testing::Test {
@@ -75,7 +81,9 @@ class BuildQueueTest : public ::testing::Test {
     p.action_digest = Digest::Of(tag);
     p.shape = shape;
     p.timeout = absl::Minutes(1);
-    return queue_.Submit(std::move(p));
+    auto name = queue_.Submit(std::move(p));
+    EXPECT_TRUE(name.ok()) << name.status();
+    return name.value_or("");
   }
 
   // The worker reports `tag` done after running for `took`.
@@ -204,6 +212,65 @@ TEST_F(BuildQueueTest, WorkersThatHoldNothingGetNothingAhead) {
   Submit("cc", "b");
   Submit("cc", "c");
   EXPECT_THAT(w->Assigned(), ElementsAre("a", "b"));
+}
+
+TEST(BuildQueueLimitTest, APrincipalHasAtMostItsLimitOfUnfinishedOperations) {
+  config::SchedulerConfig c;
+  c.mutable_execution()->set_max_pending_operations_per_principal(2);
+  BuildQueue queue(WithDefaults(c).execution(), nullptr);
+  auto submit = [&](const std::string& who, const std::string& tag) {
+    ExecuteParams p;
+    p.command.add_arguments("cc");
+    p.command.add_arguments(tag);
+    p.action.set_do_not_cache(true);
+    p.action_digest = Digest::Of(tag);
+    p.shape = "cc";
+    p.timeout = absl::Minutes(1);
+    p.principal = who;
+    return queue.Submit(std::move(p));
+  };
+  auto a1 = submit("a", "1");
+  ASSERT_TRUE(a1.ok());
+  ASSERT_TRUE(submit("a", "2").ok());
+  auto a3 = submit("a", "3");
+  EXPECT_EQ(a3.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(a3.status().message()),
+              ::testing::HasSubstr("principal \"a\" already has 2 unfinished operations"));
+  EXPECT_TRUE(submit("b", "4").ok());  // Another principal has its own allowance.
+  ASSERT_TRUE(queue.Cancel(*a1).ok());  // A finished operation no longer counts.
+  EXPECT_TRUE(submit("a", "5").ok());
+  EXPECT_EQ(submit("a", "6").status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST_F(BuildQueueTest, AnActionStuckOnItsWorkerFailsAfterTimeoutAndAllowance) {
+  auto w1 = Connect("w1", 1, 0);
+  const std::string op = Submit("cc", "stuck");  // Timeout 1 min; the allowance is 10 min.
+  auto client = std::make_shared<RecordingWatcher>(&queue_, op);  // Waited for: not abandoned.
+  ASSERT_TRUE(queue_.Watch(op, client).ok());
+  ASSERT_THAT(w1->Assigned(), ElementsAre("stuck"));
+  const std::string id = w1->IdOf("stuck");
+  // The worker keeps sending heartbeats (it is alive) but never completes the action.
+  auto advance = [&](absl::Duration d) {
+    for (absl::Duration done; done < d; done += absl::Seconds(4)) {
+      queue_.Received("w1", worker::WorkerMessage());
+      now_ns_ += absl::ToInt64Nanoseconds(absl::Seconds(4));
+    }
+    queue_.Received("w1", worker::WorkerMessage());
+  };
+  advance(absl::Minutes(10));
+  absl::SleepFor(absl::Milliseconds(300));  // Reaper ticks (on the fake clock, nothing is due).
+  ASSERT_FALSE(queue_.Get(op)->done);
+  advance(absl::Minutes(1) + absl::Seconds(8));
+  for (int i = 0; i < 500 && !queue_.Get(op)->done; ++i) absl::SleepFor(absl::Milliseconds(10));
+  auto view = queue_.Get(op);
+  ASSERT_TRUE(view->done);
+  EXPECT_EQ(view->response.status().code(), 4);  // DEADLINE_EXCEEDED
+  EXPECT_THAT(view->response.status().message(),
+              ::testing::HasSubstr("did not finish on worker w1 within its timeout of 1m plus 10m"));
+  EXPECT_THAT(w1->Cancelled(), ElementsAre(id));
+  queue_.Unwatch(op, client.get());
+  Submit("cc", "next");  // The worker's slot is given back.
+  EXPECT_THAT(w1->Assigned(), ElementsAre("stuck", "next"));
 }
 
 TEST_F(BuildQueueTest, AnInfrastructureFailureRunsTheActionOnAnotherWorker) {

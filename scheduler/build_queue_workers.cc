@@ -272,6 +272,34 @@ void BuildQueue::Reap() {
       }
       ++it;
     }
+    // Actions past their timeout plus the staging and upload allowance: the worker is told to
+    // stop, and the operation fails (a later completion from it is ignored as stale).
+    const absl::Duration allowance = Ms(config_.staging_and_upload_allowance_ms());
+    std::vector<std::pair<std::shared_ptr<Execution>, std::string>> overdue;
+    for (auto& [id, w] : workers_) {
+      for (auto& [eid, e] : w.running) {
+        if (e->stage == Stage::kExecuting && e->worker == id &&
+            now - e->assigned_at > e->params.timeout + allowance) {
+          overdue.emplace_back(e, eid);
+        }
+      }
+    }
+    for (auto& [e, eid] : overdue) {
+      Worker& w = workers_.at(e->worker);
+      if (w.link != nullptr) {
+        worker::SchedulerMessage cancel;
+        cancel.mutable_cancel()->set_execution_id(eid);
+        SendLocked(w.link, std::move(cancel));
+      }
+      w.running.erase(eid);
+      RefreshFreeLocked(w);
+      FailLocked(e, absl::DeadlineExceededError(absl::StrCat(
+                        "action ", e->params.action_digest.ToString(), " (",
+                        e->params.command.arguments(0), ") did not finish on worker ", w.id,
+                        " within its timeout of ", absl::FormatDuration(e->params.timeout),
+                        " plus ", absl::FormatDuration(allowance),
+                        " for staging and upload (execution.staging_and_upload_allowance_ms)")));
+    }
     std::vector<std::shared_ptr<Execution>> unservable;
     absl::flat_hash_map<std::string, bool> servable_by_platform;  // Few distinct platforms.
     ready_.ForEach([&](const std::shared_ptr<Execution>& e) {

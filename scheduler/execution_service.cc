@@ -1,14 +1,37 @@
 #include "scheduler/execution_service.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/status.h"
 #include "google/protobuf/util/time_util.h"
 #include "scheduler/operation_stream.h"
 #include "scheduler/request_checks.h"
 
 namespace kfarm {
+namespace {
 
 using google::longrunning::Operation;
+
+// An operation is its submitter's: another principal (but an admin) may not see or stop it,
+// and is told whose it is. Unknown names are left to the caller (NOT_FOUND as usual).
+absl::Status MayTouch(const Authorizer& auth, const grpc::ServerContextBase& ctx,
+                      BuildQueue* queue, const std::string& name, absl::string_view verb) {
+  auto v = queue->Get(name);
+  if (!v.ok()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::string who, auth.PrincipalOf(ctx));
+  if (who == v->owner || auth.IsAdmin(who)) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "principal \"", who, "\" may not ", verb, " operation ", Quoted(name),
+      ": it belongs to principal \"", v->owner, "\" (only its owner or an admin may)"));
+}
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+}  // namespace
 
 OperationWriter* ExecutionService::Execute(grpc::CallbackServerContext* ctx,
                                            const reapi::ExecuteRequest* req) {
@@ -38,6 +61,7 @@ OperationWriter* ExecutionService::Execute(grpc::CallbackServerContext* ctx,
   ExecuteParams params;
   grpc::Status loaded = loader_.Load(*req, *digest, &params);
   if (!loaded.ok()) return fail(loaded);
+  params.principal = auth_->PrincipalOf(*ctx).value_or("");
   // Builds are told apart by the invocation id Bazel (and kfarm) send in every request.
   auto md = ctx->client_metadata().find("build.bazel.remote.execution.v2.requestmetadata-bin");
   if (md != ctx->client_metadata().end()) {
@@ -48,14 +72,16 @@ OperationWriter* ExecutionService::Execute(grpc::CallbackServerContext* ctx,
   }
   s = queue_->CheckServable(params.platform);
   if (!s.ok()) return fail(ToGrpcStatus(s));
-  return OperationStream::Start(queue_, queue_->Submit(std::move(params)));
+  auto name = queue_->Submit(std::move(params));
+  if (!name.ok()) return fail(ToGrpcStatus(name.status()));
+  return OperationStream::Start(queue_, *name);
 }
 
 OperationWriter* ExecutionService::WaitExecution(grpc::CallbackServerContext* ctx,
                                                  const reapi::WaitExecutionRequest* req) {
-  if (absl::Status a = auth_->CheckAnyInstance(*ctx, config::EXECUTE); !a.ok()) {
-    return OperationStream::Finished(std::nullopt, ToGrpcStatus(a));
-  }
+  absl::Status a = auth_->CheckAnyInstance(*ctx, config::EXECUTE);
+  if (a.ok()) a = MayTouch(*auth_, *ctx, queue_, req->name(), "wait for");
+  if (!a.ok()) return OperationStream::Finished(std::nullopt, ToGrpcStatus(a));
   return OperationStream::Start(queue_, req->name());
 }
 
@@ -63,6 +89,7 @@ grpc::Status OperationsService::GetOperation(grpc::ServerContext* ctx,
                                              const google::longrunning::GetOperationRequest* req,
                                              Operation* resp) {
   KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::EXECUTE));
+  KFARM_AUTHORIZE(MayTouch(*auth_, *ctx, queue_, req->name(), "read"));
   auto v = queue_->Get(req->name());
   if (!v.ok()) return ToGrpcStatus(v.status());
   *resp = ToOperation(*v);
@@ -70,10 +97,34 @@ grpc::Status OperationsService::GetOperation(grpc::ServerContext* ctx,
 }
 
 grpc::Status OperationsService::ListOperations(
-    grpc::ServerContext* ctx, const google::longrunning::ListOperationsRequest*,
+    grpc::ServerContext* ctx, const google::longrunning::ListOperationsRequest* req,
     google::longrunning::ListOperationsResponse* resp) {
-  KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::ADMIN));
-  for (const OperationView& v : queue_->List()) *resp->add_operations() = ToOperation(v);
+  // Each principal lists its own operations; an admin lists everyone's.
+  KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::EXECUTE));
+  auto who = auth_->PrincipalOf(*ctx);
+  if (!who.ok()) return ToGrpcStatus(who.status());
+  if (!req->filter().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("ListOperations filter ", Quoted(req->filter()),
+                                     ": kfarm supports no filter; leave it empty"));
+  }
+  if (req->page_size() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("ListOperations page_size ", req->page_size(), " is negative"));
+  }
+  const int page = req->page_size() == 0 ? kDefaultPageSize : std::min(req->page_size(), kMaxPageSize);
+  const bool all = auth_->IsAdmin(*who);
+  // Names are random: pages follow their order, and a page token is the last name returned.
+  std::vector<OperationView> mine;
+  for (OperationView& v : queue_->List()) {
+    if ((all || v.owner == *who) && v.name > req->page_token()) mine.push_back(std::move(v));
+  }
+  std::sort(mine.begin(), mine.end(),
+            [](const OperationView& a, const OperationView& b) { return a.name < b.name; });
+  for (int i = 0; i < static_cast<int>(mine.size()) && i < page; ++i) {
+    *resp->add_operations() = ToOperation(mine[i]);
+  }
+  if (static_cast<int>(mine.size()) > page) resp->set_next_page_token(mine[page - 1].name);
   return grpc::Status::OK;
 }
 
@@ -81,6 +132,7 @@ grpc::Status OperationsService::CancelOperation(
     grpc::ServerContext* ctx, const google::longrunning::CancelOperationRequest* req,
     google::protobuf::Empty*) {
   KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::EXECUTE));
+  KFARM_AUTHORIZE(MayTouch(*auth_, *ctx, queue_, req->name(), "cancel"));
   return ToGrpcStatus(queue_->Cancel(req->name()));
 }
 
@@ -97,6 +149,7 @@ grpc::Status OperationsService::WaitOperation(grpc::ServerContext* ctx,
                                               const google::longrunning::WaitOperationRequest* req,
                                               Operation* resp) {
   KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::EXECUTE));
+  KFARM_AUTHORIZE(MayTouch(*auth_, *ctx, queue_, req->name(), "wait for"));
   absl::Duration timeout = absl::Minutes(1);
   if (req->has_timeout()) {
     timeout = absl::Nanoseconds(

@@ -28,6 +28,9 @@ void ConfigureBuilder(grpc::ServerBuilder& builder, const config::SchedulerConfi
   // saves a thread start per call.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
+  // HTTP/2 lets a client open streams without bound on one connection; past this many at once
+  // its further streams wait (the client's HTTP/2 stack queues them), not the server's memory.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, c.max_concurrent_streams());
 }
 
 bool HasTls(const config::TlsConfig& tls) { return !tls.cert_file().empty(); }

@@ -16,6 +16,7 @@ config::SchedulerConfig WithDefaults(config::SchedulerConfig c) {
   if (c.upload_idle_seconds() <= 0) c.set_upload_idle_seconds(60);
   if (c.max_idle_uploads() <= 0) c.set_max_idle_uploads(256);
   if (c.max_idle_upload_bytes() <= 0) c.set_max_idle_upload_bytes(int64_t{1} << 30);
+  if (c.max_concurrent_streams() <= 0) c.set_max_concurrent_streams(5000);
   auto* e = c.mutable_execution();
   if (e->default_timeout_seconds() <= 0) e->set_default_timeout_seconds(3600);
   if (e->max_timeout_seconds() <= 0) e->set_max_timeout_seconds(4 * 3600);
@@ -24,6 +25,10 @@ config::SchedulerConfig WithDefaults(config::SchedulerConfig c) {
   if (e->abandoned_operation_ms() <= 0) e->set_abandoned_operation_ms(60000);
   if (e->no_worker_grace_ms() <= 0) e->set_no_worker_grace_ms(30000);
   if (e->max_worker_deaths() <= 0) e->set_max_worker_deaths(3);
+  if (e->staging_and_upload_allowance_ms() <= 0) e->set_staging_and_upload_allowance_ms(600000);
+  if (e->max_pending_operations_per_principal() <= 0) {
+    e->set_max_pending_operations_per_principal(20000);
+  }
   if (e->completed_retention_ms() <= 0) e->set_completed_retention_ms(600000);
   if (e->prefetch_below_ms() == 0) e->set_prefetch_below_ms(1000);
   return c;
