@@ -340,6 +340,13 @@ void BuildQueue::FinishLocked(const std::shared_ptr<Execution>& e,
   e->response = std::move(response);
   auto it = in_flight_.find(DedupKey(e->params));
   if (it != in_flight_.end() && it->second == e) in_flight_.erase(it);
+  // A finished operation is kept (for completed_retention_ms) only for its response: the
+  // input tree, Command and Action it was run from go now.
+  std::vector<reapi::Directory>().swap(e->params.input_directories);
+  e->params.command.Clear();
+  e->params.action.Clear();
+  e->params.platform.Clear();
+  std::string().swap(e->params.shape);
   const absl::Time now = clock_();
   for (const std::string& name : e->operation_names) {
     auto op = operations_.find(name);
