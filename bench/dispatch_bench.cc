@@ -81,6 +81,7 @@ int Main() {
   config.set_listen_address("127.0.0.1:0");
   config.mutable_storage()->set_backend(config::StorageConfig::MEMORY);
   config.mutable_execution()->set_heartbeat_interval_ms(60000);
+  config.mutable_execution()->set_max_pending_operations_per_principal(actions + 1);
   auto server = SchedulerServer::Start(config);
   if (!server.ok()) {
     std::fprintf(stderr, "dispatch_bench: %s\n", std::string(server.status().message()).c_str());
@@ -92,7 +93,12 @@ int Main() {
   params.reserve(actions);
   for (int i = 0; i < actions; ++i) params.push_back(FakeAction(i, builds));
   auto t0 = Clock::now();
-  for (auto& p : params) queue->Submit(std::move(p));
+  for (auto& p : params) {
+    if (auto name = queue->Submit(std::move(p)); !name.ok()) {
+      std::fprintf(stderr, "dispatch_bench: %s\n", std::string(name.status().message()).c_str());
+      return 1;
+    }
+  }
   const double submit_s = std::chrono::duration<double>(Clock::now() - t0).count();
 
   std::vector<std::shared_ptr<grpc::Channel>> channels;

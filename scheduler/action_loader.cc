@@ -9,6 +9,7 @@
 #include "common/merkle.h"
 #include "common/safe_path.h"
 #include "scheduler/command_checks.h"
+#include "scheduler/tree_expansion.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -44,8 +45,9 @@ grpc::Status LoadMessage(BlobAccess* cas, const Digest& d, const std::string& wh
 
 // Walks the input tree: every Directory must exist and be canonical, every file must exist.
 grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, bool allow_absolute_symlinks,
-                            Missing* missing, Digest* largest,
+                            const TreeLimits& limits, Missing* missing, Digest* largest,
                             std::vector<reapi::Directory>* directories) {
+  std::vector<Digest> directory_digests;
   std::deque<std::pair<Digest, std::string>> queue{{root, ""}};
   absl::flat_hash_set<Digest> seen{root};
   std::vector<Digest> files;
@@ -78,6 +80,14 @@ grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, bool allow_abso
       if (seen.insert(*sd).second) queue.emplace_back(*sd, path + sub.name() + "/");
     }
     directories->push_back(std::move(dir));
+    directory_digests.push_back(d);
+  }
+  // What a worker would stage, shared directories written out at each place: bounded before
+  // anything is queued.
+  absl::flat_hash_map<Digest, const reapi::Directory*> by_digest;
+  for (size_t i = 0; i < directories->size(); ++i) by_digest.emplace(directory_digests[i], &(*directories)[i]);
+  if (absl::Status e = CheckTreeExpansion(by_digest, root, limits); !e.ok()) {
+    return Invalid(std::string(e.message()));
   }
   for (const Digest& d : files) {
     if (d.size() >= (1 << 20) && (!largest->valid() || d.size() > largest->size())) *largest = d;
@@ -122,7 +132,10 @@ grpc::Status ActionLoader::Load(const reapi::ExecuteRequest& req, const Digest& 
     if (!s.ok()) return s;
     auto root = Digest::FromProto(out->action.input_root_digest());
     if (!root.ok()) return Invalid(absl::StrCat("Action.input_root_digest: ", root.status().message()));
-    s = CheckInputTree(cas_, *root, allow_absolute_symlinks_, &missing, &out->largest_input, &out->input_directories);
+    const TreeLimits limits{config_.max_input_tree_entries(), config_.max_input_tree_bytes(),
+                            config_.max_input_tree_depth()};
+    s = CheckInputTree(cas_, *root, allow_absolute_symlinks_, limits, &missing, &out->largest_input,
+                       &out->input_directories);
     if (!s.ok()) return s;
   }
   if (!missing.empty()) return MissingBlobsStatus(missing);

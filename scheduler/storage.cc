@@ -26,8 +26,11 @@ config::SchedulerConfig WithDefaults(config::SchedulerConfig c) {
   if (e->no_worker_grace_ms() <= 0) e->set_no_worker_grace_ms(30000);
   if (e->max_worker_deaths() <= 0) e->set_max_worker_deaths(3);
   if (e->staging_and_upload_allowance_ms() <= 0) e->set_staging_and_upload_allowance_ms(600000);
+  if (e->max_input_tree_entries() == 0) e->set_max_input_tree_entries(4000000);
+  if (e->max_input_tree_bytes() == 0) e->set_max_input_tree_bytes(uint64_t{256} << 30);
+  if (e->max_input_tree_depth() <= 0) e->set_max_input_tree_depth(512);
   if (e->max_pending_operations_per_principal() <= 0) {
-    e->set_max_pending_operations_per_principal(20000);
+    e->set_max_pending_operations_per_principal(50000);
   }
   if (e->completed_retention_ms() <= 0) e->set_completed_retention_ms(600000);
   if (e->prefetch_below_ms() == 0) e->set_prefetch_below_ms(1000);

@@ -3,11 +3,13 @@
 // kobject through THIS_MODULE), so module BTF is split against the base, and a .BTF_ids list
 // that resolve_btfids patches in the .ko (a module-local type from the split BTF, a base type
 // that 7.x's distilled base keeps whole).
-#include <linux/btf_ids.h>
 #include <linux/init.h>
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/types.h>
+// Last: 6.1's btf_ids.h uses u32 without including what defines it.
+#include <linux/btf_ids.h>
 
 #include "counter.h"
 
