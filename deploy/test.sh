@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds with CMake and with Bazel, and runs
 # every test — unit and integration tests under ctest, the same tests under Bazel, and a real
-# Bazel 4.2.3 client using kfarm as its remote cache and executor, and kfarm modfinal on real
-# 6.1, 6.12 and 7.2 kernel fixtures (each built once and cached outside the clone). Ends with
-# "N passed, M failed".
+# Bazel 4.2.3 client using kfarm as its remote cache and executor, npm's Bazel 2.1.0 doing the
+# same over TLS (fetched once by deploy/fetch_bazel2.sh, cached outside the clone), and kfarm
+# modfinal on real 6.1, 6.12 and 7.2 kernel fixtures (each built once and cached outside the
+# clone). Ends with "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh || exit 1
@@ -28,6 +29,8 @@ step "cmake build" bash deploy/build.sh
 step "ctest" ctest --test-dir build --output-on-failure -j2
 step "bazel build and test" bazel test //... --test_output=errors
 step "bazel 4.2.3 as a client (remote cache, remote execution)" bash tests/bazel_client/run.sh build/bin
+step "bazel 2.1.0 as a client over grpcs:// (mTLS workers on their own listener)" \
+  bash tests/bazel_client/tls.sh build/bin
 # Every kernel line a distribution builds: Debian 12's 6.1 and 6.12, and 7.2 from Debian's
 # development suite. Each fixture is built once and cached outside the clone.
 for version in 6.1 6.12 7.2; do

@@ -72,6 +72,11 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(const config::Aut
     const auto& t = config.tokens(i);
     std::string field = absl::StrCat("auth.tokens[", i, "]");
     if (t.principal().empty()) return absl::InvalidArgumentError(field + ".principal is empty");
+    if (t.principal() == kAnonymousPrincipal) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".principal \"", kAnonymousPrincipal,
+          "\" is reserved for calls without credentials; name the token's principal otherwise"));
+    }
     if (!IsHexSha256(t.token_sha256())) {
       return absl::InvalidArgumentError(absl::StrCat(
           field, ".token_sha256 (principal ", t.principal(),
@@ -99,6 +104,7 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(const config::Aut
     if (rule.permissions == 0) {
       return absl::InvalidArgumentError(field + " grants no permission");
     }
+    if (rule.principal == kAnonymousPrincipal) a->anonymous_granted_ = true;
     a->rules_.push_back(std::move(rule));
   }
   return a;
@@ -119,24 +125,46 @@ absl::StatusOr<std::string> Authorizer::Authenticate(const CallerCredentials& c)
     return it->second;
   }
   if (c.cert_verified && !c.cert_common_name.empty()) return c.cert_common_name;
+  if (anonymous_granted_ && !c.cert_verified) return std::string(kAnonymousPrincipal);
   return NoCredentials();
 }
 
 bool Authorizer::Granted(const std::string& principal, config::Permission p,
                          absl::string_view instance, bool any_instance) const {
   for (const Rule& r : rules_) {
-    if (r.principal != "*" && r.principal != principal) continue;
+    const bool anyone = r.principal == "*" && principal != kAnonymousPrincipal;
+    if (!anyone && r.principal != principal) continue;
     if (!(r.permissions & (1u << p))) continue;
     if (any_instance || PrefixCovers(r.prefix, instance)) return true;
   }
   return false;
 }
 
+std::unique_ptr<Authorizer> Authorizer::ForWorkerListener(const WorkerGate* gate) {
+  auto a = std::unique_ptr<Authorizer>(new Authorizer());
+  a->open_ = false;
+  a->workers_only_ = gate;
+  return a;
+}
+
 absl::Status Authorizer::CheckImpl(const CallerCredentials& c, config::Permission p,
                                    absl::string_view instance, bool any_instance) const {
   if (open_) return absl::OkStatus();
+  const bool blob_access = p == config::READ || p == config::WRITE;
+  if (workers_only_) {
+    if (absl::Status s = workers_only_->Check(c); !s.ok()) return s;
+    if (blob_access) return absl::OkStatus();
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the worker listener serves workers, who may read and write blobs; the ",
+        PermissionName(p), " permission is for the client listener"));
+  }
   absl::StatusOr<std::string> principal = Authenticate(c);
-  if (!principal.ok()) return principal.status();
+  if (!principal.ok()) {
+    if (worker_tokens_ && blob_access && c.authorization && worker_tokens_->Check(c).ok()) {
+      return absl::OkStatus();
+    }
+    return principal.status();
+  }
   if (Granted(*principal, p, instance, any_instance)) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat(
       "principal \"", *principal, "\" lacks the ", PermissionName(p), " permission",
@@ -146,6 +174,10 @@ absl::Status Authorizer::CheckImpl(const CallerCredentials& c, config::Permissio
 
 absl::StatusOr<std::string> Authorizer::PrincipalOf(const CallerCredentials& c) const {
   if (open_) return std::string("local");
+  if (workers_only_) {
+    if (absl::Status s = workers_only_->Check(c); !s.ok()) return s;
+    return std::string("worker");
+  }
   return Authenticate(c);
 }
 

@@ -31,6 +31,13 @@ CallerCredentials CredentialsOf(const grpc::ServerContextBase& ctx);
 
 absl::string_view PermissionName(config::Permission p);  // "read", "ac-write", ...
 
+// Calls with no credentials at all act as this principal when a grant names it (as Buildbarn's
+// "allow" authenticator does), e.g. a public read-only cache, or Bazel before 3.x, which sends
+// no --remote_header over gRPC. "*" grants never cover it; it is no token's or grant-less name.
+inline constexpr char kAnonymousPrincipal[] = "anonymous";
+
+class WorkerGate;
+
 class Authorizer {
  public:
   // Validates the config: hex token hashes, known permissions, grants naming known principals
@@ -40,6 +47,14 @@ class Authorizer {
   static absl::StatusOr<std::unique_ptr<Authorizer>> Create(const config::AuthConfig& config);
 
   bool open() const { return open_; }
+
+  // Workers fetch inputs and store outputs through the same CAS and ByteStream services as
+  // clients. On a listener they share with clients, a worker token also grants read and write
+  // (nothing else); the gate must outlive this authorizer.
+  void AdmitWorkerTokens(const WorkerGate* gate) { worker_tokens_ = gate; }
+  // For the worker listener's storage services: whoever passes the gate may read and write
+  // blobs on any instance, and nothing else.
+  static std::unique_ptr<Authorizer> ForWorkerListener(const WorkerGate* gate);
 
   // The principal's name, or UNAUTHENTICATED saying what was missing or wrong (never the token).
   absl::StatusOr<std::string> Authenticate(const CallerCredentials& c) const;
@@ -79,6 +94,9 @@ class Authorizer {
                          absl::string_view instance, bool any_instance) const;
 
   bool open_ = true;
+  bool anonymous_granted_ = false;  // Some grant names kAnonymousPrincipal.
+  const WorkerGate* worker_tokens_ = nullptr;  // Also admitted for READ and WRITE.
+  const WorkerGate* workers_only_ = nullptr;   // Set: only they are admitted.
   absl::flat_hash_map<std::string, std::string> principal_by_token_hash_;  // Hex SHA-256.
   std::vector<Rule> rules_;
 };

@@ -131,6 +131,31 @@ TEST(AuthorizerConfigTest, BadConfigsNameTheField) {
   EXPECT_THAT(twice.status().message(), HasSubstr("auth.tokens[1]"));
 }
 
+TEST(AuthorizerConfigTest, AnonymousGetsOnlyItsOwnGrantsAndWrongCredentialsStayWrong) {
+  auto a = Authorizer::Create(Parse(
+      "tokens { principal: 'ci' token_sha256: '" + TokenHash("ci-secret") + "' }\n"
+      "grants { principal: 'anonymous' instance_prefix: 'public' permissions: [READ] }\n"
+      "grants { principal: '*' permissions: [WRITE] }\n"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  const CallerCredentials none;
+  EXPECT_EQ(*(*a)->PrincipalOf(none), "anonymous");
+  EXPECT_TRUE((*a)->Check(none, config::READ, "public/x").ok());
+  absl::Status elsewhere = (*a)->Check(none, config::READ, "team");
+  EXPECT_EQ(elsewhere.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(elsewhere.message(), HasSubstr("\"anonymous\" lacks the read permission"));
+  // "*" means any authenticated principal, not anonymous callers.
+  EXPECT_EQ((*a)->Check(none, config::WRITE, "public").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE((*a)->Check(Bearer("ci-secret"), config::WRITE, "public").ok());
+  // A wrong token is not quietly treated as no token.
+  EXPECT_EQ((*a)->Check(Bearer("guess"), config::READ, "public").code(),
+            absl::StatusCode::kUnauthenticated);
+
+  auto reserved = Authorizer::Create(
+      Parse("tokens { principal: 'anonymous' token_sha256: '" + TokenHash("t") + "' }"));
+  EXPECT_EQ(reserved.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(reserved.status().message(), HasSubstr("auth.tokens[0].principal \"anonymous\""));
+}
+
 TEST(WorkerGateTest, TokensAdmitWorkersAndNothingElseDoes) {
   config::WorkerListenerConfig c;
   c.add_token_sha256(TokenHash("worker-secret"));

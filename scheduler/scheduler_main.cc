@@ -23,6 +23,8 @@ ABSL_FLAG(std::string, listen, "", "Address to listen on (default 127.0.0.1:8980
 ABSL_FLAG(std::string, data_dir, "", "Directory for the CAS and action cache (default ./kfarm-data)");
 ABSL_FLAG(std::string, storage, "", "Storage backend: disk (default) or memory");
 ABSL_FLAG(std::string, port_file, "", "Write the listening port to this file once serving");
+ABSL_FLAG(std::string, worker_port_file, "",
+          "Write the worker listener's port to this file once serving (with worker_listener)");
 ABSL_FLAG(bool, insecure, false,
           "Serve a non-loopback address without TLS or authentication (trusted networks only)");
 
@@ -95,11 +97,15 @@ int main(int argc, char** argv) {
                    config.worker_listener().tls().cert_file().empty() ? ", plaintext" : ", TLS",
                    ")");
   }
-  if (std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
+  // Renamed into place so a reader never sees a half-written number.
+  auto write_port = [](const std::string& path, int port) {
+    if (path.empty()) return;
     std::string tmp = path + ".tmp";
-    std::ofstream(tmp) << (*server)->port() << "\n";
+    std::ofstream(tmp) << port << "\n";
     std::rename(tmp.c_str(), path.c_str());
-  }
+  };
+  write_port(absl::GetFlag(FLAGS_worker_port_file), (*server)->worker_port());
+  write_port(absl::GetFlag(FLAGS_port_file), (*server)->port());
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);

@@ -88,16 +88,23 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   const Authorizer* auth = s->auth_.get();
   BlobAccess* cas = s->storage_.cas.get();
   const bool exec = !c.execution().disabled();
+  // Workers read inputs and write outputs through CAS and ByteStream on whichever listener they
+  // use; elsewhere a worker credential grants nothing.
+  auto add_storage = [&](std::vector<std::unique_ptr<grpc::Service>>& to, const Authorizer* a) {
+    to.push_back(std::make_unique<CasService>(
+        cas, CasLimits{c.max_batch_total_size_bytes(), c.storage().max_cas_blob_size_bytes()}, a));
+    to.push_back(std::make_unique<ByteStreamService>(
+        cas, c.storage().max_cas_blob_size_bytes(),
+        UploadLimits{absl::Seconds(c.upload_idle_seconds()), c.max_idle_uploads(),
+                     c.max_idle_upload_bytes()},
+        a));
+  };
+  if (!separate_workers) s->auth_->AdmitWorkerTokens(s->gate_.get());
   s->services_.push_back(std::make_unique<CapabilitiesService>(c, exec, auth));
-  s->services_.push_back(std::make_unique<CasService>(
-      cas, CasLimits{c.max_batch_total_size_bytes(), c.storage().max_cas_blob_size_bytes()}, auth));
-  s->services_.push_back(std::make_unique<ByteStreamService>(
-      cas, c.storage().max_cas_blob_size_bytes(),
-      UploadLimits{absl::Seconds(c.upload_idle_seconds()), c.max_idle_uploads(), c.max_idle_upload_bytes()},
-      auth));
+  add_storage(s->services_, auth);
   s->services_.push_back(std::make_unique<ActionCacheService>(
       s->storage_.action_cache.get(), cas, !c.disable_action_cache_updates(), auth));
-  std::unique_ptr<grpc::Service> worker_service;
+  std::vector<std::unique_ptr<grpc::Service>> worker_services;
   if (exec) {
     s->queue_ = std::make_unique<BuildQueue>(c.execution(), s->storage_.action_cache.get());
     s->services_.push_back(std::make_unique<ExecutionService>(
@@ -109,8 +116,10 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
         s->queue_.get(), separate_workers ? nullptr : s->gate_.get(), auth,
         c.worker_listener().listen_address()));
     if (separate_workers) {
-      worker_service = std::make_unique<WorkerService>(s->queue_.get(), s->gate_.get(), auth,
-                                                       c.worker_listener().listen_address());
+      s->worker_auth_ = Authorizer::ForWorkerListener(s->gate_.get());
+      worker_services.push_back(std::make_unique<WorkerService>(
+          s->queue_.get(), s->gate_.get(), auth, c.worker_listener().listen_address()));
+      add_storage(worker_services, s->worker_auth_.get());
     }
   }
 
@@ -122,12 +131,14 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   if (!s->server_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen_address()));
   }
-  if (worker_service) {
+  if (!worker_services.empty()) {
     grpc::ServerBuilder workers;
     workers.AddListeningPort(c.worker_listener().listen_address(), worker_creds, &s->worker_port_);
     ConfigureBuilder(workers, c);
-    workers.RegisterService(worker_service.get());
-    s->services_.push_back(std::move(worker_service));
+    for (auto& service : worker_services) {
+      workers.RegisterService(service.get());
+      s->services_.push_back(std::move(service));
+    }
     s->worker_server_ = workers.BuildAndStart();
     if (!s->worker_server_ || s->worker_port_ == 0) {
       return absl::UnavailableError(absl::StrCat("cannot listen on worker_listener.listen_address ",

@@ -38,6 +38,7 @@ class SchedulerServer {
   std::unique_ptr<BuildQueue> queue_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<Authorizer> auth_;
+  std::unique_ptr<Authorizer> worker_auth_;  // The worker listener's storage services.
   std::unique_ptr<WorkerGate> gate_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> worker_server_;

@@ -118,6 +118,30 @@ TEST_F(SecurityTest, TheWorkerListenerTakesOnlyWorkerCertificates) {
   EXPECT_EQ(server_->queue()->connected_workers(), 0u);
   ConnectAsWorker(dial_workers(Creds(certs_, "", "worker")), &welcomed);
   EXPECT_TRUE(welcomed);
+
+  // Workers stage inputs and store outputs there too, and may do nothing else with blobs.
+  auto worker = dial_workers(Creds(certs_, "", "worker"));
+  EXPECT_TRUE(FindMissing(worker, "any/instance").ok());
+  EXPECT_FALSE(FindMissing(dial_workers(Creds(certs_)), "any/instance").ok());
+  // The worker certificate buys nothing on the client listener.
+  grpc::Status as_client = FindMissing(Channel(Creds(certs_, "", "worker")));
+  EXPECT_EQ(as_client.error_code(), grpc::StatusCode::PERMISSION_DENIED) << as_client.error_message();
+}
+
+// On a listener shared with clients a worker token reads and writes blobs, and nothing more.
+TEST_F(SecurityTest, AWorkerTokenReadsAndWritesBlobsOnly) {
+  auto s = SchedulerServer::Start(GuardedConfig());
+  ASSERT_TRUE(s.ok()) << s.status();
+  server_ = std::move(*s);
+  auto worker = Channel(Creds(certs_, certs_ + "/worker-token"));
+  EXPECT_TRUE(FindMissing(worker).ok());
+  grpc::Status ac = UpdateActionResult(worker, "team");
+  EXPECT_EQ(ac.error_code(), grpc::StatusCode::UNAUTHENTICATED) << ac.error_message();
+  grpc::ClientContext ctx;
+  google::longrunning::ListOperationsResponse ops;
+  EXPECT_EQ(google::longrunning::Operations::NewStub(worker)->ListOperations(&ctx, {}, &ops)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(SecurityTest, AnExposedSchedulerNeedsTlsAndAuthOrInsecure) {

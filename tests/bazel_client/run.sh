@@ -35,9 +35,7 @@ flags=(--remote_cache="grpc://127.0.0.1:$port" --remote_instance_name=ci/bazel-4
 bz() { bazel --output_base="$work/ob" "$@"; }
 
 fail() { echo "bazel client check FAILED: $*" >&2; tail -20 "$work/scheduler.log" >&2; exit 1; }
-# Bazel's closing "INFO: N processes: ..." line, and the count of one kind of process in it.
-summary_of() { grep -E "^INFO: [0-9]+ processes" "$1" | tail -1; }
-count() { echo "$1" | grep -oE "[0-9]+ ($2)[,.]" | grep -oE "^[0-9]+" | paste -sd+ | bc || true; }
+source "$here/summary.sh"
 
 bz test "${flags[@]}" //src:all >"$work/first.log" 2>&1 || { cat "$work/first.log"; fail "first build"; }
 [ "$(./bazel-bin/src/hello)" = "hello from a genrule, kfarm" ] || fail "wrong program output"
