@@ -14,6 +14,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "bench/instant_worker.h"
 #include "absl/synchronization/notification.h"
 #include "common/digest.h"
 #include "common/log.h"
@@ -46,29 +47,6 @@ ExecuteParams FakeAction(int i, int builds) {
   p.invocation_id = absl::StrCat("build-", i % builds);
   p.shape = absl::StrCat("ld -r -o ", name);
   return p;
-}
-
-// One fake worker: registers, then answers every assignment with a successful completion.
-void RunFakeWorker(worker::WorkerService::Stub* stub, int index, int slots,
-                   std::atomic<int64_t>* completed) {
-  grpc::ClientContext ctx;
-  auto stream = stub->Connect(&ctx);
-  worker::WorkerMessage reg;
-  reg.mutable_register_()->set_worker_id(absl::StrCat("fake-", index));
-  reg.mutable_register_()->set_slots(slots);
-  if (!stream->Write(reg)) return;
-  worker::SchedulerMessage in;
-  worker::WorkerMessage out;
-  auto* c = out.mutable_completion();
-  auto* md = c->mutable_response()->mutable_result()->mutable_execution_metadata();
-  md->set_worker(absl::StrCat("fake-", index));
-  while (stream->Read(&in)) {
-    if (!in.has_assignment()) continue;
-    c->set_execution_id(in.assignment().execution_id());
-    if (!stream->Write(out)) break;
-    completed->fetch_add(1, std::memory_order_relaxed);
-  }
-  stream->Finish().IgnoreError();
 }
 
 int Main() {
@@ -114,7 +92,7 @@ int Main() {
   auto t1 = Clock::now();
   std::vector<std::thread> fleet;
   for (int i = 0; i < workers; ++i) {
-    fleet.emplace_back(RunFakeWorker, stubs[i % stubs.size()].get(), i, slots, &completed);
+    fleet.emplace_back(RunInstantWorker, stubs[i % stubs.size()].get(), i, slots, &completed);
   }
   while (completed.load() < actions) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   const double run_s = std::chrono::duration<double>(Clock::now() - t1).count();

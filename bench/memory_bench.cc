@@ -18,6 +18,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "bench/instant_worker.h"
 #include "common/digest.h"
 #include "grpcpp/grpcpp.h"
 #include "kfarm/worker.grpc.pb.h"
@@ -68,27 +69,6 @@ ExecuteParams LargeAction(int i) {
   return p;
 }
 
-void RunFakeWorker(worker::WorkerService::Stub* stub, int index, std::atomic<int64_t>* completed) {
-  grpc::ClientContext ctx;
-  auto stream = stub->Connect(&ctx);
-  worker::WorkerMessage reg;
-  reg.mutable_register_()->set_worker_id(absl::StrCat("fake-", index));
-  reg.mutable_register_()->set_slots(4);
-  if (!stream->Write(reg)) return;
-  worker::SchedulerMessage in;
-  worker::WorkerMessage out;
-  auto* c = out.mutable_completion();
-  c->mutable_response()->mutable_result()->mutable_execution_metadata()->set_worker(
-      absl::StrCat("fake-", index));
-  while (stream->Read(&in)) {
-    if (!in.has_assignment()) continue;
-    c->set_execution_id(in.assignment().execution_id());
-    if (!stream->Write(out)) break;
-    completed->fetch_add(1, std::memory_order_relaxed);
-  }
-  stream->Finish().IgnoreError();
-}
-
 int Main() {
   const int actions = absl::GetFlag(FLAGS_actions);
   const int batch = absl::GetFlag(FLAGS_batch);
@@ -108,7 +88,7 @@ int Main() {
   std::atomic<int64_t> completed{0};
   std::vector<std::thread> fleet;
   for (int i = 0; i < absl::GetFlag(FLAGS_workers); ++i) {
-    fleet.emplace_back(RunFakeWorker, stub.get(), i, &completed);
+    fleet.emplace_back(RunInstantWorker, stub.get(), i, 4, &completed);
   }
   double baseline = 0, last = 0, heap_baseline = 0, heap_last = 0;
   std::printf("memory: %d actions of ~100 KB input tree each, RSS after every %d\n", actions, batch);
