@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   bazel-bootstrap bazel-bootstrap-source
   openssl python3 python3-grpcio python3-protobuf bubblewrap util-linux bc
+  clang-14  # bench/fuzz.sh: libFuzzer, ASan, UBSan
   # The kernel fixtures and `kfarm modfinal`: kbuild's build dependencies, pahole (dwarves).
   bison flex dwarves cpio kmod xz-utils rsync
 )
