@@ -25,18 +25,24 @@ step() {
   fi
 }
 
-step "cmake build" bash deploy/build.sh
-step "ctest" ctest --test-dir build --output-on-failure -j2
-step "bazel build and test" bazel test //... --test_output=errors
-step "bazel 4.2.3 as a client (remote cache, remote execution)" bash tests/bazel_client/run.sh build/bin
+# CMake builds once, with clang-14's AddressSanitizer and UndefinedBehaviorSanitizer (and
+# libFuzzer's coverage): the unit and integration tests, the clients' runs and the kernel runs all
+# use those binaries, so a memory error or undefined behaviour anywhere fails the run. Bazel
+# builds and tests the same code with g++ unsanitized, the README's main build.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+step "cmake build (clang-14: ASan, UBSan, libFuzzer)" bash deploy/build.sh --sanitize
+step "ctest (ASan, UBSan)" ctest --test-dir build-san --output-on-failure -j2
+step "fuzz: every libFuzzer target for 30 s" bash bench/fuzz.sh 30
+step "bazel build and test (g++)" bazel test //... --test_output=errors
+step "bazel 4.2.3 as a client (remote cache, remote execution)" bash tests/bazel_client/run.sh build-san/bin
 step "bazel 2.1.0 as a client over grpcs:// (mTLS workers on their own listener)" \
-  bash tests/bazel_client/tls.sh build/bin
+  bash tests/bazel_client/tls.sh build-san/bin
 # Every kernel line a distribution builds: Debian 12's 6.1 and 6.12, and 7.2 from Debian's
 # development suite. Each fixture is built once and cached outside the clone.
 for version in 6.1 6.12 7.2; do
-  step "kfarm modfinal on linux $version" bash tests/kernel/modfinal_test.sh build/bin "$version"
+  step "kfarm modfinal on linux $version" bash tests/kernel/modfinal_test.sh build-san/bin "$version"
   step "kbuild variants on linux $version (unknown recipes, external module, vmlinux.unstripped)" \
-    bash tests/kernel/kbuild_variants_test.sh build/bin "$version"
+    bash tests/kernel/kbuild_variants_test.sh build-san/bin "$version"
 done
 
 echo "${passed} passed, ${failed} failed, in $((SECONDS / 60)) min $((SECONDS % 60)) s"

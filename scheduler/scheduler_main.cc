@@ -6,15 +6,13 @@
 #include <sstream>
 #include <thread>
 
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
-
 #include "common/process_init.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "scheduler/config_loader.h"
 #include "scheduler/server.h"
 
 ABSL_FLAG(std::string, config, "", "Scheduler configuration file (protobuf text format, "
@@ -29,19 +27,6 @@ ABSL_FLAG(bool, insecure, false,
           "Serve a non-loopback address without TLS or authentication (trusted networks only)");
 
 namespace {
-
-class ConfigErrors : public google::protobuf::io::ErrorCollector {
- public:
-  explicit ConfigErrors(std::string path) : path_(std::move(path)) {}
-  void AddError(int line, int column, const std::string& message) override {
-    errors_ += absl::StrCat(path_, ":", line + 1, ":", column + 1, ": ", message, "\n");
-  }
-  const std::string& errors() const { return errors_; }
-
- private:
-  std::string path_;
-  std::string errors_;
-};
 
 int Fail(const std::string& message) {
   std::cerr << "kfarm-scheduler: " << message << "\n";
@@ -61,10 +46,9 @@ int main(int argc, char** argv) {
     if (!in) return Fail(absl::StrCat("cannot read config ", path));
     std::stringstream text;
     text << in.rdbuf();
-    google::protobuf::TextFormat::Parser parser;
-    ConfigErrors errors(path);
-    parser.RecordErrorsTo(&errors);
-    if (!parser.ParseFromString(text.str(), &config)) return Fail(errors.errors());
+    auto parsed = kfarm::ParseSchedulerConfig(text.str(), path);
+    if (!parsed.ok()) return Fail(std::string(parsed.status().message()));
+    config = *std::move(parsed);
   }
   if (auto v = absl::GetFlag(FLAGS_listen); !v.empty()) config.set_listen_address(v);
   if (auto v = absl::GetFlag(FLAGS_data_dir); !v.empty()) config.set_data_dir(v);

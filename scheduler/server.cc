@@ -10,6 +10,7 @@
 #include "scheduler/bytestream_service.h"
 #include "scheduler/capabilities_service.h"
 #include "scheduler/cas_service.h"
+#include "scheduler/config_loader.h"
 #include "scheduler/execution_service.h"
 #include "scheduler/tls_credentials.h"
 #include "scheduler/worker_service.h"
@@ -72,6 +73,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   auto s = std::unique_ptr<SchedulerServer>(new SchedulerServer());
   s->config_ = WithDefaults(std::move(config));
   const auto& c = s->config_;
+  RETURN_IF_ERROR(CheckSchedulerConfig(c));
   ASSIGN_OR_RETURN(s->auth_, Authorizer::Create(c.auth()));
   ASSIGN_OR_RETURN(WorkerGate gate, WorkerGate::Create(c.worker_listener(), s->auth_->open()));
   s->gate_ = std::make_unique<WorkerGate>(std::move(gate));
