@@ -104,6 +104,7 @@ absl::Status DiskBlobAccess::CommitFile(const std::string& temp_path, const Dige
                                         int64_t bytes, uint64_t checksum) {
   std::string path = BlobPath(d);
   absl::MutexLock lock(&mu_);
+  ReleaseWriting(bytes);  // Counted as stored from here on, whether or not the rename works.
   // Renaming under the lock keeps eviction's unlink from racing a re-upload of the same blob.
   int renamed = ::rename(temp_path.c_str(), path.c_str());
   if (renamed != 0 && errno == ENOENT) {
@@ -131,10 +132,20 @@ void DiskBlobAccess::RemoveLocked(const Digest& d) {
 
 void DiskBlobAccess::EvictLocked() {
   // The newest blob is never evicted, so a blob larger than the cap is still usable once.
-  while (lru_.total_bytes() > options_.max_bytes && lru_.count() > 1) {
+  while (lru_.total_bytes() + writing_bytes_.load() > options_.max_bytes && lru_.count() > 1) {
     RemoveLocked(*lru_.Oldest());
   }
+  stored_bytes_.store(lru_.total_bytes());
 }
+
+void DiskBlobAccess::ReserveWriting(int64_t bytes) {
+  const int64_t writing = writing_bytes_.fetch_add(bytes) + bytes;
+  if (writing + stored_bytes_.load() <= options_.max_bytes) return;
+  absl::MutexLock lock(&mu_);
+  EvictLocked();
+}
+
+void DiskBlobAccess::ReleaseWriting(int64_t bytes) { writing_bytes_.fetch_sub(bytes); }
 
 void DiskBlobAccess::RecordChecksum(const Digest& d, uint64_t checksum) {
   absl::MutexLock lock(&mu_);

@@ -50,6 +50,13 @@ class DiskBlobAccess : public BlobAccess {
   void RecordChecksum(const Digest& d, uint64_t checksum);
   void DropCorrupt(const Digest& d, absl::string_view why);
   std::string NewTempPath();
+  // Bytes written to blobs not yet committed use the disk as much as stored blobs do, so they
+  // count toward max_bytes: uploads in flight (and abandoned ones, until they expire) make the
+  // least recently used blobs go, and the store never holds more than its cap on disk. A writer
+  // reserves as it writes; CommitFile takes its reservation over, or the writer releases it.
+  void ReserveWriting(int64_t bytes);
+  void ReleaseWriting(int64_t bytes);
+  int64_t writing_bytes() const { return writing_bytes_.load(); }
   bool verify_content() const { return options_.verify_content; }
 
  protected:
@@ -68,6 +75,10 @@ class DiskBlobAccess : public BlobAccess {
   int lock_fd_ = -1;
   std::atomic<uint64_t> temp_counter_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> writing_bytes_{0};
+  // lru_.total_bytes() after the last eviction pass: lets ReserveWriting skip the lock while the
+  // store is below its cap.
+  std::atomic<int64_t> stored_bytes_{0};
   std::thread reconciler_;
 
   absl::Mutex mu_;

@@ -1,5 +1,8 @@
 #include "common/disk_blob_access.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -152,6 +155,32 @@ TEST(DiskBlobAccessTest, EvictsLeastRecentlyUsedFirst) {
   EXPECT_EQ(store->total_bytes(), 30);
 }
 
+// An upload in flight (or abandoned, until it expires) takes disk space like a stored blob, so
+// stored blobs make room for it, and its space comes back when it is dropped or committed.
+TEST(DiskBlobAccessTest, UnfinishedWritesCountTowardTheCap) {
+  TempDir dir;
+  auto store = OpenStore(dir.path(), 30);
+  Digest a = Digest::Of("aaaaaaaaaa"), b = Digest::Of("bbbbbbbbbb");
+  ASSERT_TRUE(store->Put(a, "aaaaaaaaaa").ok());
+  ASSERT_TRUE(store->Put(b, "bbbbbbbbbb").ok());
+  const std::string big(15, 'x');
+  {
+    auto w = store->OpenWrite(Digest::Of(big));
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(big.substr(0, 5)).ok());
+    EXPECT_THAT(Missing(*store, {a, b}), IsEmpty());  // 25 of 30 bytes.
+    ASSERT_TRUE((*w)->Write(big.substr(5)).ok());
+    EXPECT_EQ(store->writing_bytes(), 15);
+    EXPECT_THAT(Missing(*store, {a, b}), ElementsAre(a));  // Oldest out: 10 + 15 bytes.
+  }
+  EXPECT_EQ(store->writing_bytes(), 0);  // Dropped without commit: its space is free again.
+  Digest c = Digest::Of(big);
+  ASSERT_TRUE(store->Put(c, big).ok());
+  EXPECT_EQ(store->writing_bytes(), 0);  // Committed: counted once, as stored.
+  EXPECT_THAT(Missing(*store, {b, c}), IsEmpty());
+  EXPECT_EQ(store->total_bytes(), 25);
+}
+
 TEST(DiskBlobAccessTest, RestartKeepsBlobsAndRecency) {
   TempDir dir;
   Digest a = Digest::Of("aaaaaaaaaa"), b = Digest::Of("bbbbbbbbbb");
@@ -175,22 +204,37 @@ TEST(DiskBlobAccessTest, SecondProcessIsRefused) {
   EXPECT_THAT(again.status().message(), HasSubstr("in use by another process"));
 }
 
+// Files under the store's tmp/ (partial uploads), recursively.
+std::vector<std::string> TempFiles(const std::string& root) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root + "/tmp")) {
+    if (e.is_regular_file()) out.push_back(e.path().string());
+  }
+  return out;
+}
+
+// A real crash: a child process opens the store, writes part of a blob and dies without
+// committing or cleaning up. The next process to open the store sees no blob and no leftover.
 TEST(DiskBlobAccessTest, CrashBetweenWriteAndRenameLeavesNothingVisible) {
   TempDir dir;
   Digest d = Digest::Of("complete content");
-  {
-    auto store = OpenStore(dir.path());
-    auto writer = store->OpenWrite(d);
-    ASSERT_TRUE(writer.ok());
-    ASSERT_TRUE((*writer)->Write("complete").ok());
-    // Simulate the process dying here: the temp file stays, nothing was renamed.
-    std::filesystem::create_directories(dir.path() + "/tmp/999-1");
-    std::ofstream(dir.path() + "/tmp/999-1/0") << "complete";
-    writer->release();
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto store = DiskBlobAccess::Open({dir.path(), 1 << 30, true});
+    if (!store.ok()) _exit(1);
+    auto writer = (*store)->OpenWrite(d);
+    if (!writer.ok() || !(*writer)->Write("complete").ok()) _exit(1);
+    _exit(0);  // No destructor runs: the partial file stays, as after a kill -9.
   }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(TempFiles(dir.path()).size(), 1u) << "the crash left no partial upload to clean up";
+
   auto store = OpenStore(dir.path());
   EXPECT_THAT(Missing(*store, {d}), ElementsAre(d));
-  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/tmp/999-1"));
+  EXPECT_THAT(TempFiles(dir.path()), IsEmpty());
 }
 
 void FlipByte(const std::string& path, int64_t offset) {

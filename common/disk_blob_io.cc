@@ -142,6 +142,7 @@ class DiskBlobWriter : public BlobWriter {
     hasher_.reset();  // Stops the thread before the verifier it feeds goes away.
     if (fd_ >= 0) ::close(fd_);
     if (!committed_) ::unlink(temp_path_.c_str());
+    if (!reservation_handed_over_) store_->ReleaseWriting(accepted_);
   }
 
   absl::Status Write(absl::string_view data) override {
@@ -181,6 +182,7 @@ class DiskBlobWriter : public BlobWriter {
     int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) return ErrnoError("close", temp_path_);
+    reservation_handed_over_ = true;
     RETURN_IF_ERROR(store_->CommitFile(temp_path_, digest_, accepted_,
                                        store_->verify_content() ? checksum_.Finish() : 0));
     committed_ = true;
@@ -195,6 +197,7 @@ class DiskBlobWriter : public BlobWriter {
   absl::Status Accept(size_t size) {
     if (store_->verify_content()) RETURN_IF_ERROR(verifier_.CheckRoom(accepted_, size));
     accepted_ += static_cast<int64_t>(size);
+    store_->ReserveWriting(static_cast<int64_t>(size));
     return absl::OkStatus();
   }
   // Both hashes a piece at a time: the checksum's pass then finds the bytes in cache.
@@ -213,6 +216,7 @@ class DiskBlobWriter : public BlobWriter {
   FastChecksum checksum_;
   std::unique_ptr<BackgroundStage> hasher_;
   bool committed_ = false;
+  bool reservation_handed_over_ = false;  // CommitFile took accepted_ off writing_bytes().
 };
 
 }  // namespace

@@ -19,9 +19,9 @@ bool Compressed(const ResourceName& r) { return r.compressor != reapi::Compresso
 
 }  // namespace
 
-ByteStreamService::ByteStreamService(BlobAccess* cas, int64_t max_blob_size,
-                                     UploadLimits upload_limits, const Authorizer* auth)
-    : cas_(cas), max_blob_size_(max_blob_size), auth_(auth), uploads_(upload_limits) {
+ByteStreamService::ByteStreamService(BlobAccess* cas, int64_t max_blob_size, UploadTable* uploads,
+                                     const Authorizer* auth)
+    : cas_(cas), max_blob_size_(max_blob_size), auth_(auth), uploads_(*uploads) {
   MarkMethodStreamed(0, new grpc::internal::SplitServerStreamingHandler<
                             google::bytestream::ReadRequest, grpc::ByteBuffer>(
                             [this](grpc::ServerContext* ctx, RawReadStream* stream) {

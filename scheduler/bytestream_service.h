@@ -19,7 +19,9 @@ class ByteStreamService final : public google::bytestream::ByteStream::Service {
   using RawReadStream = grpc::ServerSplitStreamer<google::bytestream::ReadRequest, grpc::ByteBuffer>;
   using RawWriteStream = grpc::ServerReader<grpc::ByteBuffer>;
 
-  ByteStreamService(BlobAccess* cas, int64_t max_blob_size, UploadLimits upload_limits,
+  // `uploads` is shared by every listener's ByteStream, so its limits hold for the scheduler as
+  // a whole.
+  ByteStreamService(BlobAccess* cas, int64_t max_blob_size, UploadTable* uploads,
                     const Authorizer* auth);
 
   grpc::Status RawRead(grpc::ServerContext* ctx, RawReadStream* stream);
@@ -43,7 +45,7 @@ class ByteStreamService final : public google::bytestream::ByteStream::Service {
   BlobAccess* cas_;
   const int64_t max_blob_size_;
   const Authorizer* auth_;
-  UploadTable uploads_;
+  UploadTable& uploads_;
 };
 
 }  // namespace kfarm

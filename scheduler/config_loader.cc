@@ -15,7 +15,7 @@ namespace {
 
 class Errors : public google::protobuf::io::ErrorCollector {
  public:
-  explicit Errors(std::string_view origin) : origin_(origin) {}
+  explicit Errors(absl::string_view origin) : origin_(origin) {}
   void AddError(int line, int column, const std::string& message) override {
     absl::StrAppend(&text_, text_.empty() ? "" : "\n", origin_, ":", line + 1, ":", column + 1,
                     ": ", message);
@@ -34,15 +34,15 @@ constexpr int64_t kMaxBatchBytes = int64_t{1} << 30;
 constexpr int64_t kYearSeconds = int64_t{365} * 24 * 3600;
 constexpr int64_t kYearMs = kYearSeconds * 1000;
 
-absl::Status InRange(std::string_view field, int64_t value, int64_t low, int64_t high,
-                     std::string_view unit) {
+absl::Status InRange(absl::string_view field, int64_t value, int64_t low, int64_t high,
+                     absl::string_view unit) {
   if (value >= low && value <= high) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("config: ", field, " = ", value,
                                                  " is out of range: expected ", low, " to ", high,
                                                  unit.empty() ? "" : " ", unit));
 }
 
-absl::Status CheckTls(std::string_view field, const config::TlsConfig& tls) {
+absl::Status CheckTls(absl::string_view field, const config::TlsConfig& tls) {
   if (tls.cert_file().empty() != tls.key_file().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "config: ", field, ".cert_file and ", field, ".key_file go together: one is set (",
@@ -64,8 +64,8 @@ absl::Status CheckTls(std::string_view field, const config::TlsConfig& tls) {
 
 }  // namespace
 
-absl::StatusOr<config::SchedulerConfig> ParseSchedulerConfig(std::string_view text,
-                                                             std::string_view origin) {
+absl::StatusOr<config::SchedulerConfig> ParseSchedulerConfig(absl::string_view text,
+                                                             absl::string_view origin) {
   google::protobuf::TextFormat::Parser parser;
   Errors errors(origin);
   parser.RecordErrorsTo(&errors);

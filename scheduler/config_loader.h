@@ -1,17 +1,17 @@
 #ifndef KFARM_SCHEDULER_CONFIG_LOADER_H_
 #define KFARM_SCHEDULER_CONFIG_LOADER_H_
 
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
-#include "proto/kfarm/config.pb.h"
+#include "kfarm/config.pb.h"
 
 namespace kfarm {
 
 // Parses a scheduler configuration in protobuf text format. Errors name ORIGIN (the file) with
 // line and column, as a compiler does.
-absl::StatusOr<config::SchedulerConfig> ParseSchedulerConfig(std::string_view text,
-                                                             std::string_view origin);
+absl::StatusOr<config::SchedulerConfig> ParseSchedulerConfig(absl::string_view text,
+                                                             absl::string_view origin);
 
 // Checks that every value of a configuration (after WithDefaults) is one the server can honour:
 // sizes that fit gRPC's int message limits, durations that cannot overflow when turned into

@@ -87,6 +87,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   }
   ASSIGN_OR_RETURN(s->storage_, OpenStorage(c));
 
+  s->uploads_ = std::make_unique<UploadTable>(UploadLimits{
+      absl::Seconds(c.upload_idle_seconds()), c.max_idle_uploads(), c.max_idle_upload_bytes()});
   const Authorizer* auth = s->auth_.get();
   BlobAccess* cas = s->storage_.cas.get();
   const bool exec = !c.execution().disabled();
@@ -95,11 +97,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   auto add_storage = [&](std::vector<std::unique_ptr<grpc::Service>>& to, const Authorizer* a) {
     to.push_back(std::make_unique<CasService>(
         cas, CasLimits{c.max_batch_total_size_bytes(), c.storage().max_cas_blob_size_bytes()}, a));
-    to.push_back(std::make_unique<ByteStreamService>(
-        cas, c.storage().max_cas_blob_size_bytes(),
-        UploadLimits{absl::Seconds(c.upload_idle_seconds()), c.max_idle_uploads(),
-                     c.max_idle_upload_bytes()},
-        a));
+    to.push_back(std::make_unique<ByteStreamService>(cas, c.storage().max_cas_blob_size_bytes(),
+                                                     s->uploads_.get(), a));
   };
   if (!separate_workers) s->auth_->AdmitWorkerTokens(s->gate_.get());
   s->services_.push_back(std::make_unique<CapabilitiesService>(c, exec, auth));

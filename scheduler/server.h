@@ -12,6 +12,7 @@
 #include "scheduler/authorizer.h"
 #include "scheduler/build_queue.h"
 #include "scheduler/storage.h"
+#include "scheduler/upload_table.h"
 
 namespace kfarm {
 
@@ -40,6 +41,7 @@ class SchedulerServer {
   std::unique_ptr<Authorizer> auth_;
   std::unique_ptr<Authorizer> worker_auth_;  // The worker listener's storage services.
   std::unique_ptr<WorkerGate> gate_;
+  std::unique_ptr<UploadTable> uploads_;  // Unfinished ByteStream uploads of every listener.
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> worker_server_;
   int port_ = 0;

@@ -3,14 +3,14 @@
 // ranges, the authorization policy, the worker gate).
 #include <cstdint>
 #include <cstdlib>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "scheduler/authorizer.h"
 #include "scheduler/config_loader.h"
 #include "scheduler/storage.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view text(reinterpret_cast<const char*>(data), size);
+  absl::string_view text(reinterpret_cast<const char*>(data), size);
   auto parsed = kfarm::ParseSchedulerConfig(text, "fuzz.conf");
   if (!parsed.ok()) {
     if (parsed.status().message().empty()) std::abort();
