@@ -1,5 +1,6 @@
 #include "kbuild/module_action.h"
 
+#include <cstdlib>
 #include <fstream>
 
 #include "common/testing/temp_dir.h"
@@ -68,6 +69,18 @@ TEST(ModuleActionTest, DigestDependsOnBaseAndToolsNotOnTheClient) {
   again.input_root = a.input_root;
   EXPECT_EQ(BuildAction(a).digest, BuildAction(again).digest);
   EXPECT_THAT(a.platform, ::testing::Contains(std::pair<std::string, std::string>{"kfarm.tool.pahole", "v1.24"}));
+  // Another client: the same tree at another path, another user's environment. Every client
+  // of a farm must reach the same cache entries.
+  ModuleRecipe elsewhere = Cubic();
+  elsewhere.dir = "/home/someone/src/linux-6.12";
+  setenv("HOME", "/home/someone", 1);
+  setenv("PWD", elsewhere.dir.c_str(), 1);
+  for (ModuleStep step : {ModuleStep::kLink, ModuleStep::kBtf}) {
+    ActionSpec here = ModuleActionSpec(Cubic(), tc, step);
+    ActionSpec there = ModuleActionSpec(elsewhere, tc, step);
+    here.input_root = there.input_root = a.input_root;
+    EXPECT_EQ(BuildAction(here).digest, BuildAction(there).digest);
+  }
 }
 
 TEST(ModuleActionTest, TheLinkNeedsNeitherPaholeNorTheBase) {

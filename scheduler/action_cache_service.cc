@@ -69,6 +69,10 @@ grpc::Status ActionCacheService::UpdateActionResult(grpc::ServerContext* ctx,
   if (!s.ok()) return ToGrpcStatus(s);
   auto action = ParseDigestField(req->action_digest(), "action_digest");
   if (!action.ok()) return ToGrpcStatus(action.status());
+  s = CheckActionResult(req->action_result(), allow_absolute_symlinks_);
+  if (!s.ok()) {
+    return ToGrpcStatus(Annotate(s, absl::StrCat("action_result of action ", action->ToString())));
+  }
   s = cache_->Put(req->instance_name(), *action, req->action_result());
   if (!s.ok()) {
     return ToGrpcStatus(Annotate(s, absl::StrCat("action ", action->ToString())));

@@ -13,8 +13,9 @@ class ActionCacheService final : public reapi::ActionCache::Service {
   // Clients write results only with the ac-write permission (and never with updates disabled):
   // otherwise the cache holds only what the farm's own workers produced.
   ActionCacheService(ActionCache* cache, BlobAccess* cas, bool updates_enabled,
-                     const Authorizer* auth)
-      : cache_(cache), cas_(cas), updates_enabled_(updates_enabled), auth_(auth) {}
+                     bool allow_absolute_symlinks, const Authorizer* auth)
+      : cache_(cache), cas_(cas), updates_enabled_(updates_enabled),
+        allow_absolute_symlinks_(allow_absolute_symlinks), auth_(auth) {}
 
   grpc::Status GetActionResult(grpc::ServerContext* ctx, const reapi::GetActionResultRequest* req,
                                reapi::ActionResult* resp) override;
@@ -28,6 +29,7 @@ class ActionCacheService final : public reapi::ActionCache::Service {
   ActionCache* cache_;
   BlobAccess* cas_;
   bool updates_enabled_;
+  bool allow_absolute_symlinks_;
   const Authorizer* auth_;
 };
 

@@ -104,7 +104,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   s->services_.push_back(std::make_unique<CapabilitiesService>(c, exec, auth));
   add_storage(s->services_, auth);
   s->services_.push_back(std::make_unique<ActionCacheService>(
-      s->storage_.action_cache.get(), cas, !c.disable_action_cache_updates(), auth));
+      s->storage_.action_cache.get(), cas, !c.disable_action_cache_updates(),
+      c.allow_absolute_symlinks(), auth));
   std::vector<std::unique_ptr<grpc::Service>> worker_services;
   if (exec) {
     s->queue_ = std::make_unique<BuildQueue>(c.execution(), s->storage_.action_cache.get());

@@ -1,5 +1,6 @@
 // Drives every storage rule of REAPI against the real kfarm-scheduler binary over loopback.
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <random>
 
@@ -143,6 +144,43 @@ TEST_F(StorageServicesTest, CapabilitiesAreHonest) {
   grpc::Status s = caps_->GetCapabilities(&ctx2, req, &caps);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("reserved segment \"blobs\""));
+
+  // DISALLOWED holds for results clients store, and no stored result can point a client that
+  // trusts it outside its output directory.
+  auto update = [&](const std::function<void(reapi::ActionResult*)>& fill) {
+    reapi::UpdateActionResultRequest up;
+    Digest::Of("an action").ToProto(up.mutable_action_digest());
+    fill(up.mutable_action_result());
+    reapi::ActionResult stored;
+    grpc::ClientContext c;
+    return ac_->UpdateActionResult(&c, up, &stored);
+  };
+  s = update([](reapi::ActionResult* r) {
+    auto* l = r->add_output_symlinks();
+    l->set_path("link");
+    l->set_target("/etc/passwd");
+  });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("output_symlinks[0].target \"/etc/passwd\" is absolute"));
+  s = update([](reapi::ActionResult* r) {
+    auto* f = r->add_output_files();
+    f->set_path("out/../../x");
+    Digest::Of("x").ToProto(f->mutable_digest());
+  });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("output_files[0].path"));
+  s = update([](reapi::ActionResult* r) {
+    auto* l = r->add_output_directory_symlinks();
+    l->set_path("d/link");
+    l->set_target("../../..");
+  });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("output_directory_symlinks[0].target"));
+  EXPECT_TRUE(update([](reapi::ActionResult* r) {
+                auto* l = r->add_output_symlinks();
+                l->set_path("d/link");
+                l->set_target("../sibling");
+              }).ok());
 }
 
 TEST_F(StorageServicesTest, FindMissingKnowsTheEmptyBlobAndNamesBadDigests) {
