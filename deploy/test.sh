@@ -30,6 +30,7 @@ step() {
 # use those binaries, so a memory error or undefined behaviour anywhere fails the run. Bazel
 # builds and tests the same code with g++ unsanitized, the README's main build.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp}
 step "cmake build (clang-14: ASan, UBSan, libFuzzer)" bash deploy/build.sh --sanitize
 step "ctest (ASan, UBSan)" ctest --test-dir build-san --output-on-failure -j2
 step "fuzz: every libFuzzer target for 30 s" bash bench/fuzz.sh 30
