@@ -79,10 +79,9 @@ absl::StatusOr<config::SchedulerConfig> ParseSchedulerConfig(absl::string_view t
 }
 
 absl::Status CheckSchedulerConfig(const config::SchedulerConfig& c) {
-  const int64_t year = kYearSeconds;
   RETURN_IF_ERROR(InRange("max_batch_total_size_bytes", c.max_batch_total_size_bytes(), 1,
                           kMaxBatchBytes, "bytes"));
-  RETURN_IF_ERROR(InRange("upload_idle_seconds", c.upload_idle_seconds(), 1, year, "seconds"));
+  RETURN_IF_ERROR(InRange("upload_idle_seconds", c.upload_idle_seconds(), 1, kYearSeconds, "seconds"));
   RETURN_IF_ERROR(InRange("max_idle_upload_bytes", c.max_idle_upload_bytes(), 1,
                           int64_t{1} << 50, "bytes"));
   RETURN_IF_ERROR(InRange("storage.max_cas_blob_size_bytes", c.storage().max_cas_blob_size_bytes(),
@@ -100,7 +99,7 @@ absl::Status CheckSchedulerConfig(const config::SchedulerConfig& c) {
   }
 
   const auto& e = c.execution();
-  RETURN_IF_ERROR(InRange("execution.max_timeout_seconds", e.max_timeout_seconds(), 1, year,
+  RETURN_IF_ERROR(InRange("execution.max_timeout_seconds", e.max_timeout_seconds(), 1, kYearSeconds,
                           "seconds"));
   RETURN_IF_ERROR(InRange("execution.default_timeout_seconds", e.default_timeout_seconds(), 1,
                           e.max_timeout_seconds(), "seconds (at most max_timeout_seconds)"));
