@@ -7,6 +7,7 @@
 #include "common/grpc_status.h"
 #include "common/status.h"
 #include "google/protobuf/util/time_util.h"
+#include "scheduler/cached_operation.h"
 #include "scheduler/operation_stream.h"
 #include "scheduler/request_checks.h"
 
@@ -26,6 +27,23 @@ absl::Status MayTouch(const Authorizer& auth, const grpc::ServerContextBase& ctx
   return absl::PermissionDeniedError(absl::StrCat(
       "principal \"", who, "\" may not ", verb, " operation ", Quoted(name),
       ": it belongs to principal \"", v->owner, "\" (only its owner or an admin may)"));
+}
+
+// Whether `name` is a cache hit's operation; if so, its answer is in `resp` and `status`. Its
+// caller needs to read that instance's action cache: anyone who could have asked
+// GetActionResult instead.
+bool AnswerCached(const Authorizer& auth, const grpc::ServerContextBase& ctx, ActionCache* cache,
+                  const std::string& name, Operation* resp, grpc::Status* status) {
+  auto ref = ParseCachedOperationName(name);
+  if (!ref) return false;
+  absl::Status s = auth.Check(ctx, config::READ, ref->instance);
+  if (s.ok()) {
+    auto v = CachedOperation(cache, name, *ref);
+    if (v.ok()) *resp = ToOperation(*v);
+    s = v.status();
+  }
+  *status = ToGrpcStatus(s);
+  return true;
 }
 
 constexpr int kDefaultPageSize = 100;
@@ -48,13 +66,8 @@ OperationWriter* ExecutionService::Execute(grpc::CallbackServerContext* ctx,
   if (!req->skip_cache_lookup()) {
     auto hit = cache_->Get(req->instance_name(), *digest);
     if (hit.ok()) {
-      OperationView v;
-      v.name = absl::StrCat("operations/cached-", digest->hex());
-      v.action_digest = *digest;
-      v.stage = reapi::ExecutionStage::COMPLETED;
-      v.done = true;
-      *v.response.mutable_result() = std::move(*hit);
-      v.response.set_cached_result(true);
+      OperationView v = CachedOperationView(CachedOperationName(req->instance_name(), *digest),
+                                            *digest, std::move(*hit));
       return OperationStream::Finished(ToOperation(v), grpc::Status::OK);
     }
   }
@@ -79,6 +92,12 @@ OperationWriter* ExecutionService::Execute(grpc::CallbackServerContext* ctx,
 
 OperationWriter* ExecutionService::WaitExecution(grpc::CallbackServerContext* ctx,
                                                  const reapi::WaitExecutionRequest* req) {
+  Operation hit;
+  grpc::Status cached;
+  if (AnswerCached(*auth_, *ctx, cache_, req->name(), &hit, &cached)) {
+    return OperationStream::Finished(cached.ok() ? std::optional<Operation>(std::move(hit)) : std::nullopt,
+                                     cached);
+  }
   absl::Status a = auth_->CheckAnyInstance(*ctx, config::EXECUTE);
   if (a.ok()) a = MayTouch(*auth_, *ctx, queue_, req->name(), "wait for");
   if (!a.ok()) return OperationStream::Finished(std::nullopt, ToGrpcStatus(a));
@@ -88,6 +107,8 @@ OperationWriter* ExecutionService::WaitExecution(grpc::CallbackServerContext* ct
 grpc::Status OperationsService::GetOperation(grpc::ServerContext* ctx,
                                              const google::longrunning::GetOperationRequest* req,
                                              Operation* resp) {
+  grpc::Status cached;
+  if (AnswerCached(*auth_, *ctx, cache_, req->name(), resp, &cached)) return cached;
   KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::EXECUTE));
   KFARM_AUTHORIZE(MayTouch(*auth_, *ctx, queue_, req->name(), "read"));
   auto v = queue_->Get(req->name());
@@ -131,6 +152,11 @@ grpc::Status OperationsService::ListOperations(
 grpc::Status OperationsService::CancelOperation(
     grpc::ServerContext* ctx, const google::longrunning::CancelOperationRequest* req,
     google::protobuf::Empty*) {
+  // A cache hit finished before it began: cancelling it changes nothing, as for any finished
+  // operation.
+  Operation unused;
+  grpc::Status cached;
+  if (AnswerCached(*auth_, *ctx, cache_, req->name(), &unused, &cached)) return cached;
   KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::EXECUTE));
   KFARM_AUTHORIZE(MayTouch(*auth_, *ctx, queue_, req->name(), "cancel"));
   return ToGrpcStatus(queue_->Cancel(req->name()));
@@ -148,6 +174,8 @@ grpc::Status OperationsService::DeleteOperation(
 grpc::Status OperationsService::WaitOperation(grpc::ServerContext* ctx,
                                               const google::longrunning::WaitOperationRequest* req,
                                               Operation* resp) {
+  grpc::Status cached;
+  if (AnswerCached(*auth_, *ctx, cache_, req->name(), resp, &cached)) return cached;
   KFARM_AUTHORIZE(auth_->CheckAnyInstance(*ctx, config::EXECUTE));
   KFARM_AUTHORIZE(MayTouch(*auth_, *ctx, queue_, req->name(), "wait for"));
   absl::Duration timeout = absl::Minutes(1);

@@ -37,7 +37,8 @@ class ExecutionService final : public reapi::Execution::CallbackService {
 
 class OperationsService final : public google::longrunning::Operations::Service {
  public:
-  OperationsService(BuildQueue* queue, const Authorizer* auth) : queue_(queue), auth_(auth) {}
+  OperationsService(BuildQueue* queue, ActionCache* cache, const Authorizer* auth)
+      : queue_(queue), cache_(cache), auth_(auth) {}
 
   grpc::Status GetOperation(grpc::ServerContext*, const google::longrunning::GetOperationRequest* req,
                             google::longrunning::Operation* resp) override;
@@ -55,6 +56,7 @@ class OperationsService final : public google::longrunning::Operations::Service 
 
  private:
   BuildQueue* queue_;
+  ActionCache* cache_;
   const Authorizer* auth_;
 };
 

@@ -112,7 +112,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     s->services_.push_back(std::make_unique<ExecutionService>(
         s->queue_.get(), s->storage_.action_cache.get(), cas, s->config_.execution(),
         c.allow_absolute_symlinks(), auth));
-    s->services_.push_back(std::make_unique<OperationsService>(s->queue_.get(), auth));
+    s->services_.push_back(std::make_unique<OperationsService>(
+        s->queue_.get(), s->storage_.action_cache.get(), auth));
     // On the client listener, workers connect only when they have no listener of their own.
     s->services_.push_back(std::make_unique<WorkerService>(
         s->queue_.get(), separate_workers ? nullptr : s->gate_.get(), auth,

@@ -32,6 +32,69 @@ TEST_F(ExecutionTest, CancelOperationStopsARunningAction) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+// An Execute answered from the action cache names an operation that every operation call knows.
+TEST_F(ExecutionTest, ACacheHitsOperationAnswersGetWaitAndCancel) {
+  StartFarm(1, 1);
+  BuiltAction a = Prepare(Shell("echo from the cache"));
+  ASSERT_TRUE(ExecuteOnce(a.digest).ok());
+  auto stub = reapi::Execution::NewStub(farm_->channel());
+  reapi::ExecuteRequest req;
+  a.digest.ToProto(req.mutable_action_digest());
+  grpc::ClientContext ctx;
+  auto reader = stub->Execute(&ctx, req);
+  google::longrunning::Operation hit;
+  while (reader->Read(&hit)) {
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  reapi::ExecuteResponse resp;
+  ASSERT_TRUE(hit.done() && hit.response().UnpackTo(&resp));
+  ASSERT_TRUE(resp.cached_result());
+  const std::string stdout_text = Blob(resp.result().stdout_digest());
+  EXPECT_EQ(stdout_text, "from the cache\n");
+  auto same = [&](const google::longrunning::Operation& op) {
+    reapi::ExecuteResponse r;
+    return op.name() == hit.name() && op.done() && op.response().UnpackTo(&r) &&
+           r.cached_result() && Blob(r.result().stdout_digest()) == stdout_text;
+  };
+
+  auto ops = google::longrunning::Operations::NewStub(farm_->channel());
+  google::longrunning::GetOperationRequest get;
+  get.set_name(hit.name());
+  google::longrunning::Operation got;
+  grpc::ClientContext gctx;
+  ASSERT_TRUE(ops->GetOperation(&gctx, get, &got).ok()) << hit.name();
+  EXPECT_TRUE(same(got));
+
+  google::longrunning::WaitOperationRequest wait_op;
+  wait_op.set_name(hit.name());
+  grpc::ClientContext woctx;
+  ASSERT_TRUE(ops->WaitOperation(&woctx, wait_op, &got).ok());
+  EXPECT_TRUE(same(got));
+
+  reapi::WaitExecutionRequest wait;
+  wait.set_name(hit.name());
+  grpc::ClientContext wctx;
+  auto waiting = stub->WaitExecution(&wctx, wait);
+  google::longrunning::Operation waited;
+  ASSERT_TRUE(waiting->Read(&waited));
+  EXPECT_TRUE(same(waited));
+  EXPECT_FALSE(waiting->Read(&waited));
+  EXPECT_TRUE(waiting->Finish().ok());
+
+  EXPECT_TRUE(CancelOperation(hit.name()).ok());
+
+  // The same name for an action the cache does not hold: NOT_FOUND, naming the action.
+  const Digest other = Digest::Of("no such action");
+  std::string missing = hit.name();
+  missing.replace(missing.find(a.digest.hex()), 64, other.hex());
+  missing = missing.substr(0, missing.rfind('-') + 1) + std::to_string(other.size());
+  get.set_name(missing);
+  grpc::ClientContext mctx;
+  grpc::Status gone = ops->GetOperation(&mctx, get, &got);
+  EXPECT_EQ(gone.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(gone.error_message().find(other.ToString()), std::string::npos) << gone.error_message();
+}
+
 TEST_F(ExecutionTest, WaitExecutionReattachesAndAbandonedOperationsAreCancelled) {
   StartFarm(1, 1);
   auto stub = reapi::Execution::NewStub(farm_->channel());
