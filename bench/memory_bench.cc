@@ -64,7 +64,7 @@ ExecuteParams LargeAction(int i) {
       file->set_name(absl::StrCat("include/subsystem", d, "/header_file_number_", f, ".h"));
       Digest::Of(absl::StrCat(i, "/", d, "/", f)).ToProto(file->mutable_digest());
     }
-    p.input_directories.push_back(std::move(dir));
+    p.input_directory_blobs.push_back(dir.SerializeAsString());
   }
   return p;
 }

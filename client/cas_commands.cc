@@ -30,9 +30,8 @@ absl::Status Get(CasClient& client, const Digest& d, const std::string& out, boo
 }
 
 absl::Status PrintTree(CasClient& client, const Digest& root) {
-  ASSIGN_OR_RETURN(std::vector<reapi::Directory> dirs, client.GetTree(root));
-  absl::flat_hash_map<Digest, const reapi::Directory*> by_digest;
-  for (const auto& d : dirs) by_digest.emplace(Digest::Of(d.SerializeAsString()), &d);
+  std::vector<Digest> missing;
+  ASSIGN_OR_RETURN(const CasClient::DirectoryMap by_digest, client.FetchTree(root, &missing));
   std::vector<std::pair<Digest, std::string>> stack{{root, "."}};
   while (!stack.empty()) {
     auto [digest, path] = stack.back();
@@ -43,14 +42,14 @@ absl::Status PrintTree(CasClient& client, const Digest& root) {
       continue;
     }
     std::cout << path << "/  " << digest.ToString() << "\n";
-    for (const auto& f : it->second->files()) {
+    for (const auto& f : it->second.files()) {
       std::cout << path << "/" << f.name() << "  " << DescribeDigest(f.digest())
                 << (f.is_executable() ? "  executable" : "") << "\n";
     }
-    for (const auto& s : it->second->symlinks()) {
+    for (const auto& s : it->second.symlinks()) {
       std::cout << path << "/" << s.name() << " -> " << s.target() << "\n";
     }
-    const auto& subs = it->second->directories();
+    const auto& subs = it->second.directories();
     for (auto sub = subs.rbegin(); sub != subs.rend(); ++sub) {
       auto d = Digest::FromProto(sub->digest());
       if (d.ok()) stack.emplace_back(*d, path + "/" + sub->name());

@@ -7,10 +7,13 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <random>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -74,23 +77,51 @@ absl::Status CasClient::UploadMissing(const std::vector<BlobSource>& blobs) {
     if (by_digest.emplace(b.digest, &b).second) digests.push_back(b.digest);
   }
   ASSIGN_OR_RETURN(std::vector<Digest> missing, FindMissing(digests));
-  std::vector<const BlobSource*> batch;
+  const TransferPlan plan = PlanTransfers(missing);
+  for (size_t i : plan.streamed) RETURN_IF_ERROR(StreamUpload(*by_digest.at(missing[i])));
+  for (const std::vector<size_t>& indices : plan.batches) {
+    std::vector<const BlobSource*> batch;
+    for (size_t i : indices) batch.push_back(by_digest.at(missing[i]));
+    RETURN_IF_ERROR(BatchUpload(batch));
+  }
+  return absl::OkStatus();
+}
+
+int64_t CasClient::max_batch_bytes() {
+  absl::call_once(limits_once_, [this] {
+    auto stub = reapi::Capabilities::NewStub(channel_);
+    reapi::GetCapabilitiesRequest req;
+    req.set_instance_name(instance_);
+    reapi::ServerCapabilities caps;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    if (!stub->GetCapabilities(&ctx, req, &caps).ok()) return;
+    const int64_t limit = caps.cache_capabilities().max_batch_total_size_bytes();
+    // 0 is "no limit"; our channel still takes at most 64 MiB a message (common/dial).
+    if (limit > 0) max_batch_bytes_ = std::min<int64_t>(limit, 60 << 20);
+  });
+  return max_batch_bytes_;
+}
+
+CasClient::TransferPlan CasClient::PlanTransfers(absl::Span<const Digest> digests) {
+  const int64_t batch_limit = std::max<int64_t>(1, max_batch_bytes() / 2);
+  const int64_t stream_at = std::min<int64_t>(kStreamThreshold, batch_limit);
+  TransferPlan plan;
   int64_t batch_bytes = 0;
-  for (const Digest& d : missing) {
-    const BlobSource* b = by_digest.at(d);
-    if (d.size() >= kStreamThreshold) {
-      RETURN_IF_ERROR(StreamUpload(*b));
+  for (size_t i = 0; i < digests.size(); ++i) {
+    const int64_t size = digests[i].size();
+    if (size >= stream_at) {
+      plan.streamed.push_back(i);
       continue;
     }
-    if (batch_bytes + d.size() > max_batch_bytes_ / 2) {
-      RETURN_IF_ERROR(BatchUpload(batch));
-      batch.clear();
+    if (plan.batches.empty() || batch_bytes + size > batch_limit) {
+      plan.batches.emplace_back();
       batch_bytes = 0;
     }
-    batch.push_back(b);
-    batch_bytes += d.size();
+    plan.batches.back().push_back(i);
+    batch_bytes += size;
   }
-  return BatchUpload(batch);
+  return plan;
 }
 
 absl::Status CasClient::UploadTree(const MerkleTree& tree) {
@@ -273,30 +304,58 @@ absl::Status CasClient::DownloadFile(const Digest& digest, const std::string& pa
   return s;
 }
 
-absl::StatusOr<std::vector<reapi::Directory>> CasClient::GetTree(const Digest& root) {
-  std::vector<reapi::Directory> out;
-  grpc::ClientContext ctx;
-  reapi::GetTreeRequest req;
-  req.set_instance_name(instance_);
-  root.ToProto(req.mutable_root_digest());
-  auto reader = cas_->GetTree(&ctx, req);
-  reapi::GetTreeResponse resp;
-  while (reader->Read(&resp)) {
-    for (auto& d : *resp.mutable_directories()) out.push_back(std::move(d));
+absl::StatusOr<CasClient::DirectoryMap> CasClient::FetchTree(const Digest& root,
+                                                             std::vector<Digest>* missing) {
+  DirectoryMap tree;
+  absl::flat_hash_set<Digest> seen{root};
+  std::vector<Digest> level{root};
+  while (!level.empty()) {
+    if (missing != nullptr) {
+      ASSIGN_OR_RETURN(std::vector<Digest> absent, FindMissing(level));
+      if (!absent.empty()) {
+        absl::flat_hash_set<Digest> gone(absent.begin(), absent.end());
+        missing->insert(missing->end(), absent.begin(), absent.end());
+        level.erase(std::remove_if(level.begin(), level.end(),
+                                   [&](const Digest& d) { return gone.contains(d); }),
+                    level.end());
+      }
+    }
+    std::vector<std::string> blobs(level.size());
+    const TransferPlan plan = PlanTransfers(level);
+    for (size_t i : plan.streamed) {
+      ASSIGN_OR_RETURN(blobs[i], ReadBlob(level[i]));
+    }
+    for (const std::vector<size_t>& batch : plan.batches) {
+      std::vector<Digest> asked;
+      for (size_t i : batch) asked.push_back(level[i]);
+      ASSIGN_OR_RETURN(std::vector<std::string> got, BatchRead(asked));
+      for (size_t k = 0; k < batch.size(); ++k) blobs[batch[k]] = std::move(got[k]);
+    }
+    std::vector<Digest> next;
+    for (size_t i = 0; i < level.size(); ++i) {
+      reapi::Directory dir;
+      if (!dir.ParseFromString(blobs[i])) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "directory ", level[i].ToString(), " of tree ", root.ToString(),
+            " does not parse as a build.bazel.remote.execution.v2.Directory"));
+      }
+      for (const auto& sub : dir.directories()) {
+        auto d = Digest::FromProto(sub.digest());
+        if (!d.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat("directory ", level[i].ToString(), ", entry \"",
+                                                         sub.name(), "\": ", d.status().message()));
+        }
+        if (seen.insert(*d).second) next.push_back(*d);
+      }
+      tree.emplace(level[i], std::move(dir));
+    }
+    level = std::move(next);
   }
-  grpc::Status s = reader->Finish();
-  if (!s.ok()) return RpcError(s, absl::StrCat("GetTree ", root.ToString()));
-  return out;
+  return tree;
 }
 
 absl::Status CasClient::DownloadTree(const Digest& root, const std::string& out_dir) {
-  ASSIGN_OR_RETURN(std::vector<reapi::Directory> dirs, GetTree(root));
-  absl::flat_hash_map<Digest, const reapi::Directory*> by_digest;
-  for (const auto& d : dirs) {
-    std::string bytes;
-    d.SerializeToString(&bytes);
-    by_digest.emplace(Digest::Of(bytes), &d);
-  }
+  ASSIGN_OR_RETURN(const DirectoryMap by_digest, FetchTree(root));
   // Depth-first over (digest, path); the tree is finite because digests are content hashes.
   std::vector<std::pair<Digest, std::string>> stack{{root, out_dir}};
   while (!stack.empty()) {
@@ -307,7 +366,7 @@ absl::Status CasClient::DownloadTree(const Digest& root, const std::string& out_
       return absl::NotFoundError(absl::StrCat("directory ", digest.ToString(), " for ", path,
                                               " is not in the CAS"));
     }
-    const reapi::Directory& dir = *it->second;
+    const reapi::Directory& dir = it->second;
     RETURN_IF_ERROR(ValidateDirectory(dir, digest));
     if (::mkdir(path.c_str(), 0755) != 0) return ErrnoError("mkdir", path);
     for (const auto& f : dir.files()) {

@@ -12,6 +12,8 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/impl/rpc_method.h>
 
+#include "absl/base/call_once.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
@@ -45,10 +47,24 @@ class CasClient {
                           const std::function<absl::Status(absl::string_view)>& sink);
   // Small blobs in one BatchReadBlobs call; every digest must be found.
   absl::StatusOr<std::vector<std::string>> BatchRead(const std::vector<Digest>& digests);
-  int64_t max_batch_bytes() const { return max_batch_bytes_; }
+  // The server's max_batch_total_size_bytes, asked once through GetCapabilities (4 MiB when the
+  // server sets none or cannot be asked).
+  int64_t max_batch_bytes();
+
+  // How blobs travel: each one at or above kStreamThreshold (or half the batch limit, if less)
+  // alone through ByteStream, the others in batch calls of at most half the batch limit.
+  struct TransferPlan {
+    std::vector<size_t> streamed;  // Indices into the digests planned.
+    std::vector<std::vector<size_t>> batches;
+  };
+  TransferPlan PlanTransfers(absl::Span<const Digest> digests);
   absl::Status DownloadFile(const Digest& digest, const std::string& path, bool executable);
-  // Every Directory of the tree under `root` (root first), via GetTree.
-  absl::StatusOr<std::vector<reapi::Directory>> GetTree(const Digest& root);
+  // Every Directory of the tree under `root`, by digest. Fetched level by level as the bytes
+  // stored, not through GetTree (whose messages the server re-encodes): a digest then holds
+  // whatever encoding the uploader used. With `missing`, directories not in the CAS are listed
+  // there and their subtrees skipped; without, they fail the call.
+  using DirectoryMap = absl::flat_hash_map<Digest, reapi::Directory>;
+  absl::StatusOr<DirectoryMap> FetchTree(const Digest& root, std::vector<Digest>* missing = nullptr);
   // Recreates the tree under `out_dir` (which must not exist yet).
   absl::Status DownloadTree(const Digest& root, const std::string& out_dir);
 
@@ -64,6 +80,7 @@ class CasClient {
   std::unique_ptr<google::bytestream::ByteStream::Stub> bytestream_;
   // ByteStream.Write with hand-framed messages (common/bytestream_wire), as a stub would call it.
   const grpc::internal::RpcMethod raw_write_;
+  absl::once_flag limits_once_;
   int64_t max_batch_bytes_ = 4 << 20;
 };
 

@@ -24,10 +24,11 @@ grpc::Status Invalid(const std::string& msg) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
 }
 
-// Loads a blob that must parse as `M`; absent blobs are recorded in `missing`.
+// Loads a blob that must parse as `M`; absent blobs are recorded in `missing`. With `raw`, the
+// blob's bytes are kept there too.
 template <typename M>
 grpc::Status LoadMessage(BlobAccess* cas, const Digest& d, const std::string& what, M* out,
-                         Missing* missing, bool* found) {
+                         Missing* missing, bool* found, std::string* raw = nullptr) {
   *found = false;
   auto bytes = cas->Get(d);
   if (!bytes.ok()) {
@@ -40,13 +41,15 @@ grpc::Status LoadMessage(BlobAccess* cas, const Digest& d, const std::string& wh
                                 M::descriptor()->full_name()));
   }
   *found = true;
+  if (raw != nullptr) *raw = std::move(*bytes);
   return grpc::Status::OK;
 }
 
 // Walks the input tree: every Directory must exist and be canonical, every file must exist.
 grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, bool allow_absolute_symlinks,
                             const TreeLimits& limits, Missing* missing, Digest* largest,
-                            std::vector<reapi::Directory>* directories) {
+                            std::vector<std::string>* directory_blobs) {
+  std::vector<reapi::Directory> directories;  // Parsed, for the checks; the bytes go on.
   std::vector<Digest> directory_digests;
   std::deque<std::pair<Digest, std::string>> queue{{root, ""}};
   absl::flat_hash_set<Digest> seen{root};
@@ -58,7 +61,8 @@ grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, bool allow_abso
     reapi::Directory dir;
     bool found = false;
     std::string what = path.empty() ? "input root directory" : "input directory \"" + path + "\"";
-    grpc::Status s = LoadMessage(cas, d, what, &dir, missing, &found);
+    std::string raw;
+    grpc::Status s = LoadMessage(cas, d, what, &dir, missing, &found, &raw);
     if (!s.ok()) return s;
     if (!found) continue;
     if (absl::Status v = ValidateDirectory(dir, d); !v.ok()) {
@@ -79,13 +83,14 @@ grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, bool allow_abso
       if (!sd.ok()) return Invalid(absl::StrCat("input directory \"", path, sub.name(), "\": ", sd.status().message()));
       if (seen.insert(*sd).second) queue.emplace_back(*sd, path + sub.name() + "/");
     }
-    directories->push_back(std::move(dir));
+    directories.push_back(std::move(dir));
+    directory_blobs->push_back(std::move(raw));
     directory_digests.push_back(d);
   }
   // What a worker would stage, shared directories written out at each place: bounded before
   // anything is queued.
   absl::flat_hash_map<Digest, const reapi::Directory*> by_digest;
-  for (size_t i = 0; i < directories->size(); ++i) by_digest.emplace(directory_digests[i], &(*directories)[i]);
+  for (size_t i = 0; i < directories.size(); ++i) by_digest.emplace(directory_digests[i], &directories[i]);
   if (absl::Status e = CheckTreeExpansion(by_digest, root, limits); !e.ok()) {
     return Invalid(std::string(e.message()));
   }
@@ -135,7 +140,7 @@ grpc::Status ActionLoader::Load(const reapi::ExecuteRequest& req, const Digest& 
     const TreeLimits limits{config_.max_input_tree_entries(), config_.max_input_tree_bytes(),
                             config_.max_input_tree_depth()};
     s = CheckInputTree(cas_, *root, allow_absolute_symlinks_, limits, &missing, &out->largest_input,
-                       &out->input_directories);
+                       &out->input_directory_blobs);
     if (!s.ok()) return s;
   }
   if (!missing.empty()) return MissingBlobsStatus(missing);

@@ -342,7 +342,7 @@ void BuildQueue::FinishLocked(const std::shared_ptr<Execution>& e,
   if (it != in_flight_.end() && it->second == e) in_flight_.erase(it);
   // A finished operation is kept (for completed_retention_ms) only for its response: the
   // input tree, Command and Action it was run from go now.
-  std::vector<reapi::Directory>().swap(e->params.input_directories);
+  std::vector<std::string>().swap(e->params.input_directory_blobs);
   e->params.command.Clear();
   e->params.action.Clear();
   e->params.platform.Clear();

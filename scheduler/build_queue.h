@@ -42,7 +42,8 @@ struct ExecuteParams {
   std::string principal;      // Who asked: the operation's owner.
   std::string shape;          // Arguments and outputs without digests (duration history key).
   Digest largest_input;       // The biggest input file (>= 1 MiB), for cache affinity.
-  std::vector<reapi::Directory> input_directories;  // The input tree, sent along to the worker.
+  // Every Directory of the input tree, as the client's bytes: sent along to the worker.
+  std::vector<std::string> input_directory_blobs;
 };
 
 struct OperationView {

@@ -22,8 +22,8 @@ void BuildQueue::SendAssignmentLocked(Worker& w, const Execution& e) {
   *a->mutable_command() = e.params.command;
   *a->mutable_timeout() = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(e.params.timeout));
   *a->mutable_queued_timestamp() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(e.queued_at));
-  a->mutable_input_directories()->Reserve(static_cast<int>(e.params.input_directories.size()));
-  for (const auto& d : e.params.input_directories) *a->add_input_directories() = d;
+  a->mutable_input_directory_blobs()->Reserve(static_cast<int>(e.params.input_directory_blobs.size()));
+  for (const auto& d : e.params.input_directory_blobs) a->add_input_directory_blobs(d);
   SendLocked(w.link, std::move(m));
 }
 

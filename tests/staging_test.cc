@@ -23,15 +23,15 @@ std::string ReadFile(const std::string& path) {
 
 TEST_F(ExecutionTest, InputsStageFromTheDirectoriesSentAlong) {
   StartFarm(0, 1);
-  // Only the file is in the CAS; its Directory messages are not.
+  // Only the file is in the CAS; its Directory blobs are not.
   const std::string content = "module object";
   const Digest file = Digest::Of(content);
   ASSERT_TRUE(cas_->UploadMissing({{file, "", std::make_shared<const std::string>(content)}}).ok());
   InputTree tree;
   ASSERT_TRUE(tree.AddFile("fs/nls/nls_cp437.o", file, false).ok());
   InputTree::Built built = tree.Build();
-  google::protobuf::RepeatedPtrField<reapi::Directory> given;
-  for (const auto& [d, bytes] : built.directories) ASSERT_TRUE(given.Add()->ParseFromString(bytes));
+  google::protobuf::RepeatedPtrField<std::string> given;
+  for (const auto& [d, bytes] : built.directories) *given.Add() = bytes;
 
   auto cache = FileCache::Open({dir_.path() + "/cache", int64_t{1} << 30}, cas_.get());
   ASSERT_TRUE(cache.ok()) << cache.status();
@@ -48,9 +48,12 @@ TEST_F(ExecutionTest, InputsStageFromTheDirectoriesSentAlong) {
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr(built.root.ToString()));
 
-  // A Directory that does not match its digest is never staged from.
-  for (auto& d : given) {
+  // A Directory whose bytes changed has another digest: it is never staged from.
+  for (std::string& bytes : given) {
+    reapi::Directory d;
+    ASSERT_TRUE(d.ParseFromString(bytes));
     if (d.files_size() > 0) d.mutable_files(0)->set_name("renamed.o");
+    bytes = d.SerializeAsString();
   }
   std::filesystem::remove_all(sent);
   std::filesystem::create_directories(sent);

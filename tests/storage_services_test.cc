@@ -606,5 +606,43 @@ TEST_F(StorageServicesTest, BlobCorruptedOnDiskIsNeverServed) {
   EXPECT_THAT(Missing({d}), ::testing::ElementsAre(d.ToString()));
 }
 
+
+// kfarm's client asks the server's batch limit and keeps every batch call within it: blobs
+// between half the limit and 1 MiB go through ByteStream instead.
+TEST(CasClientLimitsTest, BatchesStayWithinTheServersLimit) {
+  TempDir dir;
+  const std::string conf = dir.path() + "/scheduler.conf";
+  std::ofstream(conf) << "max_batch_total_size_bytes: 65536\n";
+  SchedulerProcess server(dir.path(), {"--config=" + conf, "--storage=memory"});
+  ASSERT_GT(server.port(), 0);
+  CasClient client(server.channel(), "");
+  EXPECT_EQ(client.max_batch_bytes(), 65536);
+  std::vector<BlobSource> blobs;
+  std::vector<Digest> digests;
+  for (uint32_t i = 0; i < 40; ++i) {
+    auto data = std::make_shared<const std::string>(RandomBytes(5000, 100 + i));
+    digests.push_back(Digest::Of(*data));
+    blobs.push_back({digests.back(), "", data});
+  }
+  auto big = std::make_shared<const std::string>(RandomBytes(40000, 99));
+  digests.push_back(Digest::Of(*big));
+  blobs.push_back({digests.back(), "", big});
+  const CasClient::TransferPlan plan = client.PlanTransfers(digests);
+  EXPECT_THAT(plan.streamed, ::testing::ElementsAre(40u));
+  EXPECT_EQ(plan.batches.size(), 7u);  // 6 blobs of 5000 bytes per 32 KiB batch.
+  absl::Status up = client.UploadMissing(blobs);
+  ASSERT_TRUE(up.ok()) << up;
+  auto missing = client.FindMissing(digests);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_TRUE(missing->empty());
+  for (const auto& batch : plan.batches) {
+    std::vector<Digest> asked;
+    for (size_t i : batch) asked.push_back(digests[i]);
+    auto got = client.BatchRead(asked);
+    ASSERT_TRUE(got.ok()) << got.status();
+    for (size_t k = 0; k < batch.size(); ++k) EXPECT_TRUE((*got)[k] == *blobs[batch[k]].data);
+  }
+}
+
 }  // namespace
 }  // namespace kfarm

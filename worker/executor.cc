@@ -152,7 +152,7 @@ worker::Completion Executor::Run(const worker::Assignment& a, CancelSignal* canc
     note(root_digest.status());
     if (root_digest.ok()) {
       InputStager stager(cas_, cache_, options_.link_inputs);
-      step(Annotate(stager.Stage(*root_digest, root, a.input_directories()), "staging inputs"));
+      step(Annotate(stager.Stage(*root_digest, root, a.input_directory_blobs()), "staging inputs"));
     }
   }
   if (first_error.ok()) step(CreateOutputParents(a.command(), working_dir));

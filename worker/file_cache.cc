@@ -71,31 +71,21 @@ absl::Status FileCache::Ensure(const std::vector<Want>& wants) {
 }
 
 absl::Status FileCache::Fetch(const std::vector<Want>& wants) {
-  std::vector<Want> batch;
-  int64_t batch_bytes = 0;
-  auto flush = [&]() -> absl::Status {
-    if (batch.empty()) return absl::OkStatus();
-    std::vector<Digest> digests;
-    for (const Want& w : batch) digests.push_back(w.digest);
-    ASSIGN_OR_RETURN(std::vector<std::string> blobs, cas_->BatchRead(digests));
-    for (size_t i = 0; i < batch.size(); ++i) {
-      RETURN_IF_ERROR(Store(batch[i].executable)->Put(batch[i].digest, blobs[i]));
-      bytes_fetched_ += batch[i].digest.size();
+  std::vector<Digest> digests;
+  for (const Want& w : wants) digests.push_back(w.digest);
+  const CasClient::TransferPlan plan = cas_->PlanTransfers(digests);
+  for (size_t i : plan.streamed) RETURN_IF_ERROR(FetchOne(wants[i]));
+  for (const std::vector<size_t>& batch : plan.batches) {
+    std::vector<Digest> asked;
+    for (size_t i : batch) asked.push_back(wants[i].digest);
+    ASSIGN_OR_RETURN(std::vector<std::string> blobs, cas_->BatchRead(asked));
+    for (size_t k = 0; k < batch.size(); ++k) {
+      const Want& w = wants[batch[k]];
+      RETURN_IF_ERROR(Store(w.executable)->Put(w.digest, blobs[k]));
+      bytes_fetched_ += w.digest.size();
     }
-    batch.clear();
-    batch_bytes = 0;
-    return absl::OkStatus();
-  };
-  for (const Want& w : wants) {
-    if (w.digest.size() >= CasClient::kStreamThreshold) {
-      RETURN_IF_ERROR(FetchOne(w));
-      continue;
-    }
-    if (batch_bytes + w.digest.size() > cas_->max_batch_bytes() / 2) RETURN_IF_ERROR(flush());
-    batch.push_back(w);
-    batch_bytes += w.digest.size();
   }
-  return flush();
+  return absl::OkStatus();
 }
 
 absl::Status FileCache::FetchOne(const Want& w) {

@@ -33,15 +33,22 @@ bool SafeRelative(absl::string_view p) {
 }  // namespace
 
 absl::Status InputStager::Stage(const Digest& root, const std::string& dir,
-                                const google::protobuf::RepeatedPtrField<reapi::Directory>& given) {
+                                const google::protobuf::RepeatedPtrField<std::string>& given) {
   if (root.empty_blob()) return absl::OkStatus();  // The empty Directory: nothing to fetch.
-  std::vector<reapi::Directory> fetched;
+  // Keyed by the digest of the bytes as stored, whatever encoding the client used.
+  CasClient::DirectoryMap by_digest;
   if (given.empty()) {
-    ASSIGN_OR_RETURN(fetched, cas_->GetTree(root));
+    ASSIGN_OR_RETURN(by_digest, cas_->FetchTree(root));
   }
-  absl::flat_hash_map<Digest, const reapi::Directory*> by_digest;
-  for (const auto& d : given) by_digest.emplace(Digest::Of(d.SerializeAsString()), &d);
-  for (const auto& d : fetched) by_digest.emplace(Digest::Of(d.SerializeAsString()), &d);
+  for (const std::string& blob : given) {
+    const Digest d = Digest::Of(blob);
+    reapi::Directory parsed;
+    if (!parsed.ParseFromString(blob)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input directory ", d.ToString(), " does not parse as a build.bazel.remote.execution.v2.Directory"));
+    }
+    by_digest.emplace(d, std::move(parsed));
+  }
 
   std::vector<FileToLink> files;
   std::vector<std::pair<Digest, std::string>> stack{{root, dir}};
@@ -53,17 +60,17 @@ absl::Status InputStager::Stage(const Digest& root, const std::string& dir,
       return absl::FailedPreconditionError(absl::StrCat(
           "input directory ", path, " (", digest.ToString(), ") is not in the CAS"));
     }
-    RETURN_IF_ERROR(ValidateDirectory(*it->second, digest));
+    RETURN_IF_ERROR(ValidateDirectory(it->second, digest));
     if (path != dir && ::mkdir(path.c_str(), 0755) != 0) return ErrnoError("mkdir", path);
-    for (const auto& f : it->second->files()) {
+    for (const auto& f : it->second.files()) {
       ASSIGN_OR_RETURN(Digest d, Digest::FromProto(f.digest()));
       files.push_back({d, f.is_executable(), path + "/" + f.name()});
     }
-    for (const auto& s : it->second->symlinks()) {
+    for (const auto& s : it->second.symlinks()) {
       std::string link = path + "/" + s.name();
       if (::symlink(s.target().c_str(), link.c_str()) != 0) return ErrnoError("symlink", link);
     }
-    for (const auto& sub : it->second->directories()) {
+    for (const auto& sub : it->second.directories()) {
       ASSIGN_OR_RETURN(Digest d, Digest::FromProto(sub.digest()));
       stack.emplace_back(d, path + "/" + sub.name());
     }

@@ -18,11 +18,10 @@ class InputStager {
   // cannot keep an action from writing through a hardlink (no bubblewrap, or not root).
   InputStager(CasClient* cas, FileCache* cache, bool link) : cas_(cas), cache_(cache), link_(link) {}
 
-  // `dir` must exist and be empty. `given` holds the tree's Directory messages when the
-  // scheduler sent them along (each is checked against the digest that names it); otherwise the
-  // tree is fetched.
+  // `dir` must exist and be empty. `given` holds the tree's Directory blobs when the scheduler
+  // sent them along (each is found by the digest of its bytes); otherwise the tree is fetched.
   absl::Status Stage(const Digest& root, const std::string& dir,
-                     const google::protobuf::RepeatedPtrField<reapi::Directory>& given = {});
+                     const google::protobuf::RepeatedPtrField<std::string>& given = {});
 
  private:
   CasClient* cas_;
