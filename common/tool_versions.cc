@@ -7,7 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "common/host_platform.h"
 
 namespace kfarm {
 namespace {
@@ -37,17 +37,12 @@ ToolWatch::ToolWatch(std::string search_path) : search_path_(std::move(search_pa
 bool ToolWatch::Refresh() {
   bool changed = false;
   for (Tool& t : tools_) {
-    std::string file, signature;
-    for (absl::string_view dir : absl::StrSplit(search_path_, ':', absl::SkipEmpty())) {
-      std::string candidate = absl::StrCat(dir, "/", t.name);
-      struct stat st;
-      if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-          ::access(candidate.c_str(), X_OK) == 0) {
-        file = candidate;
-        signature = absl::StrCat(candidate, ":", st.st_ino, ":", st.st_size, ":",
-                                 st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
-        break;
-      }
+    std::string signature;
+    const std::string file = FindExecutable(t.name, search_path_);
+    struct stat st;
+    if (!file.empty() && ::stat(file.c_str(), &st) == 0) {
+      signature = absl::StrCat(file, ":", st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
+                               st.st_mtim.tv_nsec);
     }
     if (signature == t.signature) continue;
     t.signature = signature;

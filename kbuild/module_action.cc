@@ -108,7 +108,7 @@ ActionSpec ModuleActionSpec(const ModuleRecipe& m, const ModfinalToolchain& tc, 
   // Nothing from the client's environment: the digest must not depend on who asks.
   s.environment = {{"LC_ALL", "C"}, {"PATH", "/usr/bin:/bin"}};
   s.output_paths = {InRoot(m, m.ko)};
-  s.platform = {{"OSFamily", "linux"}, {"ISA", "x86-64"}};
+  s.platform = {{"OSFamily", "linux"}, {"ISA", tc.isa}};
   if (step == ModuleStep::kLink) {
     s.platform.emplace_back("kfarm.tool.ld", tc.ld_version);
     return s;

@@ -18,6 +18,9 @@ struct ModfinalToolchain {
   std::string ld_version;       // First lines of --version, as the platform properties carry them.
   std::string objcopy_version;
   std::string pahole_version;
+  // The ISA of the machine the tree was built on: the tree's own tools (resolve_btfids) run in
+  // the action, so only such workers can run it.
+  std::string isa;
   bool drop_pahole_jobs = true;  // pahole < 1.29 orders BTF types by thread timing with -j.
 };
 

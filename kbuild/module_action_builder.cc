@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/host_platform.h"
 #include "common/input_tree.h"
 #include "common/status.h"
 #include "common/tool_versions.h"
@@ -34,6 +35,7 @@ void ModuleActionBuilder::LearnToolchainLocked(const ModuleRecipe& m) {
   if (have_toolchain_) return;
   have_toolchain_ = true;
   ModfinalToolchain& tc = toolchain_;
+  tc.isa = HostIsa();
   tc.ld_version = ToolVersion(m.ld_run.substr(0, m.ld_run.find(' ')));
   tc.objcopy_version = ToolVersion(m.has_btf() ? m.objcopy : "objcopy");
   if (m.has_btf()) {

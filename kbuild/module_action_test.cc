@@ -34,7 +34,7 @@ ModuleRecipe Cubic() {
 }
 
 TEST(ModuleActionTest, GoldenScriptsAndInputs) {
-  ModfinalToolchain tc{"GNU ld (GNU Binutils for Debian) 2.40", "GNU objcopy 2.40", "v1.24", true};
+  ModfinalToolchain tc{"GNU ld (GNU Binutils for Debian) 2.40", "GNU objcopy 2.40", "v1.24", "x86-64", true};
   EXPECT_EQ(ModuleScript(Cubic(), tc, ModuleStep::kLink), "set -e\n" + std::string(kLd) + "\n");
   EXPECT_EQ(ModuleScript(Cubic(), tc, ModuleStep::kBtf),
             "set -e\ncat .kfarm/linked.ko > net/ipv4/tcp_cubic.ko\n"
@@ -54,7 +54,7 @@ TEST(ModuleActionTest, GoldenScriptsAndInputs) {
 }
 
 TEST(ModuleActionTest, DigestDependsOnBaseAndToolsNotOnTheClient) {
-  ModfinalToolchain tc{"ld 2.40", "objcopy 2.40", "v1.24", true};
+  ModfinalToolchain tc{"ld 2.40", "objcopy 2.40", "v1.24", "x86-64", true};
   ActionSpec a = ModuleActionSpec(Cubic(), tc, ModuleStep::kBtf);
   a.input_root = Digest::Of("root with base A");
   ActionSpec b = a;
@@ -69,6 +69,16 @@ TEST(ModuleActionTest, DigestDependsOnBaseAndToolsNotOnTheClient) {
   again.input_root = a.input_root;
   EXPECT_EQ(BuildAction(a).digest, BuildAction(again).digest);
   EXPECT_THAT(a.platform, ::testing::Contains(std::pair<std::string, std::string>{"kfarm.tool.pahole", "v1.24"}));
+  // A tree built on another machine kind runs its own tools: only workers of that ISA may.
+  ModfinalToolchain arm = tc;
+  arm.isa = "arm-a64";
+  for (ModuleStep step : {ModuleStep::kLink, ModuleStep::kBtf}) {
+    ActionSpec x86 = ModuleActionSpec(Cubic(), tc, step);
+    ActionSpec a64 = ModuleActionSpec(Cubic(), arm, step);
+    EXPECT_THAT(a64.platform, ::testing::Contains(std::pair<std::string, std::string>{"ISA", "arm-a64"}));
+    x86.input_root = a64.input_root = a.input_root;
+    EXPECT_NE(BuildAction(x86).digest, BuildAction(a64).digest);
+  }
   // Another client: the same tree at another path, another user's environment. Every client
   // of a farm must reach the same cache entries.
   ModuleRecipe elsewhere = Cubic();
@@ -84,7 +94,7 @@ TEST(ModuleActionTest, DigestDependsOnBaseAndToolsNotOnTheClient) {
 }
 
 TEST(ModuleActionTest, TheLinkNeedsNeitherPaholeNorTheBase) {
-  ModfinalToolchain tc{"ld 2.40", "objcopy 2.40", "v1.24", true};
+  ModfinalToolchain tc{"ld 2.40", "objcopy 2.40", "v1.24", "x86-64", true};
   ActionSpec link = ModuleActionSpec(Cubic(), tc, ModuleStep::kLink);
   EXPECT_THAT(link.platform, ::testing::Not(::testing::Contains(
                                  std::pair<std::string, std::string>{"kfarm.tool.pahole", "v1.24"})));
@@ -117,7 +127,7 @@ ModuleRecipe Ext2On72() {
 }
 
 TEST(ModuleActionTest, GenBtfScriptRunsHermeticallyFromKbuildsEnvironment) {
-  ModfinalToolchain tc{"ld 2.40", "objcopy 2.40", "v1.24", true};
+  ModfinalToolchain tc{"ld 2.40", "objcopy 2.40", "v1.24", "x86-64", true};
   ModuleRecipe m = Ext2On72();
   EXPECT_EQ(m.btf, ModuleRecipe::Btf::kScript);
   EXPECT_EQ(m.btf_base, "./vmlinux");
@@ -152,7 +162,7 @@ TEST(ModuleActionTest, PathsOutsideMakesDirectoryMoveIntoTheRoot) {
   EXPECT_EQ(InRoot(m, "/usr/src/linux/scripts/module.lds"), ".kfarm/root/usr/src/linux/scripts/module.lds");
   EXPECT_EQ(InRoot(m, "/home/u/drv/sub/a.o"), "sub/a.o");
   EXPECT_EQ(InRoot(m, "./hello.o"), "hello.o");
-  ModfinalToolchain tc{"ld 2.40", "objcopy 2.40", "v1.24", true};
+  ModfinalToolchain tc{"ld 2.40", "objcopy 2.40", "v1.24", "x86-64", true};
   EXPECT_EQ(ModuleScript(m, tc, ModuleStep::kLink),
             "set -e\nld -r -m elf_x86_64 -T .kfarm/root/usr/src/linux/scripts/module.lds -o "
             "hello.ko hello.o hello.mod.o .module-common.o\n");

@@ -1,31 +1,15 @@
 #include "scheduler/config_loader.h"
 
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
-
 #include <cstdint>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "common/text_config.h"
 
 namespace kfarm {
 
 namespace {
-
-class Errors : public google::protobuf::io::ErrorCollector {
- public:
-  explicit Errors(absl::string_view origin) : origin_(origin) {}
-  void AddError(int line, int column, const std::string& message) override {
-    absl::StrAppend(&text_, text_.empty() ? "" : "\n", origin_, ":", line + 1, ":", column + 1,
-                    ": ", message);
-  }
-  const std::string& text() const { return text_; }
-
- private:
-  std::string origin_;
-  std::string text_;
-};
 
 // gRPC takes message sizes as int, and the server adds 4 MiB of framing to a batch.
 constexpr int64_t kMaxBatchBytes = int64_t{1} << 30;
@@ -66,15 +50,8 @@ absl::Status CheckTls(absl::string_view field, const config::TlsConfig& tls) {
 
 absl::StatusOr<config::SchedulerConfig> ParseSchedulerConfig(absl::string_view text,
                                                              absl::string_view origin) {
-  google::protobuf::TextFormat::Parser parser;
-  Errors errors(origin);
-  parser.RecordErrorsTo(&errors);
   config::SchedulerConfig c;
-  if (!parser.ParseFromString(std::string(text), &c)) {
-    return absl::InvalidArgumentError(errors.text().empty()
-                                          ? absl::StrCat(origin, ": not a SchedulerConfig")
-                                          : errors.text());
-  }
+  RETURN_IF_ERROR(ParseTextConfig(text, origin, &c));
   return c;
 }
 
@@ -109,6 +86,7 @@ absl::Status CheckSchedulerConfig(const config::SchedulerConfig& c) {
   };
   for (const Ms& ms : {Ms{"execution.heartbeat_interval_ms", e.heartbeat_interval_ms()},
                        Ms{"execution.keepalive_interval_ms", e.keepalive_interval_ms()},
+                       Ms{"execution.lost_worker_grace_ms", e.lost_worker_grace_ms()},
                        Ms{"execution.abandoned_operation_ms", e.abandoned_operation_ms()},
                        Ms{"execution.no_worker_grace_ms", e.no_worker_grace_ms()},
                        Ms{"execution.completed_retention_ms", e.completed_retention_ms()},

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace kfarm {
@@ -20,17 +19,6 @@ bool OfferedPlatform::Satisfies(const build::bazel::remote::execution::v2::Platf
     if (it == values_.end() || !it->second.contains(p.value())) return false;
   }
   return true;
-}
-
-std::string OfferedPlatform::Unmet(const build::bazel::remote::execution::v2::Platform& wanted) const {
-  std::vector<std::string> unmet;
-  for (const auto& p : wanted.properties()) {
-    auto it = values_.find(p.name());
-    if (it == values_.end() || !it->second.contains(p.value())) {
-      unmet.push_back(absl::StrCat(p.name(), "=", p.value()));
-    }
-  }
-  return absl::StrJoin(unmet, ", ");
 }
 
 std::string OfferedPlatform::Offered(const std::string& name) const {

@@ -19,8 +19,6 @@ class OfferedPlatform {
       const google::protobuf::RepeatedPtrField<build::bazel::remote::execution::v2::Platform::Property>& props);
 
   bool Satisfies(const build::bazel::remote::execution::v2::Platform& wanted) const;
-  // "name=value" of each wanted property this offer lacks, comma-separated ("" when satisfied).
-  std::string Unmet(const build::bazel::remote::execution::v2::Platform& wanted) const;
   // "value1|value2" offered for `name`, for error messages.
   std::string Offered(const std::string& name) const;
 

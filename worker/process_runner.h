@@ -44,10 +44,13 @@ struct RunResult {
 struct SandboxOptions {
   bool bubblewrap = true;
   std::vector<std::string> readonly_paths;  // Host paths visible read-only in the sandbox.
-  // Host uid/gid bubblewrap runs as (it then maps the action's uid 1000 to it); -1: the
+  std::string bwrap_path = "/usr/bin/bwrap";
+  std::string setpriv_path = "/usr/bin/setpriv";  // Used with action_uid.
+  // Host uid/gid bubblewrap runs as (it then maps the action's sandbox_uid to it); -1: the
   // worker's own. A root worker sets them: an action must never be host root.
   int action_uid = -1;
   int action_gid = -1;
+  int sandbox_uid = 1000;  // The action's uid and gid as it sees them.
   // Set with action_uid: the build root and kfarm-sandbox-init as bubblewrap reaches them.
   std::optional<SandboxPaths> paths;
   ResourceLimits limits;

@@ -142,11 +142,12 @@ absl::Status PersistentSandbox::Start() {
   std::vector<std::string> a;
   if (options_.action_uid >= 0) {
     // util-linux's setpriv drops to the action user (all groups and capabilities gone) and
-    // execs bubblewrap, whose user namespace then maps the action's uid 1000 to that user.
-    a = {"/usr/bin/setpriv", absl::StrCat("--reuid=", options_.action_uid),
+    // execs bubblewrap, whose user namespace then maps the action's sandbox uid to that user.
+    a = {options_.setpriv_path, absl::StrCat("--reuid=", options_.action_uid),
          absl::StrCat("--regid=", options_.action_gid), "--clear-groups", "--"};
   }
-  a.insert(a.end(), {"/usr/bin/bwrap", "--unshare-user", "--uid", "1000", "--gid", "1000",
+  const std::string inside = std::to_string(options_.sandbox_uid);
+  a.insert(a.end(), {options_.bwrap_path, "--unshare-user", "--uid", inside, "--gid", inside,
                      "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                      "--die-with-parent", "--new-session", "--as-pid-1"});
   for (const std::string& p : options_.readonly_paths) {

@@ -148,8 +148,7 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
           undelivered_.push_back(dropped->completion());
         }
       } else if (msg.has_drain()) {
-        absl::MutexLock lock(&mu_);
-        draining_ = true;
+        // The scheduler stops assigning; running work finishes as usual.
         LogInfo("worker ", options_.worker_id, " draining");
       }
       ReapFinishedThreads();

@@ -79,7 +79,6 @@ class WorkerLoop {
   std::deque<worker::Assignment> queued_ ABSL_GUARDED_BY(mu_);  // Not started yet.
   std::vector<std::thread> finished_ ABSL_GUARDED_BY(mu_);
   std::vector<worker::Completion> undelivered_ ABSL_GUARDED_BY(mu_);
-  bool draining_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex write_mu_;  // One Write at a time on the stream.
   absl::Mutex tools_mu_;  // Around options_.tools.
 };

@@ -6,10 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
-
-#include <google/protobuf/text_format.h>
 
 #include "common/process_init.h"
 #include "absl/flags/flag.h"
@@ -18,7 +15,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/host_platform.h"
+#include "common/file_util.h"
 #include "common/log.h"
+#include "common/text_config.h"
 #include "common/tool_versions.h"
 #include "kfarm/config.pb.h"
 #include "worker/sandbox.h"
@@ -34,6 +34,7 @@ ABSL_FLAG(std::string, tls_client_key, "", "PEM key of --tls_client_cert");
 ABSL_FLAG(std::string, token_file, "", "File holding the worker token");
 ABSL_FLAG(std::string, worker_id, "", "Stable worker name (default host:data_dir)");
 ABSL_FLAG(int, slots, 0, "Concurrent actions (default: number of cores)");
+ABSL_FLAG(int, queue_depth, 0, "Assignments held beyond the slots (default 1; -1: none)");
 ABSL_FLAG(std::string, sandbox, "", "bubblewrap (default) or none (trusted setups only)");
 ABSL_FLAG(std::vector<std::string>, property, {}, "Extra platform properties, NAME=VALUE,...");
 ABSL_FLAG(bool, detect_tools, true,
@@ -105,11 +106,10 @@ int main(int argc, char** argv) {
   kfarm::InitServerProcess();
   kfarm::config::WorkerConfig c;
   if (std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in || !google::protobuf::TextFormat::ParseFromString(text.str(), &c)) {
-      return Fail(absl::StrCat("cannot parse config ", path));
+    auto text = kfarm::ReadFile(path);
+    if (!text.ok()) return Fail(std::string(text.status().message()));
+    if (absl::Status s = kfarm::ParseTextConfig(*text, path, &c); !s.ok()) {
+      return Fail(std::string(s.message()));
     }
   }
   if (auto v = absl::GetFlag(FLAGS_scheduler); !v.empty()) c.set_scheduler(v);
@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
   if (auto v = absl::GetFlag(FLAGS_token_file); !v.empty()) c.mutable_credentials()->set_token_file(v);
   if (auto v = absl::GetFlag(FLAGS_worker_id); !v.empty()) c.set_worker_id(v);
   if (int v = absl::GetFlag(FLAGS_slots); v > 0) c.set_slots(v);
+  if (int v = absl::GetFlag(FLAGS_queue_depth); v != 0) c.set_queue_depth(v);
   if (auto v = absl::GetFlag(FLAGS_sandbox); !v.empty()) {
     if (v == "none") {
       c.set_sandbox(kfarm::config::WorkerConfig::NONE);
@@ -145,6 +146,16 @@ int main(int argc, char** argv) {
   }
   if (c.cache_owner_uid() <= 0) c.set_cache_owner_uid(65533);
   if (c.action_uid() <= 0) c.set_action_uid(65534);
+  if (c.isa().empty()) c.set_isa(kfarm::HostIsa());
+  if (c.queue_depth() == 0) c.set_queue_depth(1);
+  if (c.queue_depth() < -1 || c.queue_depth() > 1024) {
+    return Fail(absl::StrCat("queue_depth ", c.queue_depth(), " is out of range: -1 (none) to 1024"));
+  }
+  if (c.sandbox_uid() == 0) c.set_sandbox_uid(1000);
+  if (c.sandbox_uid() < 0) return Fail(absl::StrCat("sandbox_uid ", c.sandbox_uid(), " is negative"));
+  // Looked up once: the sandbox must not change under running actions with $PATH.
+  const std::string bwrap = kfarm::FindExecutable(c.bubblewrap_path().empty() ? "bwrap" : c.bubblewrap_path());
+  const std::string setpriv = kfarm::FindExecutable(c.setpriv_path().empty() ? "setpriv" : c.setpriv_path());
   std::error_code ec;
   std::string data = std::filesystem::absolute(c.data_dir()).lexically_normal().string();
   if (c.worker_id().empty()) {
@@ -153,9 +164,11 @@ int main(int argc, char** argv) {
     c.set_worker_id(absl::StrCat(host, ":", data));
   }
   const bool bubblewrap = c.sandbox() == kfarm::config::WorkerConfig::BUBBLEWRAP;
-  if (bubblewrap && access("/usr/bin/bwrap", X_OK) != 0) {
-    return Fail("sandbox bubblewrap needs /usr/bin/bwrap (Debian package bubblewrap); "
-                "or choose --sandbox=none for a trusted setup");
+  if (bubblewrap && bwrap.empty()) {
+    return Fail(absl::StrCat("sandbox bubblewrap needs ",
+                             c.bubblewrap_path().empty() ? "bwrap on PATH" : c.bubblewrap_path(),
+                             " (Debian package bubblewrap; or set bubblewrap_path); "
+                             "or choose --sandbox=none for a trusted setup"));
   }
   if (bubblewrap && access(kfarm::SandboxInitPath().c_str(), X_OK) != 0) {
     return Fail("sandbox bubblewrap needs " + kfarm::SandboxInitPath() +
@@ -191,9 +204,10 @@ int main(int argc, char** argv) {
       return Fail(absl::StrCat("action_uid and cache_owner_uid are both ", c.action_uid(),
                                ": actions could change cached files through their hardlinks"));
     }
-    if (access("/usr/bin/setpriv", X_OK) != 0) {
-      return Fail("a root worker runs actions as uid " + std::to_string(c.action_uid()) +
-                  " through /usr/bin/setpriv (Debian package util-linux), which is missing");
+    if (setpriv.empty()) {
+      return Fail(absl::StrCat("a root worker runs actions as uid ", c.action_uid(), " through ",
+                               c.setpriv_path().empty() ? "setpriv on PATH" : c.setpriv_path(),
+                               " (Debian package util-linux; or set setpriv_path), which is missing"));
     }
     auto paths = kfarm::ExposeToActionUser(data + "/build", kfarm::SandboxInitPath());
     if (!paths.ok()) return Fail(std::string(paths.status().message()));
@@ -213,6 +227,9 @@ int main(int argc, char** argv) {
   eo.build_root = data + "/build";
   eo.worker_name = c.worker_id();
   eo.sandbox.bubblewrap = bubblewrap;
+  eo.sandbox.bwrap_path = bwrap;
+  eo.sandbox.setpriv_path = setpriv;
+  eo.sandbox.sandbox_uid = c.sandbox_uid();
   eo.sandbox.readonly_paths.assign(c.readonly_paths().begin(), c.readonly_paths().end());
   if (sandbox_paths) {
     eo.sandbox.action_uid = eo.sandbox.action_gid = c.action_uid();
@@ -232,11 +249,12 @@ int main(int argc, char** argv) {
   wo.scheduler = c.scheduler();
   wo.worker_id = c.worker_id();
   wo.slots = c.slots();
-  for (const char* kv : {"OSFamily=linux", "ISA=x86-64"}) {
-    std::pair<std::string, std::string> p = absl::StrSplit(kv, '=');
+  wo.queue_depth = std::max(0, c.queue_depth());
+  for (const auto& [name, value] : {std::pair<std::string, std::string>{"OSFamily", "linux"},
+                                    {"ISA", c.isa()}}) {
     kfarm::reapi::Platform::Property prop;
-    prop.set_name(p.first);
-    prop.set_value(p.second);
+    prop.set_name(name);
+    prop.set_value(value);
     wo.properties.push_back(prop);
   }
   // The kernel modfinal tools this machine has, so modules only run where the bytes match; looked
