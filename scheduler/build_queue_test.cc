@@ -61,12 +61,14 @@ class BuildQueueTest : public ::testing::Test {
     return WithDefaults(c).execution();
   }
 
-  std::shared_ptr<FakeLink> Connect(const std::string& id, int slots, int depth) {
+  std::shared_ptr<FakeLink> Connect(const std::string& id, int slots, int depth,
+                                    const std::vector<std::string>& running = {}) {
     auto link = std::make_shared<FakeLink>();
     worker::Register reg;
     reg.set_worker_id(id);
     reg.set_slots(slots);
     reg.set_queue_depth(depth);
+    for (const std::string& r : running) reg.add_running_executions(r);
     EXPECT_TRUE(queue_.Connected(reg, link).ok());
     return link;
   }
@@ -323,6 +325,48 @@ TEST_F(BuildQueueTest, AWorkerThatKeepsFailingRestsThenGetsWorkAgain) {
   queue_.Received("w1", worker::WorkerMessage());
   for (int i = 0; i < 500 && w1->Assigned().size() < 4; ++i) absl::SleepFor(absl::Milliseconds(10));
   EXPECT_THAT(w1->Assigned(), ElementsAre("a", "a", "a", "b"));
+}
+
+}  // namespace
+}  // namespace kfarm
+
+namespace kfarm {
+namespace {
+
+// A worker whose stream broke keeps its action for lost_worker_grace_ms (default: three
+// heartbeats, 6 s): back in time, it reclaims the action, which is not run again; back later,
+// the action has gone to another worker, and the returning one is told to stop its copy.
+TEST_F(BuildQueueTest, AWorkerBackWithinTheGraceReclaimsItsActionLaterItRunsElsewhere) {
+  auto w1 = Connect("w1", 1, 0);
+  const std::string op = Submit("cc", "a");
+  ASSERT_THAT(w1->Assigned(), ElementsAre("a"));
+  const std::string a = w1->IdOf("a");
+  queue_.Disconnected("w1", w1.get());
+  now_ns_ += absl::ToInt64Nanoseconds(absl::Seconds(5));
+  absl::SleepFor(absl::Milliseconds(300));  // Reaper ticks: on the fake clock, nothing is due.
+  auto back = Connect("w1", 1, 0, {a});
+  EXPECT_TRUE(back->Assigned().empty());
+  EXPECT_TRUE(back->Cancelled().empty());
+  worker::WorkerMessage done;
+  done.mutable_completion()->set_execution_id(a);
+  queue_.Received("w1", done);
+  ASSERT_TRUE(queue_.Get(op)->done);
+  EXPECT_EQ(queue_.Get(op)->response.status().code(), 0);
+
+  Submit("cc", "b");
+  ASSERT_THAT(back->Assigned(), ElementsAre("b"));
+  const std::string b = back->IdOf("b");
+  queue_.Disconnected("w1", back.get());
+  auto w2 = Connect("w2", 1, 0);
+  EXPECT_TRUE(w2->Assigned().empty());  // "b" waits for w1 during the grace.
+  for (int step = 0; step < 2; ++step) {  // 7 s; w2 stays alive (heartbeats within 6 s).
+    now_ns_ += absl::ToInt64Nanoseconds(absl::Milliseconds(3500));
+    queue_.Received("w2", worker::WorkerMessage());
+  }
+  for (int i = 0; i < 500 && w2->Assigned().empty(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_THAT(w2->Assigned(), ElementsAre("b"));
+  auto late = Connect("w1", 1, 0, {b});
+  EXPECT_THAT(late->Cancelled(), ElementsAre(b));
 }
 
 }  // namespace

@@ -229,6 +229,8 @@ void BuildQueue::Reap() {
     stop_.WaitWithTimeout(&mu_, tick);
     const absl::Time now = clock_();
     const absl::Duration liveness = 3 * heartbeat_interval();
+    const absl::Duration lost_grace =
+        config_.lost_worker_grace_ms() > 0 ? Ms(config_.lost_worker_grace_ms()) : liveness;
     for (auto it = workers_.begin(); it != workers_.end();) {
       Worker& w = it->second;
       if (w.link != nullptr && now - w.last_seen > liveness) {
@@ -240,7 +242,7 @@ void BuildQueue::Reap() {
         w.resting_until = absl::InfinitePast();
         RefreshFreeLocked(w);
       }
-      if (w.link == nullptr && now - w.lost_at > liveness) {
+      if (w.link == nullptr && now - w.lost_at > lost_grace) {
         BuryWorkerLocked(w);
         workers_.erase(it++);
         continue;

@@ -29,8 +29,10 @@ constexpr char kFastConfig[] = R"(
 
 class ExecutionTest : public ::testing::Test {
  protected:
-  void StartFarm(int workers, int slots, const std::string& sandbox = "bubblewrap") {
-    farm_ = std::make_unique<Farm>(dir_.path(), kFastConfig);
+  // `execution` is added to kFastConfig.
+  void StartFarm(int workers, int slots, const std::string& sandbox = "bubblewrap",
+                 const std::string& execution = "") {
+    farm_ = std::make_unique<Farm>(dir_.path(), kFastConfig + execution);
     ASSERT_GT(farm_->scheduler().port(), 0);
     for (int i = 0; i < workers; ++i) farm_->AddWorker(absl::StrCat("w", i), slots, sandbox);
     cas_ = std::make_unique<CasClient>(farm_->channel(), "");

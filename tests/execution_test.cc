@@ -178,6 +178,54 @@ TEST_F(ExecutionTest, MissingInputsListEveryBlob) {
   EXPECT_THAT(s.error_message(), HasSubstr("Action " + ghost.ToString()));
 }
 
+// A Directory's digest is that of the bytes its client stored. Another client's encoding (an
+// unknown field first, fields out of order) must stage as it is: a worker that re-encoded
+// the message would look for another digest, for the root and for the subdirectory alike.
+TEST_F(ExecutionTest, DirectoriesInAnotherEncodingStageByTheirOwnBytes) {
+  StartFarm(1, 1);
+  const std::string text = "staged from the client's bytes\n";
+  const Digest file = Digest::Of(text);
+  reapi::Directory sub;
+  auto* f = sub.add_files();
+  f->set_name("in.txt");
+  file.ToProto(f->mutable_digest());
+  // Field 15 (unknown to Directory) first: protobuf keeps it, but writes it back last.
+  const std::string sub_bytes = std::string("\x78\x01", 2) + sub.SerializeAsString();
+  ASSERT_NE(Digest::Of(sub_bytes), Digest::Of(sub.SerializeAsString()));
+  reapi::Directory root;
+  auto* d = root.add_directories();
+  d->set_name("sub");
+  Digest::Of(sub_bytes).ToProto(d->mutable_digest());
+  auto* n = root.add_files();  // Files (field 1) after directories (field 2): out of order.
+  n->set_name("top.txt");
+  file.ToProto(n->mutable_digest());
+  reapi::Directory files_only, dirs_only;
+  *files_only.add_files() = *n;
+  *dirs_only.add_directories() = *d;
+  const std::string root_bytes = dirs_only.SerializeAsString() + files_only.SerializeAsString();
+  ASSERT_NE(Digest::Of(root_bytes), Digest::Of(root.SerializeAsString()));
+  std::vector<BlobSource> blobs;
+  for (const std::string& b : {text, sub_bytes, root_bytes}) {
+    blobs.push_back({Digest::Of(b), "", std::make_shared<std::string>(b)});
+  }
+  ASSERT_TRUE(cas_->UploadMissing(blobs).ok());
+  ActionSpec spec = Shell("cat sub/in.txt top.txt > o", {"o"});
+  spec.input_root = Digest::Of(root_bytes);
+  auto r = Run(spec);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->status().code(), 0) << r->status().message();
+  ASSERT_EQ(r->result().exit_code(), 0) << Blob(r->result().stderr_digest());
+  EXPECT_EQ(Blob(r->result().output_files(0).digest()), text + text);
+  // The client's own download finds them by the same bytes.
+  const std::string out = dir_.path() + "/downloaded";
+  absl::Status got = cas_->DownloadTree(Digest::Of(root_bytes), out);
+  ASSERT_TRUE(got.ok()) << got;
+  std::ifstream in(out + "/sub/in.txt");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line + "\n", text);
+}
+
 TEST_F(ExecutionTest, UnmatchedPlatformIsUnavailableThenFailedPrecondition) {
   StartFarm(1, 1);
   ActionSpec spec = Shell("true");
@@ -230,23 +278,37 @@ TEST_F(ExecutionTest, ActionThatKillsItsWorkerFailsAfterTheRetryCap) {
 }
 
 TEST_F(ExecutionTest, WorkerBackFromABlipReclaimsItsAction) {
-  StartFarm(1, 1);
-  ActionSpec spec = Shell("sleep 2; echo once > o", {"o"});
+  // Lost after 600 ms of silence; its action waits 10 s for it (lost_worker_grace_ms).
+  StartFarm(0, 1, "bubblewrap", "lost_worker_grace_ms: 10000");
+  const std::string log = farm_->AddWorkerLoggingTo("w0", 1, "bubblewrap");
+  ActionSpec spec = Shell("sleep 4; echo once > o", {"o"});
   spec.do_not_cache = true;
   BuiltAction a = Prepare(spec);
   auto result = StartAndAwaitExecuting(a.digest);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // The command is running.
   const int64_t paused_at = absl::ToUnixNanos(absl::Now());
-  // Silent past the liveness timeout (3 x 200 ms): the scheduler drops the stream.
+  // Silent for well past the liveness timeout (3 x 200 ms): the scheduler drops the stream,
+  // while the action, a process of its own, runs on.
   farm_->Signal("w0", SIGSTOP);
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   farm_->Signal("w0", SIGCONT);
   auto r = result.get();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status().code(), 0) << r->status().message();
+  EXPECT_EQ(Blob(r->result().output_files(0).digest()), "once\n");
   // The first run finished; a second run would have started after the pause.
   EXPECT_LT(TimeUtil::TimestampToNanoseconds(r->result().execution_metadata().execution_start_timestamp()),
             paused_at);
+  // There was a blip: the stream ended and the worker connected again.
+  std::ifstream in(log);
+  std::string line;
+  int connects = 0, ends = 0;
+  while (std::getline(in, line)) {
+    connects += line.find("w0 connected to") != std::string::npos;
+    ends += line.find("stream to") != std::string::npos && line.find("ended") != std::string::npos;
+  }
+  EXPECT_EQ(connects, 2);
+  EXPECT_EQ(ends, 1);
 }
 
 TEST_F(ExecutionTest, DrainedWorkerTakesNoNewWork) {

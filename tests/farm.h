@@ -37,13 +37,20 @@ class Farm {
   void AddWorker(const std::string& id, int slots, const std::string& sandbox = "bubblewrap",
                  const std::vector<std::string>& properties = {},
                  const std::vector<std::string>& extra_args = {}) {
-    std::vector<std::string> args = {std::string(KFARM_BIN_DIR) + "/kfarm-worker",
-                                     "--scheduler=" + scheduler_->address(),
-                                     "--data_dir=" + dir_ + "/worker-" + id, "--worker_id=" + id,
-                                     absl::StrCat("--slots=", slots), "--sandbox=" + sandbox};
+    std::vector<std::string> args = WorkerArgs(id, slots, sandbox);
     for (const auto& p : properties) args.push_back("--property=" + p);
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     workers_[id] = StartTiedChild(args);
+  }
+
+  // A worker whose log goes to a file, for tests that read what it did; returns the file.
+  std::string AddWorkerLoggingTo(const std::string& id, int slots, const std::string& sandbox) {
+    const std::string log = dir_ + "/worker-" + id + ".log";
+    // The shell execs the worker in its place: the pid is the worker's, for Signal and Kill.
+    std::vector<std::string> args = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>>\"" + log + "\""};
+    for (std::string& a : WorkerArgs(id, slots, sandbox)) args.push_back(std::move(a));
+    workers_[id] = StartTiedChild(args);
+    return log;
   }
 
   void Signal(const std::string& id, int sig) {
@@ -60,6 +67,12 @@ class Farm {
   }
 
  private:
+  std::vector<std::string> WorkerArgs(const std::string& id, int slots, const std::string& sandbox) {
+    return {std::string(KFARM_BIN_DIR) + "/kfarm-worker", "--scheduler=" + scheduler_->address(),
+            "--data_dir=" + dir_ + "/worker-" + id, "--worker_id=" + id,
+            absl::StrCat("--slots=", slots), "--sandbox=" + sandbox};
+  }
+
   std::string dir_;
   std::unique_ptr<SchedulerProcess> scheduler_;
   std::map<std::string, pid_t> workers_;
