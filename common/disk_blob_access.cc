@@ -21,6 +21,12 @@
 namespace kfarm {
 namespace {
 
+// Where a journal write cannot fail the caller (a destructor, a background pass), it is logged:
+// the next start-up then reconciles the store with its files, and an operator knows why.
+void LogIfFailed(const absl::Status& s, const std::string& root) {
+  if (!s.ok()) LogError("CAS ", root, ": journal not written (", s.message(), "); the next start reconciles it");
+}
+
 namespace fs = std::filesystem;
 
 absl::Status MakeDirs(const std::string& path) {
@@ -63,7 +69,7 @@ DiskBlobAccess::~DiskBlobAccess() {
   if (reconciler_.joinable()) reconciler_.join();
   {
     absl::MutexLock lock(&mu_);
-    if (journal_) journal_->Flush().IgnoreError();
+    if (journal_) LogIfFailed(journal_->Flush(), options_.root);
   }
   std::error_code ec;
   if (!temp_dir_.empty()) fs::remove_all(temp_dir_, ec);
@@ -160,7 +166,7 @@ void DiskBlobAccess::DropCorrupt(const Digest& d, absl::string_view why) {
            "); removed");
   absl::MutexLock lock(&mu_);
   RemoveLocked(d);
-  journal_->Flush().IgnoreError();
+  LogIfFailed(journal_->Flush(), options_.root);
 }
 
 absl::StatusOr<std::unique_ptr<BlobReader>> DiskBlobAccess::DoOpenRead(const Digest& digest) {
@@ -283,12 +289,12 @@ void DiskBlobAccess::Reconcile() {
   absl::MutexLock lock(&mu_);
   if (adopted > 0 || dropped > 0) {
     // Adopted entries go into the journal at the old end, as a compaction writes them.
-    journal_->Compact(lru_).IgnoreError();
+    LogIfFailed(journal_->Compact(lru_), options_.root);
     LogInfo("CAS ", options_.root, ": adopted ", adopted, " unjournaled blobs, dropped ",
             dropped, " missing ones");
   }
   EvictLocked();
-  journal_->Flush().IgnoreError();
+  LogIfFailed(journal_->Flush(), options_.root);
 }
 
 }  // namespace kfarm
