@@ -37,6 +37,8 @@ TEST(ConfigLoaderTest, OutOfRangeValuesNameTheFieldAndValue) {
   EXPECT_THAT(s.message(), HasSubstr("max_batch_total_size_bytes = 4294967296 is out of range"));
   s = Check("execution { heartbeat_interval_ms: 9223372036854775807 }");
   EXPECT_THAT(s.message(), HasSubstr("execution.heartbeat_interval_ms = 9223372036854775807"));
+  s = Check("execution { lost_worker_grace_ms: 9223372036854775807 }");
+  EXPECT_THAT(s.message(), HasSubstr("execution.lost_worker_grace_ms = 9223372036854775807"));
   s = Check("execution { max_timeout_seconds: 60 default_timeout_seconds: 120 }");
   EXPECT_THAT(s.message(), HasSubstr("execution.default_timeout_seconds = 120"));
   EXPECT_THAT(s.message(), HasSubstr("at most max_timeout_seconds"));

@@ -1,5 +1,8 @@
 #include "scheduler/storage.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "common/disk_blob_access.h"
 #include "common/memory_blob_access.h"
 #include "common/status.h"
@@ -22,7 +25,10 @@ config::SchedulerConfig WithDefaults(config::SchedulerConfig c) {
   if (e->max_timeout_seconds() <= 0) e->set_max_timeout_seconds(4 * 3600);
   if (e->heartbeat_interval_ms() <= 0) e->set_heartbeat_interval_ms(2000);
   if (e->keepalive_interval_ms() <= 0) e->set_keepalive_interval_ms(10000);
-  if (e->lost_worker_grace_ms() <= 0) e->set_lost_worker_grace_ms(3 * e->heartbeat_interval_ms());
+  if (e->lost_worker_grace_ms() <= 0) {
+    // Saturating: an absurd heartbeat is refused by CheckSchedulerConfig, naming it.
+    e->set_lost_worker_grace_ms(3 * std::min<int64_t>(e->heartbeat_interval_ms(), INT64_MAX / 3));
+  }
   if (e->abandoned_operation_ms() <= 0) e->set_abandoned_operation_ms(60000);
   if (e->no_worker_grace_ms() <= 0) e->set_no_worker_grace_ms(30000);
   if (e->max_worker_deaths() <= 0) e->set_max_worker_deaths(3);
