@@ -1,4 +1,6 @@
-// BuildQueue's dispatch with prefetch: which busy worker may be sent one more action, and when.
+// BuildQueue as a whole, on a fake clock and fake worker links: how submissions, workers'
+// messages and the reaper's jobs move operations along. The policies of its parts are tested
+// beside them (dispatcher, worker registry, operation table).
 #include "scheduler/build_queue.h"
 
 #include <atomic>
@@ -75,11 +77,11 @@ class BuildQueueTest : public ::testing::Test {
 
   // An uncached action of `shape`; `tag` tells it apart in what the worker was sent. Returns the
   // operation's name.
-  std::string Submit(const std::string& shape, const std::string& tag) {
+  std::string Submit(const std::string& shape, const std::string& tag, bool cacheable = false) {
     ExecuteParams p;
     p.command.add_arguments(shape);
     p.command.add_arguments(tag);
-    p.action.set_do_not_cache(true);
+    p.action.set_do_not_cache(!cacheable);
     p.action_digest = Digest::Of(tag);
     p.shape = shape;
     p.timeout = absl::Minutes(1);
@@ -367,6 +369,56 @@ TEST_F(BuildQueueTest, AWorkerBackWithinTheGraceReclaimsItsActionLaterItRunsElse
   EXPECT_THAT(w2->Assigned(), ElementsAre("b"));
   auto late = Connect("w1", 1, 0, {b});
   EXPECT_THAT(late->Cancelled(), ElementsAre(b));
+}
+
+
+// Identical cacheable actions in flight run once, and every operation gets the one result;
+// do_not_cache ones each run.
+TEST_F(BuildQueueTest, IdenticalActionsShareOneExecutionUnlessDoNotCache) {
+  auto w = Connect("w1", 2, 0);
+  const std::string first = Submit("cc", "same", /*cacheable=*/true);
+  const std::string second = Submit("cc", "same", /*cacheable=*/true);
+  EXPECT_NE(first, second);
+  EXPECT_THAT(w->Assigned(), ElementsAre("same"));
+  Complete("w1", *w, "same", absl::Milliseconds(20));
+  for (const std::string& op : {first, second}) {
+    auto v = queue_.Get(op);
+    ASSERT_TRUE(v.ok());
+    EXPECT_TRUE(v->done);
+    EXPECT_EQ(v->response.status().code(), 0);
+  }
+  Submit("cc", "again", false);
+  Submit("cc", "again", false);
+  EXPECT_THAT(w->Assigned(), ElementsAre("same", "again", "again"));
+}
+
+// Cancelling one of two operations sharing an execution leaves it running for the other.
+TEST_F(BuildQueueTest, CancellingOneOfTwoJoinedOperationsKeepsTheExecution) {
+  auto w = Connect("w1", 1, 0);
+  const std::string first = Submit("cc", "same", true);
+  const std::string second = Submit("cc", "same", true);
+  ASSERT_TRUE(queue_.Cancel(first).ok());
+  EXPECT_TRUE(w->Cancelled().empty());
+  EXPECT_EQ(queue_.Get(first)->response.status().code(), 1);  // CANCELLED
+  EXPECT_FALSE(queue_.Get(second)->done);
+  ASSERT_TRUE(queue_.Cancel(second).ok());
+  EXPECT_THAT(w->Cancelled(), ElementsAre(w->IdOf("same")));
+}
+
+TEST_F(BuildQueueTest, AnUnmatchedPlatformIsUnavailableDuringTheGraceThenFailedPrecondition) {
+  reapi::Platform wants;
+  auto* p = wants.add_properties();
+  p->set_name("pahole");
+  p->set_value("1.99");
+  absl::Status early = queue_.CheckServable(wants);
+  EXPECT_EQ(early.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(early.message(), ::testing::HasSubstr("retry shortly"));
+  now_ns_ += (Config().no_worker_grace_ms() + 1) * 1000000;
+  absl::Status late = queue_.CheckServable(wants);
+  EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(late.message(), ::testing::HasSubstr("pahole=1.99"));
+  Connect("w1", 1, 0);
+  EXPECT_TRUE(queue_.CheckServable(reapi::Platform()).ok());
 }
 
 }  // namespace

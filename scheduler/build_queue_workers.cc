@@ -1,12 +1,11 @@
-// BuildQueue's side of the worker protocol: registration, messages and completions from workers,
-// their loss (an execution a dead worker held runs again elsewhere, within limits), and the
-// reaper that times out heartbeats, abandoned operations and executions no worker can take.
+// BuildQueue's side of the worker protocol: registration, assignments, messages and completions
+// from workers, and their loss (an execution a dead worker held runs again elsewhere, within
+// limits).
 #include <algorithm>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/grpc_status.h"
 #include "common/log.h"
 #include "google/protobuf/util/time_util.h"
 #include "scheduler/build_queue.h"
@@ -20,8 +19,6 @@ constexpr absl::Duration kInfrastructureRest = absl::Seconds(30);
 
 using google::protobuf::util::TimeUtil;
 
-absl::Duration Ms(int64_t ms) { return absl::Milliseconds(ms); }
-
 }  // namespace
 
 absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<WorkerLink> link) {
@@ -34,11 +31,11 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
   const absl::Time now = clock_();
   absl::flat_hash_set<std::string> still_running(reg.running_executions().begin(),
                                                  reg.running_executions().end());
-  auto [it, fresh] = workers_.try_emplace(reg.worker_id());
-  Worker& w = it->second;
+  bool fresh = false;
+  Worker& w = workers_.FindOrAdd(reg.worker_id(), &fresh);
   if (!fresh) {
     // A reconnect (after a blip, or a stream this side still thought alive): keep what the
-    // worker still runs, requeue what it lost. Neither counts as a death.
+    // worker still runs, requeue what it lost.
     if (w.link != nullptr) CloseLocked(w.link);
     // Work it no longer reports was lost with the old process: that counts as a death, or a
     // worker that crashes and restarts under the same id would loop on the same action.
@@ -56,7 +53,6 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
   } else {
     LogInfo("worker ", reg.worker_id(), " connected with ", reg.slots(), " slots");
   }
-  w.id = reg.worker_id();
   w.platform = OfferedPlatform(reg.properties());
   w.slots = reg.slots();
   w.queue_depth = std::max(0, reg.queue_depth());
@@ -69,7 +65,7 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
     auto digest = Digest::FromProto(d);
     if (digest.ok()) w.large_blobs.insert(*digest);
   }
-  RefreshFreeLocked(w);
+  workers_.Refresh(w);
 
   worker::SchedulerMessage welcome;
   *welcome.mutable_welcome()->mutable_heartbeat_interval() =
@@ -85,15 +81,30 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
   return absl::OkStatus();
 }
 
+void BuildQueue::SendAssignmentLocked(Worker& w, const Execution& e) {
+  worker::SchedulerMessage m;
+  auto* a = m.mutable_assignment();
+  a->set_execution_id(e.id);
+  a->set_instance_name(e.params.instance_name);
+  e.params.action_digest.ToProto(a->mutable_action_digest());
+  *a->mutable_action() = e.params.action;
+  *a->mutable_command() = e.params.command;
+  *a->mutable_timeout() = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(e.params.timeout));
+  *a->mutable_queued_timestamp() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(e.queued_at));
+  a->mutable_input_directory_blobs()->Reserve(static_cast<int>(e.params.input_directory_blobs.size()));
+  for (const auto& d : e.params.input_directory_blobs) a->add_input_directory_blobs(d);
+  SendLocked(w.link, std::move(m));
+}
+
 void BuildQueue::Received(const std::string& worker_id, const worker::WorkerMessage& msg) {
   {
     Locked lock(this);
-    auto it = workers_.find(worker_id);
-    if (it == workers_.end()) return;
-    it->second.last_seen = clock_();
+    Worker* w = workers_.Find(worker_id);
+    if (w == nullptr) return;
+    w->last_seen = clock_();
     for (const auto& d : msg.heartbeat().cached_blobs_added()) {
       auto digest = Digest::FromProto(d);
-      if (digest.ok()) it->second.large_blobs.insert(*digest);
+      if (digest.ok()) w->large_blobs.insert(*digest);
     }
   }
   if (msg.has_completion()) CompleteFromWorker(worker_id, msg.completion());
@@ -103,93 +114,68 @@ void BuildQueue::CompleteFromWorker(const std::string& worker_id, const worker::
   std::shared_ptr<Execution> e;
   {
     Locked lock(this);
-    auto w = workers_.find(worker_id);
-    if (w == workers_.end()) return;
-    auto r = w->second.running.find(c.execution_id());
-    if (r == w->second.running.end()) return;  // Stale: requeued or cancelled meanwhile.
+    Worker* w = workers_.Find(worker_id);
+    if (w == nullptr) return;
+    auto r = w->running.find(c.execution_id());
+    if (r == w->running.end()) return;  // Stale: requeued or cancelled meanwhile.
     e = r->second;
-    w->second.running.erase(r);
-    RefreshFreeLocked(w->second);
+    w->running.erase(r);
+    workers_.Refresh(*w);
     if (e->stage != Stage::kExecuting || e->worker != worker_id) {
       DispatchLocked();
       return;
     }
-  }
-  if (!c.infrastructure_failure().empty()) {
-    // The worker failed, not the action: run it elsewhere, and rest a worker that keeps failing.
-    LogWarning("action ", e->params.action_digest.ToString(), ": ", c.infrastructure_failure(),
-               " (the worker's failure, not the action's)");
-    Locked lock(this);
-    auto w = workers_.find(worker_id);
-    if (w != workers_.end() && ++w->second.infrastructure_failures >= config_.max_worker_deaths()) {
-      w->second.resting_until = clock_() + kInfrastructureRest;
-      LogWarning("worker ", worker_id, ": ", w->second.infrastructure_failures,
-                 " infrastructure failures in a row; no work for it for ",
-                 absl::FormatDuration(kInfrastructureRest));
-      RefreshFreeLocked(w->second);
+    if (!c.infrastructure_failure().empty()) {
+      // The worker failed, not the action: run it elsewhere, and rest a worker that keeps
+      // failing.
+      LogWarning("action ", e->params.action_digest.ToString(), ": ", c.infrastructure_failure(),
+                 " (the worker's failure, not the action's)");
+      if (workers_.FailedItself(*w, config_.max_worker_deaths(), clock_(), kInfrastructureRest)) {
+        LogWarning("worker ", worker_id, ": ", w->infrastructure_failures,
+                   " infrastructure failures in a row; no work for it for ",
+                   absl::FormatDuration(kInfrastructureRest));
+      }
+      RecordDeathLocked(e, worker_id, c.infrastructure_failure());
+      DispatchLocked();
+      return;
     }
-    if (e->stage == Stage::kExecuting) RecordDeathLocked(e, worker_id, c.infrastructure_failure());
-    DispatchLocked();
-    return;
-  }
-  {
-    Locked lock(this);
-    auto w = workers_.find(worker_id);
-    if (w != workers_.end()) w->second.infrastructure_failures = 0;
-  }
-  const reapi::ExecuteResponse& resp = c.response();
-  if (resp.status().code() == 0) {
-    const auto& md = resp.result().execution_metadata();
-    absl::Duration took = absl::Nanoseconds(
-        TimeUtil::TimestampToNanoseconds(md.execution_completed_timestamp()) -
-        TimeUtil::TimestampToNanoseconds(md.execution_start_timestamp()));
-    Locked lock(this);
-    history_.Record(e->params.shape, took);
-  }
-  bool cache = e->cacheable && resp.status().code() == 0 && resp.has_result() &&
-               (resp.result().exit_code() == 0 || config_.cache_nonzero_exit());
-  // The result reaches the action cache before any client sees COMPLETED.
-  if (cache) {
-    absl::Status s = action_cache_->Put(e->params.instance_name, e->params.action_digest,
-                                        resp.result());
-    if (!s.ok()) {
-      LogWarning("action ", e->params.action_digest.ToString(), ": result not cached: ",
-                 s.message());
+    workers_.Succeeded(*w);
+    const reapi::ExecuteResponse& resp = c.response();
+    if (resp.status().code() == 0) {
+      const auto& md = resp.result().execution_metadata();
+      dispatcher_.history().Record(
+          e->params.shape,
+          absl::Nanoseconds(TimeUtil::TimestampToNanoseconds(md.execution_completed_timestamp()) -
+                            TimeUtil::TimestampToNanoseconds(md.execution_start_timestamp())));
     }
   }
+  // Outside the lock (it writes to disk), and before any client sees COMPLETED.
+  recorder_.Record(*e, c.response());
   Locked lock(this);
-  if (e->stage == Stage::kExecuting) FinishLocked(e, resp);
+  if (e->stage == Stage::kExecuting) FinishLocked(e, c.response());
   DispatchLocked();
 }
 
 void BuildQueue::Disconnected(const std::string& worker_id, const WorkerLink* link) {
   Locked lock(this);
-  auto it = workers_.find(worker_id);
-  if (it == workers_.end() || it->second.link.get() != link) return;  // A replaced stream.
-  WorkerLostLocked(it->second, clock_());
-  if (it->second.running.empty()) workers_.erase(it);
+  Worker* w = workers_.Find(worker_id);
+  if (w == nullptr || w->link.get() != link) return;  // A replaced stream.
+  workers_.Lost(*w, clock_());
+  if (w->running.empty()) workers_.Erase(worker_id);
 }
 
 absl::Status BuildQueue::Drain(const std::string& worker_id) {
   Locked lock(this);
-  auto it = workers_.find(worker_id);
-  if (it == workers_.end() || it->second.link == nullptr) {
+  Worker* w = workers_.Find(worker_id);
+  if (w == nullptr || w->link == nullptr) {
     return absl::NotFoundError(absl::StrCat("worker ", worker_id, " is not connected"));
   }
-  it->second.draining = true;
-  RefreshFreeLocked(it->second);
+  w->draining = true;
+  workers_.Refresh(*w);
   worker::SchedulerMessage m;
   m.mutable_drain();
-  SendLocked(it->second.link, std::move(m));
+  SendLocked(w->link, std::move(m));
   return absl::OkStatus();
-}
-
-void BuildQueue::WorkerLostLocked(Worker& w, absl::Time now) {
-  if (w.link == nullptr) return;
-  LogWarning("worker ", w.id, " lost with ", w.running.size(), " running action(s)");
-  w.link = nullptr;
-  w.lost_at = now;
-  RefreshFreeLocked(w);
 }
 
 void BuildQueue::RecordDeathLocked(const std::shared_ptr<Execution>& e, const std::string& worker,
@@ -207,123 +193,6 @@ void BuildQueue::RecordDeathLocked(const std::shared_ptr<Execution>& e, const st
     // have forgotten it yet, and would take the same id sent again for a duplicate.
     e->id = absl::StrCat(e->id.substr(0, e->id.find('.')), ".", e->dead_workers.size());
     EnqueueLocked(e);
-  }
-}
-
-void BuildQueue::BuryWorkerLocked(Worker& w) {
-  for (auto& [id, e] : w.running) {
-    if (e->stage == Stage::kExecuting && e->worker == w.id) RecordDeathLocked(e, w.id, "");
-  }
-  w.running.clear();
-  RefreshFreeLocked(w);
-}
-
-void BuildQueue::Reap() {
-  Locked lock(this);
-  const absl::Duration tick =
-      std::min(absl::Milliseconds(100), heartbeat_interval() / 4);
-  const absl::Duration keepalive = Ms(config_.keepalive_interval_ms());
-  absl::Time last_sweep = absl::InfinitePast(), last_keepalive = clock_();
-  while (!stopping_) {
-    RunDeferredLocked();
-    stop_.WaitWithTimeout(&mu_, tick);
-    const absl::Time now = clock_();
-    const absl::Duration liveness = 3 * heartbeat_interval();
-    const absl::Duration lost_grace =
-        config_.lost_worker_grace_ms() > 0 ? Ms(config_.lost_worker_grace_ms()) : liveness;
-    for (auto it = workers_.begin(); it != workers_.end();) {
-      Worker& w = it->second;
-      if (w.link != nullptr && now - w.last_seen > liveness) {
-        LogWarning("worker ", w.id, " silent for ", absl::FormatDuration(now - w.last_seen));
-        CloseLocked(w.link);
-        WorkerLostLocked(w, now);
-      }
-      if (w.resting_until != absl::InfinitePast() && now >= w.resting_until) {
-        w.resting_until = absl::InfinitePast();
-        RefreshFreeLocked(w);
-      }
-      if (w.link == nullptr && now - w.lost_at > lost_grace) {
-        BuryWorkerLocked(w);
-        workers_.erase(it++);
-        continue;
-      }
-      ++it;
-    }
-    // Every stream hears from us once per keepalive interval, changed or not.
-    if (now - last_keepalive >= keepalive) {
-      last_keepalive = now;
-      for (auto& [name, op] : operations_) WatchersChangedLocked(op, true);
-    }
-    // Operations and the queue can hold thousands of entries: sweep them once a second, not
-    // every tick (their timeouts are tens of seconds).
-    if (now - last_sweep < absl::Seconds(1)) {
-      DispatchLocked();
-      continue;
-    }
-    last_sweep = now;
-    for (auto it = operations_.begin(); it != operations_.end();) {
-      Operation& op = it->second;
-      bool done = op.cancelled || op.execution->stage == Stage::kCompleted;
-      if (!done && op.watchers == 0 &&
-          now - op.unwatched_since > Ms(config_.abandoned_operation_ms())) {
-        CancelLocked(op, "was abandoned: nobody waited for it");
-      } else if (done && op.watchers == 0 &&
-                 now - op.done_at > Ms(config_.completed_retention_ms())) {
-        operations_.erase(it++);
-        continue;
-      }
-      ++it;
-    }
-    // Actions past their timeout plus the staging and upload allowance: the worker is told to
-    // stop, and the operation fails (a later completion from it is ignored as stale).
-    const absl::Duration allowance = Ms(config_.staging_and_upload_allowance_ms());
-    std::vector<std::pair<std::shared_ptr<Execution>, std::string>> overdue;
-    for (auto& [id, w] : workers_) {
-      for (auto& [eid, e] : w.running) {
-        if (e->stage == Stage::kExecuting && e->worker == id &&
-            now - e->assigned_at > e->params.timeout + allowance) {
-          overdue.emplace_back(e, eid);
-        }
-      }
-    }
-    for (auto& [e, eid] : overdue) {
-      Worker& w = workers_.at(e->worker);
-      if (w.link != nullptr) {
-        worker::SchedulerMessage cancel;
-        cancel.mutable_cancel()->set_execution_id(eid);
-        SendLocked(w.link, std::move(cancel));
-      }
-      w.running.erase(eid);
-      RefreshFreeLocked(w);
-      FailLocked(e, absl::DeadlineExceededError(absl::StrCat(
-                        "action ", e->params.action_digest.ToString(), " (",
-                        e->params.command.arguments(0), ") did not finish on worker ", w.id,
-                        " within its timeout of ", absl::FormatDuration(e->params.timeout),
-                        " plus ", absl::FormatDuration(allowance),
-                        " for staging and upload (execution.staging_and_upload_allowance_ms)")));
-    }
-    std::vector<std::shared_ptr<Execution>> unservable;
-    absl::flat_hash_map<std::string, bool> servable_by_platform;  // Few distinct platforms.
-    ready_.ForEach([&](const std::shared_ptr<Execution>& e) {
-      auto [memo, fresh] = servable_by_platform.try_emplace(e->platform_key, false);
-      if (fresh) {
-        for (const auto& [id, w] : workers_) memo->second |= w.platform.Satisfies(e->params.platform);
-      }
-      const bool servable = memo->second;
-      if (servable) {
-        e->unmatched_since = absl::InfiniteFuture();
-      } else if (e->unmatched_since == absl::InfiniteFuture()) {
-        e->unmatched_since = now;
-      } else if (now - e->unmatched_since > Ms(config_.no_worker_grace_ms())) {
-        unservable.push_back(e);
-      }
-    });
-    for (auto& e : unservable) {
-      FailLocked(e, absl::FailedPreconditionError(absl::StrCat(
-                        "action ", e->params.action_digest.ToString(), ": ",
-                        UnmetLocked(e->params.platform))));
-    }
-    DispatchLocked();
   }
 }
 
