@@ -70,59 +70,6 @@ TEST_F(ExecutionTest, ShellActionRoundTrip) {
   EXPECT_TRUE(hit->cached_result());
 }
 
-TEST_F(ExecutionTest, IdenticalActionsShareOneExecutionUnlessDoNotCache) {
-  StartFarm(2, 1);
-  for (bool do_not_cache : {false, true}) {
-    ActionSpec spec = Shell("sleep 1; od -An -tx8 -N16 /dev/urandom > r", {"r"});
-    spec.do_not_cache = do_not_cache;
-    spec.environment.emplace_back("CASE", do_not_cache ? "uncached" : "cached");
-    BuiltAction a = Prepare(spec);
-    ExecuteOptions o;
-    o.skip_cache_lookup = true;
-    auto first = std::async(std::launch::async, [&] { return exec_->Execute(a.digest, o); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    ExecutionClient other(farm_->channel(), "");
-    auto second = other.Execute(a.digest, o);
-    auto r1 = first.get();
-    ASSERT_TRUE(r1.ok() && second.ok()) << r1.status() << " / " << second.status();
-    std::string out1 = Blob(r1->result().output_files(0).digest());
-    std::string out2 = Blob(second->result().output_files(0).digest());
-    if (do_not_cache) {
-      EXPECT_NE(out1, out2) << "do_not_cache actions must run separately";
-    } else {
-      EXPECT_EQ(out1, out2) << "identical in-flight actions must share one execution";
-    }
-  }
-}
-
-TEST_F(ExecutionTest, PriorityOrdersTheQueue) {
-  StartFarm(1, 1);
-  ActionSpec blocker = Shell("sleep 1");
-  blocker.do_not_cache = true;
-  auto b = std::async(std::launch::async, [&] { return Run(blocker); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  auto run_with = [&](const std::string& tag, int priority) {
-    ActionSpec s = Shell("true");
-    s.environment.emplace_back("TAG", tag);
-    s.do_not_cache = true;
-    ExecuteOptions o;
-    o.priority = priority;
-    BuiltAction a = Prepare(s);
-    return std::async(std::launch::async, [this, a, o] {
-      ExecutionClient c(farm_->channel(), "");
-      return c.Execute(a.digest, o);
-    });
-  };
-  auto low = run_with("low", 10);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  auto high = run_with("high", -5);
-  auto rl = low.get(), rh = high.get();
-  ASSERT_TRUE(b.get().ok());
-  ASSERT_TRUE(rl.ok() && rh.ok());
-  EXPECT_LT(TimeUtil::TimestampToNanoseconds(rh->result().execution_metadata().execution_start_timestamp()),
-            TimeUtil::TimestampToNanoseconds(rl->result().execution_metadata().execution_start_timestamp()));
-}
-
 TEST_F(ExecutionTest, TimeoutKillsAndKeepsPartialOutput) {
   StartFarm(1, 1);
   ActionSpec spec = Shell("echo partial; echo started > o; sleep 30", {"o"});
@@ -224,19 +171,6 @@ TEST_F(ExecutionTest, DirectoriesInAnotherEncodingStageByTheirOwnBytes) {
   std::string line;
   std::getline(in, line);
   EXPECT_EQ(line + "\n", text);
-}
-
-TEST_F(ExecutionTest, UnmatchedPlatformIsUnavailableThenFailedPrecondition) {
-  StartFarm(1, 1);
-  ActionSpec spec = Shell("true");
-  spec.platform = {{"pahole", "1.99"}};
-  BuiltAction act = Prepare(spec);
-  grpc::Status early = ExecuteOnce(act.digest);
-  EXPECT_EQ(early.error_code(), grpc::StatusCode::UNAVAILABLE);
-  std::this_thread::sleep_for(std::chrono::milliseconds(3200));
-  grpc::Status late = ExecuteOnce(act.digest);
-  EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_THAT(late.error_message(), HasSubstr("pahole=1.99"));
 }
 
 TEST_F(ExecutionTest, KilledWorkerActionCompletesElsewhereOnce) {

@@ -1,5 +1,7 @@
-// Scheduling policy on a real farm: cache affinity for large inputs, fairness between builds,
-// longest-expected-first from learned durations.
+// Scheduling end to end, where only a real farm shows it: a large input's cache affinity as the
+// workers report what they hold, prefetched actions waiting for the slot, a tool installed late.
+// The policies themselves (priority, fairness, longest first, platform grace, deduplication)
+// are tested on a fake clock in scheduler/dispatcher_test.cc and build_queue_test.cc.
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -36,59 +38,6 @@ TEST_F(ExecutionTest, ActionsGoWhereTheirLargestInputAlreadyIs) {
   }
   // Without affinity the two idle workers would alternate and both fetch the 3 MiB blob.
   EXPECT_EQ(workers.size(), 1u);
-}
-
-TEST_F(ExecutionTest, ConcurrentBuildsShareTheWorkers) {
-  StartFarm(1, 1);
-  ActionSpec blocker = Shell("sleep 1");
-  blocker.do_not_cache = true;
-  auto b = std::async(std::launch::async, [&] { return Run(blocker); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  auto submit = [&](const std::string& build, int i) {
-    ActionSpec s = Shell("sleep 0.2");
-    s.environment.emplace_back("STEP", build + std::to_string(i));
-    s.do_not_cache = true;
-    BuiltAction a = Prepare(s);
-    ExecuteOptions o;
-    o.invocation_id = build;
-    return std::async(std::launch::async, [this, a, o] {
-      ExecutionClient c(farm_->channel(), "");
-      return c.Execute(a.digest, o);
-    });
-  };
-  std::vector<std::future<absl::StatusOr<reapi::ExecuteResponse>>> first, second;
-  for (int i = 0; i < 6; ++i) first.push_back(submit("build-a", i));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  for (int i = 0; i < 2; ++i) second.push_back(submit("build-b", i));
-  std::vector<int64_t> a_starts, b_starts;
-  for (auto& f : first) a_starts.push_back(StartOf(*f.get()));
-  for (auto& f : second) b_starts.push_back(StartOf(*f.get()));
-  ASSERT_TRUE(b.get().ok());
-  std::sort(a_starts.begin(), a_starts.end());
-  // build-b arrived behind six queued actions of build-a, yet does not wait for all of them.
-  EXPECT_LT(*std::max_element(b_starts.begin(), b_starts.end()), a_starts[4]);
-}
-
-TEST_F(ExecutionTest, LongestExpectedRunsFirst) {
-  StartFarm(1, 1);
-  auto shape = [&](const std::string& script, int round) {
-    ActionSpec s = Shell(script);
-    s.environment.emplace_back("ROUND", std::to_string(round));  // New digest, same shape.
-    s.do_not_cache = true;
-    return s;
-  };
-  ASSERT_TRUE(Run(shape("sleep 0.05", 0)).ok());  // Learn both durations.
-  ASSERT_TRUE(Run(shape("sleep 0.8", 0)).ok());
-  ActionSpec blocker = Shell("sleep 1");
-  blocker.do_not_cache = true;
-  auto b = std::async(std::launch::async, [&] { return Run(blocker); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  auto quick = std::async(std::launch::async, [&] { return Run(shape("sleep 0.05", 1)); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  auto slow = std::async(std::launch::async, [&] { return Run(shape("sleep 0.8", 1)); });
-  auto rq = quick.get(), rs = slow.get();
-  ASSERT_TRUE(b.get().ok() && rq.ok() && rs.ok());
-  EXPECT_LT(StartOf(*rs), StartOf(*rq)) << "the long action queued later should start first";
 }
 
 // Short actions are sent ahead to a busy worker (prefetch); it holds them and starts each as its
