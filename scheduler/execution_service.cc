@@ -63,31 +63,54 @@ OperationWriter* ExecutionService::Execute(grpc::CallbackServerContext* ctx,
   auto digest = ParseDigestField(req->action_digest(), "action_digest");
   if (!digest.ok()) return fail(ToGrpcStatus(digest.status()));
 
-  if (!req->skip_cache_lookup()) {
-    auto hit = cache_->Get(req->instance_name(), *digest);
-    if (hit.ok()) {
-      OperationView v = CachedOperationView(CachedOperationName(req->instance_name(), *digest),
-                                            *digest, std::move(*hit));
-      return OperationStream::Finished(ToOperation(v), grpc::Status::OK);
-    }
-  }
-  ExecuteParams params;
-  grpc::Status loaded = loader_.Load(*req, *digest, &params);
-  if (!loaded.ok()) return fail(loaded);
-  params.principal = auth_->PrincipalOf(*ctx).value_or("");
   // Builds are told apart by the invocation id Bazel (and kfarm) send in every request.
+  std::string invocation_id;
   auto md = ctx->client_metadata().find("build.bazel.remote.execution.v2.requestmetadata-bin");
   if (md != ctx->client_metadata().end()) {
     reapi::RequestMetadata meta;
     if (meta.ParseFromArray(md->second.data(), static_cast<int>(md->second.size()))) {
-      params.invocation_id = meta.tool_invocation_id();
+      invocation_id = meta.tool_invocation_id();
     }
   }
-  s = queue_->CheckServable(params.platform);
-  if (!s.ok()) return fail(ToGrpcStatus(s));
+  // The cache lookup and the input tree read go to disk: not on gRPC's callback threads.
+  std::shared_ptr<OperationStream> stream = OperationStream::Pending(queue_);
+  bool accepted = executor_->TrySubmit(
+      [this, stream, req = *req, digest = *digest, invocation_id = std::move(invocation_id),
+       principal = auth_->PrincipalOf(*ctx).value_or("")]() mutable {
+        Prepare(stream, req, digest, std::move(invocation_id), std::move(principal));
+      });
+  if (!accepted) {
+    stream->Conclude(std::nullopt,
+                     grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                  absl::StrCat("the scheduler is busy: ", executor_->capacity(),
+                                               " Execute requests are already waiting to be "
+                                               "loaded; retry shortly")));
+  }
+  return stream.get();
+}
+
+void ExecutionService::Prepare(const std::shared_ptr<OperationStream>& stream,
+                               const reapi::ExecuteRequest& req, const Digest& digest,
+                               std::string invocation_id, std::string principal) {
+  if (!req.skip_cache_lookup()) {
+    auto hit = cache_->Get(req.instance_name(), digest);
+    if (hit.ok()) {
+      OperationView v = CachedOperationView(CachedOperationName(req.instance_name(), digest),
+                                            digest, std::move(*hit));
+      stream->Conclude(ToOperation(v), grpc::Status::OK);
+      return;
+    }
+  }
+  ExecuteParams params;
+  grpc::Status loaded = loader_.Load(req, digest, &params);
+  if (!loaded.ok()) return stream->Conclude(std::nullopt, loaded);
+  params.principal = std::move(principal);
+  params.invocation_id = std::move(invocation_id);
+  absl::Status s = queue_->CheckServable(params.platform);
+  if (!s.ok()) return stream->Conclude(std::nullopt, ToGrpcStatus(s));
   auto name = queue_->Submit(std::move(params));
-  if (!name.ok()) return fail(ToGrpcStatus(name.status()));
-  return OperationStream::Start(queue_, *name);
+  if (!name.ok()) return stream->Conclude(std::nullopt, ToGrpcStatus(name.status()));
+  stream->Attach(*name);
 }
 
 OperationWriter* ExecutionService::WaitExecution(grpc::CallbackServerContext* ctx,

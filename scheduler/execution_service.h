@@ -6,6 +6,7 @@
 
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
 #include "common/action_cache.h"
+#include "common/bounded_executor.h"
 #include "google/longrunning/operations.grpc.pb.h"
 #include "scheduler/action_loader.h"
 #include "scheduler/authorizer.h"
@@ -17,10 +18,15 @@ namespace kfarm {
 // Execute and WaitExecution on gRPC's callback API (see operation_stream.h).
 class ExecutionService final : public reapi::Execution::CallbackService {
  public:
+  // `executor` runs what reads the disk (the cache lookup, the input tree) off gRPC's threads.
   ExecutionService(BuildQueue* queue, ActionCache* cache, BlobAccess* cas,
                    const config::ExecutionConfig& config, bool allow_absolute_symlinks,
-                   const Authorizer* auth)
-      : queue_(queue), cache_(cache), loader_(cas, config, allow_absolute_symlinks), auth_(auth) {}
+                   const Authorizer* auth, BoundedExecutor* executor)
+      : queue_(queue),
+        cache_(cache),
+        loader_(cas, config, allow_absolute_symlinks),
+        auth_(auth),
+        executor_(executor) {}
 
   grpc::ServerWriteReactor<google::longrunning::Operation>* Execute(
       grpc::CallbackServerContext* ctx, const reapi::ExecuteRequest* req) override;
@@ -28,11 +34,15 @@ class ExecutionService final : public reapi::Execution::CallbackService {
       grpc::CallbackServerContext* ctx, const reapi::WaitExecutionRequest* req) override;
 
  private:
+  // Looks the action up in the cache, else loads it and submits it; tells `stream` the outcome.
+  void Prepare(const std::shared_ptr<OperationStream>& stream, const reapi::ExecuteRequest& req,
+               const Digest& digest, std::string invocation_id, std::string principal);
 
   BuildQueue* queue_;
   ActionCache* cache_;
   ActionLoader loader_;
   const Authorizer* auth_;
+  BoundedExecutor* executor_;
 };
 
 class OperationsService final : public google::longrunning::Operations::Service {

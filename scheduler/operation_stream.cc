@@ -43,15 +43,54 @@ OperationWriter* OperationStream::Finished(std::optional<Operation> op, grpc::St
 }
 
 OperationWriter* OperationStream::Start(BuildQueue* queue, std::string name) {
-  auto stream = std::make_shared<OperationStream>(queue, std::move(name));
-  stream->self_ = stream;
-  absl::Status watched = queue->Watch(stream->name_, stream);
-  if (!watched.ok()) {
-    stream->FinishOnce(ToGrpcStatus(watched));
-  } else {
-    stream->OperationChanged(/*keepalive=*/false);  // The first write: where it stands now.
-  }
+  std::shared_ptr<OperationStream> stream = Pending(queue);
+  stream->Attach(std::move(name));
   return stream.get();
+}
+
+std::shared_ptr<OperationStream> OperationStream::Pending(BuildQueue* queue) {
+  auto stream = std::make_shared<OperationStream>(queue);
+  stream->self_ = stream;
+  return stream;
+}
+
+void OperationStream::Attach(std::string name) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;  // The client left while the operation was prepared.
+    name_ = name;
+  }
+  absl::Status watched = queue_->Watch(name, shared_from_this());
+  if (!watched.ok()) {
+    FinishOnce(ToGrpcStatus(watched));
+    return;
+  }
+  bool gone;
+  {
+    absl::MutexLock lock(&mu_);
+    gone = done_;
+  }
+  // OnDone ran between naming and watching: its Unwatch found nothing, so undo the watch here,
+  // or the operation would count as watched (never abandoned) with nobody left to wait.
+  if (gone) {
+    queue_->Unwatch(name, this);
+    return;
+  }
+  OperationChanged(/*keepalive=*/false);  // The first write: where it stands now.
+}
+
+void OperationStream::Conclude(std::optional<Operation> op, grpc::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    finished_ = true;
+    if (op) op_ = std::move(*op);
+  }
+  if (op) {
+    StartWriteAndFinish(&op_, grpc::WriteOptions(), std::move(status));
+  } else {
+    Finish(std::move(status));
+  }
 }
 
 void OperationStream::OperationChanged(bool keepalive) {
@@ -85,7 +124,7 @@ void OperationStream::Pump() {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
       return;
     }
-    auto v = queue_->Get(name_);
+    auto v = queue_->Get(name());
     if (!v.ok()) {
       FinishOnce(ToGrpcStatus(v.status()));
       return;
@@ -135,7 +174,13 @@ void OperationStream::OnCancel() {
 }
 
 void OperationStream::OnDone() {
-  queue_->Unwatch(name_, this);
+  std::string name;
+  {
+    absl::MutexLock lock(&mu_);
+    done_ = true;
+    name = name_;
+  }
+  if (!name.empty()) queue_->Unwatch(name, this);
   std::shared_ptr<OperationStream> last = std::move(self_);  // May delete this on return.
 }
 

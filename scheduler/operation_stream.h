@@ -21,15 +21,24 @@ google::longrunning::Operation ToOperation(const OperationView& v);
 
 using OperationWriter = grpc::ServerWriteReactor<google::longrunning::Operation>;
 
-class OperationStream : public OperationWriter, public OperationWatcher {
+class OperationStream : public OperationWriter,
+                        public OperationWatcher,
+                        public std::enable_shared_from_this<OperationStream> {
  public:
   // Streams operation `name`; the reactor owns itself until gRPC is done with it.
   static OperationWriter* Start(BuildQueue* queue, std::string name);
+  // A stream whose operation is still being prepared (off gRPC's threads): Attach or Conclude
+  // it once known. If the client went away meanwhile, either does nothing.
+  static std::shared_ptr<OperationStream> Pending(BuildQueue* queue);
+  // Streams operation `name` from now on.
+  void Attach(std::string name);
+  // Writes `op`, if given, then finishes with `status`.
+  void Conclude(std::optional<google::longrunning::Operation> op, grpc::Status status);
   // Writes `op`, if given, then finishes with `status`.
   static OperationWriter* Finished(std::optional<google::longrunning::Operation> op,
                                    grpc::Status status);
 
-  OperationStream(BuildQueue* queue, std::string name) : queue_(queue), name_(std::move(name)) {}
+  explicit OperationStream(BuildQueue* queue) : queue_(queue) {}
 
   void OperationChanged(bool keepalive) override;
   void OnWriteDone(bool ok) override;
@@ -41,11 +50,17 @@ class OperationStream : public OperationWriter, public OperationWatcher {
   void Pump();
   void FinishOnce(grpc::Status status);
 
+  std::string name() {
+    absl::MutexLock lock(&mu_);
+    return name_;
+  }
+
   BuildQueue* const queue_;
-  const std::string name_;
   std::shared_ptr<OperationStream> self_;  // Dropped in OnDone.
 
   absl::Mutex mu_;
+  std::string name_ ABSL_GUARDED_BY(mu_);      // Empty until attached.
+  bool done_ ABSL_GUARDED_BY(mu_) = false;     // OnDone ran: gRPC is finished with it.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;  // Someone is in Pump or a write is in flight.
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;    // A change not yet looked at.
   bool keepalive_ ABSL_GUARDED_BY(mu_) = false;

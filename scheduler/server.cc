@@ -1,5 +1,8 @@
 #include "scheduler/server.h"
 
+#include <algorithm>
+#include <thread>
+
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -18,6 +21,11 @@
 namespace kfarm {
 
 namespace {
+
+// Execute requests waiting to be loaded (and completions to be recorded) beyond which Execute
+// is refused with RESOURCE_EXHAUSTED, which clients retry: a burst of tens of thousands from
+// one build waits in the clients, not in the scheduler's memory.
+constexpr size_t kMaxWaitingExecutionTasks = 8192;
 
 // A full batch plus its per-blob framing must fit in one message.
 void ConfigureBuilder(grpc::ServerBuilder& builder, const config::SchedulerConfig& c) {
@@ -109,19 +117,24 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   std::vector<std::unique_ptr<grpc::Service>> worker_services;
   if (exec) {
     s->queue_ = std::make_unique<BuildQueue>(c.execution(), s->storage_.action_cache.get());
+    // Disk-bound (cache lookups, input trees, cache writes): more threads than cores.
+    s->executor_ = std::make_unique<BoundedExecutor>(
+        "execution", std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency())),
+        kMaxWaitingExecutionTasks);
     s->services_.push_back(std::make_unique<ExecutionService>(
         s->queue_.get(), s->storage_.action_cache.get(), cas, s->config_.execution(),
-        c.allow_absolute_symlinks(), auth));
+        c.allow_absolute_symlinks(), auth, s->executor_.get()));
     s->services_.push_back(std::make_unique<OperationsService>(
         s->queue_.get(), s->storage_.action_cache.get(), auth));
     // On the client listener, workers connect only when they have no listener of their own.
     s->services_.push_back(std::make_unique<WorkerService>(
         s->queue_.get(), separate_workers ? nullptr : s->gate_.get(), auth,
-        c.worker_listener().listen_address()));
+        c.worker_listener().listen_address(), s->executor_.get()));
     if (separate_workers) {
       s->worker_auth_ = Authorizer::ForWorkerListener(s->gate_.get());
       worker_services.push_back(std::make_unique<WorkerService>(
-          s->queue_.get(), s->gate_.get(), auth, c.worker_listener().listen_address()));
+          s->queue_.get(), s->gate_.get(), auth, c.worker_listener().listen_address(),
+          s->executor_.get()));
       add_storage(worker_services, s->worker_auth_.get());
     }
   }
@@ -162,6 +175,7 @@ SchedulerServer::~SchedulerServer() {
   Shutdown();
   if (worker_server_) worker_server_->Wait();
   if (server_) server_->Wait();
+  executor_.reset();  // Its tasks use the services and the queue.
   services_.clear();
   queue_.reset();
 }

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "kfarm/config.pb.h"
+#include "common/bounded_executor.h"
 #include "scheduler/authorizer.h"
 #include "scheduler/build_queue.h"
 #include "scheduler/storage.h"
@@ -37,6 +38,8 @@ class SchedulerServer {
   config::SchedulerConfig config_;
   Storage storage_;
   std::unique_ptr<BuildQueue> queue_;
+  // Blocking work the services hand off gRPC's callback threads; stopped after the servers.
+  std::unique_ptr<BoundedExecutor> executor_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<Authorizer> auth_;
   std::unique_ptr<Authorizer> worker_auth_;  // The worker listener's storage services.

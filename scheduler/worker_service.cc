@@ -13,10 +13,12 @@ namespace {
 class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worker::SchedulerMessage>,
                      public WorkerLink {
  public:
-  WorkerStream(grpc::CallbackServerContext* ctx, BuildQueue* queue) : ctx_(ctx), queue_(queue) {}
+  WorkerStream(grpc::CallbackServerContext* ctx, BuildQueue* queue, BoundedExecutor* executor)
+      : ctx_(ctx), queue_(queue), executor_(executor) {}
 
-  static WorkerStream* Start(grpc::CallbackServerContext* ctx, BuildQueue* queue) {
-    auto stream = std::make_shared<WorkerStream>(ctx, queue);
+  static WorkerStream* Start(grpc::CallbackServerContext* ctx, BuildQueue* queue,
+                             BoundedExecutor* executor) {
+    auto stream = std::make_shared<WorkerStream>(ctx, queue, executor);
     stream->self_ = stream;
     stream->StartRead(&stream->in_);
     return stream.get();
@@ -84,6 +86,14 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
         return;
       }
       id_ = in_.register_().worker_id();
+    } else if (in_.has_completion()) {
+      // No read is outstanding until the task is done: gRPC keeps the reactor, and in_, alive.
+      auto task = [this] {
+        queue_->Received(id_, in_);
+        StartRead(&in_);
+      };
+      if (!executor_->TrySubmit(task)) task();  // Full: backpressure on this worker's stream.
+      return;
     } else {
       queue_->Received(id_, in_);
     }
@@ -101,6 +111,7 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
  private:
   grpc::CallbackServerContext* const ctx_;
   BuildQueue* const queue_;
+  BoundedExecutor* const executor_;
   std::shared_ptr<WorkerStream> self_;  // Dropped in OnDone.
   std::string id_;                       // Set by Register; reads are one at a time.
   worker::WorkerMessage in_;
@@ -137,7 +148,7 @@ grpc::ServerBidiReactor<worker::WorkerMessage, worker::SchedulerMessage>* Worker
   if (absl::Status s = gate_->Check(*ctx); !s.ok()) {
     return new RefusedStream(ToGrpcStatus(s));
   }
-  return WorkerStream::Start(ctx, queue_);
+  return WorkerStream::Start(ctx, queue_, executor_);
 }
 
 grpc::Status WorkerService::Drain(grpc::ServerContext* ctx, const worker::DrainRequest* req,

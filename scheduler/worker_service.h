@@ -1,9 +1,12 @@
 // The worker side of the scheduler: one bidirectional stream per worker (workers dial in), on
-// gRPC's callback API. Reads feed the BuildQueue on the thread that read them; the queue's
+// gRPC's callback API. Reads feed the BuildQueue on the thread that read them, but for
+// completions, whose results are written to the action cache on disk: those go to an executor,
+// and the stream reads on once each is recorded (a worker's messages stay in order). The queue's
 // messages go out through a per-worker outbox that never blocks it (one write in flight).
 #ifndef KFARM_SCHEDULER_WORKER_SERVICE_H_
 #define KFARM_SCHEDULER_WORKER_SERVICE_H_
 
+#include "common/bounded_executor.h"
 #include "kfarm/worker.grpc.pb.h"
 #include "scheduler/authorizer.h"
 #include "scheduler/build_queue.h"
@@ -16,8 +19,12 @@ class WorkerService final : public worker::WorkerService::WithCallbackMethod_Con
   // `gate` decides who may connect as a worker; null on a listener that serves clients while
   // workers have a listener of their own (at `worker_address`). Drain takes `admin`.
   WorkerService(BuildQueue* queue, const WorkerGate* gate, const Authorizer* auth,
-                std::string worker_address)
-      : queue_(queue), gate_(gate), auth_(auth), worker_address_(std::move(worker_address)) {}
+                std::string worker_address, BoundedExecutor* executor)
+      : queue_(queue),
+        gate_(gate),
+        auth_(auth),
+        worker_address_(std::move(worker_address)),
+        executor_(executor) {}
 
   grpc::ServerBidiReactor<worker::WorkerMessage, worker::SchedulerMessage>* Connect(
       grpc::CallbackServerContext* ctx) override;
@@ -29,6 +36,7 @@ class WorkerService final : public worker::WorkerService::WithCallbackMethod_Con
   const WorkerGate* gate_;
   const Authorizer* auth_;
   std::string worker_address_;
+  BoundedExecutor* executor_;
 };
 
 }  // namespace kfarm

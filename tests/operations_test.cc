@@ -162,3 +162,42 @@ TEST_F(ExecutionTest, ExecuteStreamsHearFromTheSchedulerWhileTheActionRuns) {
 
 }  // namespace
 }  // namespace kfarm
+
+namespace kfarm {
+namespace {
+
+// Execute loads the action off gRPC's threads, then starts watching the operation. Clients that
+// leave at any moment of that — before the load, during it, after — leave no operation counted
+// as watched: each is abandoned, and cancelled, once nobody waits for it.
+TEST_F(ExecutionTest, ClientsLeavingWhileExecuteLoadsLeaveNothingWatched) {
+  StartFarm(1, 1);
+  auto stub = reapi::Execution::NewStub(farm_->channel());
+  std::vector<reapi::ExecuteRequest> requests;
+  for (int i = 0; i < 24; ++i) requests.push_back(UncachedRequest("sleep 60 # " + std::to_string(i)));
+  for (int i = 0; i < 24; ++i) {
+    grpc::ClientContext ctx;
+    auto reader = stub->Execute(&ctx, requests[i]);
+    if (i % 3 == 1) std::this_thread::sleep_for(std::chrono::milliseconds(i));  // Spread the moments.
+    ctx.TryCancel();
+    reader->Finish();
+  }
+  auto ops = google::longrunning::Operations::NewStub(farm_->channel());
+  std::vector<std::string> open;
+  for (int i = 0; i < 150; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    google::longrunning::ListOperationsRequest list;
+    list.set_page_size(1000);
+    google::longrunning::ListOperationsResponse resp;
+    grpc::ClientContext lctx;
+    ASSERT_TRUE(ops->ListOperations(&lctx, list, &resp).ok());
+    open.clear();
+    for (const auto& op : resp.operations()) {
+      if (!op.done()) open.push_back(op.name());
+    }
+    if (open.empty()) break;
+  }
+  EXPECT_TRUE(open.empty()) << open.size() << " operations still open, first " << open[0];
+}
+
+}  // namespace
+}  // namespace kfarm
