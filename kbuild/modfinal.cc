@@ -20,6 +20,7 @@
 #include "common/file_util.h"
 #include "common/status.h"
 #include "kbuild/background_make.h"
+#include "kbuild/base_tracker.h"
 #include "kbuild/btf_base.h"
 #include "kbuild/module_action_builder.h"
 #include "kbuild/modfinal_jobs.h"
@@ -46,8 +47,9 @@ class Modfinal {
   absl::Status FollowMake();
   // Adds newly captured modules (building and uploading their first actions).
   absl::Status AddModules(std::vector<ModuleRecipe> recipes);
-  // vmlinux is linked: reads the base and sends every linked module on to its BTF step.
-  absl::Status BaseReady(const std::string& base_file);
+  // The base is loaded (from `base_file`, or already, early): sends every linked module on to
+  // its BTF step.
+  absl::Status BaseReady(const std::string& base_file, bool early);
   // Builds and queues the BTF steps of linked modules (`reopen`: modules counted finished).
   absl::Status StartBtf(const std::vector<Module*>& modules, bool reopen = false);
   // The base read early is compared with vmlinux's own once it is linked (EarlyBaseWritten):
@@ -80,13 +82,7 @@ class Modfinal {
   // blob the first has not uploaded yet.
   std::mutex build_mu_;
   std::mutex follow_mu_;
-  bool base_ready_ = false;            // Guarded by follow_mu_.
-  std::vector<Module*> waiting_;       // Linked, waiting for the base; guarded by follow_mu_.
-  // Between an early base and its confirmation, finished BTF steps wait here (module, .ko) for
-  // their results to be written; guarded by follow_mu_.
-  bool base_unconfirmed_ = false;
-  std::vector<std::pair<Module*, std::optional<Digest>>> parked_;  // None: it failed.
-  std::optional<Digest> stale_base_;  // An early base vmlinux's did not match; by follow_mu_.
+  BaseTracker base_;  // Guarded by follow_mu_.
   absl::Time early_base_at_;
   std::string early_base_file_;  // Which of kEarlyBases the link wrote.
   int btf_before_vmlinux_ = 0;
@@ -135,27 +131,18 @@ absl::Status Modfinal::ConfirmBase(const std::string& base_file) {
     RETURN_IF_ERROR(builder_.LoadBase(base_file, &uploads));
     RETURN_IF_ERROR(cas_.UploadMissing(uploads));
   }
-  std::vector<std::pair<Module*, std::optional<Digest>>> parked;
+  BaseTracker::Confirmation c;
   {
     std::lock_guard<std::mutex> l(follow_mu_);
-    base_unconfirmed_ = false;
-    if (linked != early) stale_base_ = early;
-    parked.swap(parked_);
+    c = base_.Confirm(linked, early);
   }
-  btf_before_vmlinux_ = static_cast<int>(parked.size());
-  std::vector<Module*> redo;
-  for (const auto& [m, ko] : parked) {
-    if (m->btf_base == linked && ko) {
-      RETURN_IF_ERROR(WriteModule(*m, *ko));
-    } else {
-      done_--;
-      redo.push_back(m);
-    }
-  }
-  return StartBtf(redo, /*reopen=*/true);
+  btf_before_vmlinux_ = static_cast<int>(c.write.size() + c.redo.size());
+  for (const auto& [m, ko] : c.write) RETURN_IF_ERROR(WriteModule(*m, ko));
+  done_ -= static_cast<int>(c.redo.size());
+  return StartBtf(c.redo, /*reopen=*/true);
 }
 
-absl::Status Modfinal::BaseReady(const std::string& base_file) {
+absl::Status Modfinal::BaseReady(const std::string& base_file, bool early) {
   std::vector<Module*> linked;
   if (!base_file.empty()) {
     std::lock_guard<std::mutex> build(build_mu_);
@@ -167,8 +154,7 @@ absl::Status Modfinal::BaseReady(const std::string& base_file) {
   }
   {
     std::lock_guard<std::mutex> l(follow_mu_);
-    base_ready_ = true;
-    linked.swap(waiting_);
+    linked = base_.Loaded(early);
   }
   linked_early_ = static_cast<int>(linked.size());
   return StartBtf(linked);
@@ -198,27 +184,28 @@ absl::Status Modfinal::FollowMake() {
   if (o_.verbose) std::cout << make->command() << "\n";
   top_makefile_skipped_ = make->top_makefile_skipped();
   std::unique_ptr<BackgroundMake> vmlinux;
-  std::string base_file;  // Named by the first module with BTF, as a path kfarm can open.
-  bool finished = false, vmlinux_linked = !o_.follow, base_read = false, early_tried = false;
+  bool finished = false, vmlinux_linked = !o_.follow, early_tried = false;
   absl::Time link_start;
   // The BTF steps start once vmlinux is linked and a module has named the base (vmlinux may be
   // linked already, before any module is captured), or once make ends without one.
-  auto read_base = [&]() -> absl::Status {
-    if (base_read || !vmlinux_linked || (base_file.empty() && !finished)) return absl::OkStatus();
-    base_read = true;
-    return BaseReady(base_file);
+  auto base_due = [&] {
+    std::lock_guard<std::mutex> l(follow_mu_);
+    return base_.DueFromVmlinux(finished, vmlinux_linked);
   };
-  while (!(finished && vmlinux_linked && base_read) && !jobs_.stopped()) {
+  auto base_loaded = [&] {
+    std::lock_guard<std::mutex> l(follow_mu_);
+    return base_.loaded();
+  };
+  auto read_base = [&]() -> absl::Status {
+    return base_due() ? BaseReady(base_.file(), /*early=*/false) : absl::OkStatus();
+  };
+  while (!(finished && vmlinux_linked && base_loaded()) && !jobs_.stopped()) {
     if (!finished) {
       ASSIGN_OR_RETURN(std::vector<ModuleRecipe> batch, make->Next(absl::Milliseconds(50), &finished));
       for (const auto& r : batch) {
         if (!r.has_btf()) continue;
-        const std::string named = PathOf(r, r.btf_base);
-        if (!base_file.empty() && named != base_file) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "modules name two base BTF files: ", base_file, " and ", named, " (", r.ko, ")"));
-        }
-        base_file = named;
+        std::lock_guard<std::mutex> l(follow_mu_);
+        RETURN_IF_ERROR(base_.Named(PathOf(r, r.btf_base), r.ko));
       }
       RETURN_IF_ERROR(AddModules(std::move(batch)));
       if (finished) make_done_ = absl::Now();
@@ -240,23 +227,17 @@ absl::Status Modfinal::FollowMake() {
       if (o_.verbose) std::cout << vmlinux->command() << "\n";
     }
     if (vmlinux == nullptr) continue;
-    if (!base_read && !early_tried && !base_file.empty()) {
-      early_base_file_ = EarlyBaseWritten(o_.tree, link_start);
-    }
-    if (!base_read && !early_tried && !early_base_file_.empty()) {
+    const bool early_wanted = !early_tried && !base_.file().empty() && !base_loaded();
+    if (early_wanted) early_base_file_ = EarlyBaseWritten(o_.tree, link_start);
+    if (early_wanted && !early_base_file_.empty()) {
       early_tried = true;
       std::unique_lock<std::mutex> build(build_mu_);
       std::vector<BlobSource> uploads;
       if (builder_.LoadBase(o_.tree + "/" + early_base_file_, &uploads).ok()) {  // Else vmlinux's.
-        {
-          std::lock_guard<std::mutex> l(follow_mu_);
-          base_unconfirmed_ = true;
-        }
         RETURN_IF_ERROR(cas_.UploadMissing(uploads));
         build.unlock();
         early_base_at_ = absl::Now();
-        base_read = true;
-        RETURN_IF_ERROR(BaseReady(""));
+        RETURN_IF_ERROR(BaseReady("", /*early=*/true));
       }
     }
     std::optional<absl::Status> linked = vmlinux->Poll();
@@ -264,7 +245,7 @@ absl::Status Modfinal::FollowMake() {
     RETURN_IF_ERROR(*linked);
     vmlinux_linked = true;
     vmlinux_done_ = absl::Now();
-    if (early_base_at_ != absl::Time()) RETURN_IF_ERROR(ConfirmBase(base_file));
+    if (early_base_at_ != absl::Time()) RETURN_IF_ERROR(ConfirmBase(base_.file()));
     RETURN_IF_ERROR(read_base());
   }
   return absl::OkStatus();
@@ -289,12 +270,13 @@ absl::Status Modfinal::Finish(Module& m, const reapi::ExecuteResponse& r, bool* 
   *again = false;
   absl::StatusOr<Digest> ko = OutputKo(m, r);
   if (m.step == ModuleStep::kBtf) {
-    std::lock_guard<std::mutex> l(follow_mu_);
-    if (base_unconfirmed_) {  // Even a failure: it may be the early base's.
-      parked_.emplace_back(&m, ko.ok() ? std::optional<Digest>(*ko) : std::nullopt);
-      return absl::OkStatus();
+    BaseTracker::BtfOutcome outcome;
+    {
+      std::lock_guard<std::mutex> l(follow_mu_);
+      outcome = base_.BtfFinished(&m, ko.ok() ? std::optional<Digest>(*ko) : std::nullopt);
     }
-    *again = stale_base_ && m.btf_base == *stale_base_;
+    if (outcome == BaseTracker::BtfOutcome::kParked) return absl::OkStatus();
+    *again = outcome == BaseTracker::BtfOutcome::kRedo;
   }
   if (*again) return StartBtf({&m});
   if (!ko.ok()) return ko.status();
@@ -303,10 +285,7 @@ absl::Status Modfinal::Finish(Module& m, const reapi::ExecuteResponse& r, bool* 
     *again = true;
     {
       std::lock_guard<std::mutex> l(follow_mu_);
-      if (!base_ready_) {
-        waiting_.push_back(&m);
-        return absl::OkStatus();
-      }
+      if (!base_.Linked(&m)) return absl::OkStatus();  // Started once the base is loaded.
     }
     return StartBtf({&m});
   }
