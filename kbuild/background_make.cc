@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,6 +53,7 @@ absl::StatusOr<std::unique_ptr<BackgroundMake>> BackgroundMake::Start(
   ::close(fd);
   if (err != 0) return ErrnoError("spawn", m->command_, err);
   m->pid_ = pid;
+  m->pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   return m;
 }
 
@@ -60,13 +62,29 @@ BackgroundMake::~BackgroundMake() {
     ::kill(pid_, SIGTERM);
     ::waitpid(pid_, nullptr, 0);
   }
+  if (pidfd_ >= 0) ::close(pidfd_);
   if (!log_.empty()) ::unlink(log_.c_str());
 }
 
-std::optional<absl::Status> BackgroundMake::Poll() {
+absl::Status BackgroundMake::Wait() {
+  std::optional<absl::Status> done;
+  while (!(done = Reap(/*block=*/true))) {
+  }
+  return *done;
+}
+
+std::optional<absl::Status> BackgroundMake::Poll() { return Reap(/*block=*/false); }
+
+std::optional<absl::Status> BackgroundMake::Reap(bool block) {
   if (result_) return result_;
   int status = 0;
-  if (::waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+  const pid_t got = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
+  if (got < 0 && errno != EINTR) {
+    pid_ = -1;
+    result_ = ErrnoError("waitpid", command_);
+    return result_;
+  }
+  if (got != pid_) return std::nullopt;
   pid_ = -1;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
     result_ = absl::OkStatus();

@@ -25,13 +25,21 @@ class BackgroundMake {
 
   // Null while make runs; then OK, or FAILED_PRECONDITION with the command and its output's end.
   std::optional<absl::Status> Poll();
+  // Blocks until make exits; then as Poll.
+  absl::Status Wait();
+  // Readable once make has exited (a pidfd), for waiting on it beside other events; -1 where the
+  // kernel has no pidfds.
+  int exit_fd() const { return pidfd_; }
   const std::string& command() const { return command_; }
 
  private:
   BackgroundMake() = default;
+  // Null while make runs (`block`: waits instead, but an interrupted wait is null too).
+  std::optional<absl::Status> Reap(bool block);
 
   std::string tree_, command_, log_;
   pid_t pid_ = -1;
+  int pidfd_ = -1;
   std::optional<absl::Status> result_;
 };
 

@@ -22,6 +22,7 @@
 #include "kbuild/background_make.h"
 #include "kbuild/base_tracker.h"
 #include "kbuild/btf_base.h"
+#include "kbuild/event_wait.h"
 #include "kbuild/module_action_builder.h"
 #include "kbuild/modfinal_jobs.h"
 #include "kbuild/module_hashes.h"
@@ -173,9 +174,7 @@ absl::Status Modfinal::FollowMake() {
         }());
     if (!prep.ok()) return prep.status();
     if (o_.verbose) std::cout << (*prep)->command() << "\n";
-    std::optional<absl::Status> s;
-    while (!(s = (*prep)->Poll())) absl::SleepFor(absl::Milliseconds(20));
-    RETURN_IF_ERROR(*s);
+    RETURN_IF_ERROR((*prep)->Wait());
   }
   const ModulesMake::Scope scope = o_.follow            ? ModulesMake::Scope::kBeforeVmlinux
                                    : o_.objects_current ? ModulesMake::Scope::kModfinalOnly
@@ -185,6 +184,8 @@ absl::Status Modfinal::FollowMake() {
   top_makefile_skipped_ = make->top_makefile_skipped();
   std::unique_ptr<BackgroundMake> vmlinux;
   bool finished = false, vmlinux_linked = !o_.follow, early_tried = false;
+  EventWait link_events;
+  if (o_.follow) link_events.Watch(o_.tree);
   absl::Time link_start;
   // The BTF steps start once vmlinux is linked and a module has named the base (vmlinux may be
   // linked already, before any module is captured), or once make ends without one.
@@ -210,7 +211,10 @@ absl::Status Modfinal::FollowMake() {
       RETURN_IF_ERROR(AddModules(std::move(batch)));
       if (finished) make_done_ = absl::Now();
     } else {
-      absl::SleepFor(absl::Milliseconds(20));
+      // Until the link writes a file in the tree (the early base, the file after it) or ends;
+      // at most a moment, so a stop from the farm threads is seen.
+      const int exit_fd = vmlinux != nullptr ? vmlinux->exit_fd() : -1;
+      link_events.Wait(absl::MakeConstSpan(&exit_fd, 1), absl::Milliseconds(200));
     }
     RETURN_IF_ERROR(read_base());
     if (vmlinux_linked) continue;

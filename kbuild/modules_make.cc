@@ -72,6 +72,7 @@ absl::StatusOr<std::unique_ptr<ModulesMake>> ModulesMake::Start(
   m->capture_fd_ = mkostemp(tmpl, O_CLOEXEC);
   if (m->capture_fd_ < 0) return ErrnoError("mkstemp", tmpl);
   m->capture_ = tmpl;
+  m->events_.Watch(m->capture_);
   m->hooks_mk_ = m->capture_ + ".mk";
   RETURN_IF_ERROR(WriteFileAtomic(m->hooks_mk_, HooksMakefile(m->capture_, BuildOrderRules(kos, jobs)), false));
   std::vector<std::string> args = {
@@ -215,8 +216,11 @@ absl::StatusOr<std::vector<ModuleRecipe>> ModulesMake::Next(absl::Duration wait,
       *finished = true;
       return out;
     }
-    if (!out.empty() || absl::Now() >= deadline) return out;
-    absl::SleepFor(absl::Milliseconds(10));
+    const absl::Time now = absl::Now();
+    if (!out.empty() || now >= deadline) return out;
+    // Until make appends to the capture file or exits.
+    const int exit_fd = make_->exit_fd();
+    events_.Wait(absl::MakeConstSpan(&exit_fd, 1), deadline - now);
   }
 }
 

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "kbuild/background_make.h"
+#include "kbuild/event_wait.h"
 #include "kbuild/make_env_cache.h"
 #include "kbuild/recipe.h"
 
@@ -52,6 +53,7 @@ class ModulesMake {
   std::string capture_;
   std::string hooks_mk_;  // Read after kbuild's modfinal makefile.
   int capture_fd_ = -1;
+  EventWait events_;  // Wakes Next when the capture file grows or make exits.
   std::string partial_;                                            // An incomplete last line.
   std::map<std::string, std::map<std::string, std::string>> fields_;  // Per .ko, until its link.
   std::map<std::string, std::string> config_read_by_;  // Script -> the auto.conf lines it reads.
