@@ -3,11 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/host_platform.h"
+#include "common/spawn.h"
 
 namespace kfarm {
 namespace {
@@ -17,16 +16,12 @@ constexpr const char* kModfinalTools[] = {"ld", "objcopy", "pahole"};
 }  // namespace
 
 std::string ToolVersion(const std::string& program) {
-  std::string cmd = absl::StrCat(program, " --version 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "re");
-  if (p == nullptr) return "";
-  char line[512] = {0};
-  std::string out;
-  if (fgets(line, sizeof line, p) != nullptr) out = line;
-  while (fgets(line, sizeof line, p) != nullptr) {
-  }
-  pclose(p);
-  return std::string(absl::StripAsciiWhitespace(out));
+  // The program's name goes to it as one argument, never through a shell: a tool found in a
+  // directory whose name has a space or a quote is still asked, and asked only that.
+  absl::StatusOr<Captured> run = RunCapturingStdout({program, "--version"}, 64 << 10);
+  if (!run.ok()) return "";  // Not there, or not runnable: no version.
+  absl::string_view out = run->out;
+  return std::string(absl::StripAsciiWhitespace(out.substr(0, out.find('\n'))));
 }
 
 ToolWatch::ToolWatch(std::string search_path) : search_path_(std::move(search_path)) {

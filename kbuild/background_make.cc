@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -11,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
+#include "common/spawn.h"
 #include "common/status.h"
 #include "kbuild/recipe.h"
 
@@ -33,27 +33,18 @@ absl::StatusOr<std::unique_ptr<BackgroundMake>> BackgroundMake::Start(
   for (const auto& a : argv) quoted.push_back(ShellQuote(a));
   m->command_ = absl::StrJoin(quoted, " ");
 
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, fd, 1);
-  posix_spawn_file_actions_adddup2(&fa, fd, 2);
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  std::vector<char*> cenv;
+  SpawnOptions o;
+  o.argv = argv;
   if (env != nullptr) {
-    for (const std::string& e : *env) cenv.push_back(const_cast<char*>(e.c_str()));
-    cenv.push_back(nullptr);
+    o.set_env = true;
+    o.env = *env;
   }
-  pid_t pid;
-  int err = posix_spawnp(&pid, "make", &fa, nullptr, cargv.data(),
-                         env != nullptr ? cenv.data() : environ);
-  posix_spawn_file_actions_destroy(&fa);
+  o.out = o.err = SpawnStdio::Fd(fd);
+  absl::StatusOr<pid_t> pid = Spawn(o);
   ::close(fd);
-  if (err != 0) return ErrnoError("spawn", m->command_, err);
-  m->pid_ = pid;
-  m->pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (!pid.ok()) return pid.status();
+  m->pid_ = *pid;
+  m->pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0));
   return m;
 }
 

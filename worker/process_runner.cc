@@ -1,20 +1,17 @@
 #include "worker/process_runner.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <thread>
-#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/spawn.h"
 #include "common/status.h"
 
 namespace kfarm {
@@ -29,18 +26,6 @@ std::string Lookup(const std::vector<std::pair<std::string, std::string>>& env,
 }
 
 }  // namespace
-
-void InitCommandSpawnAttr(posix_spawnattr_t* attr) {
-  posix_spawnattr_init(attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigfillset(&defaults);
-  posix_spawnattr_setsigmask(attr, &none);
-  posix_spawnattr_setsigdefault(attr, &defaults);
-  posix_spawnattr_setpgroup(attr, 0);
-  posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                     POSIX_SPAWN_SETSIGDEF);
-}
 
 std::string ResolveProgram(const RunSpec& spec, const std::string& cwd) {
   const std::string& prog = spec.argv[0];
@@ -72,42 +57,16 @@ absl::StatusOr<RunResult> RunProcess(const RunSpec& spec, CancelSignal* cancel) 
   if (spec.argv.empty()) return absl::InvalidArgumentError("the command has no arguments");
   const std::string cwd =
       spec.working_dir.empty() ? spec.input_root : spec.input_root + "/" + spec.working_dir;
-  std::vector<std::string> argv = spec.argv;
-  std::vector<std::string> env;
-  for (const auto& [k, v] : spec.env) env.push_back(k + "=" + v);
-  const std::string program = ResolveProgram(spec, cwd);
-  std::vector<char*> cargv, cenv;
-  for (auto& s : argv) cargv.push_back(s.data());
-  cargv.push_back(nullptr);
-  for (auto& s : env) cenv.push_back(s.data());
-  cenv.push_back(nullptr);
-
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  for (auto [target, fd, path] : {std::tuple{1, spec.stdout_fd, &spec.stdout_path},
-                                  std::tuple{2, spec.stderr_fd, &spec.stderr_path}}) {
-    if (fd >= 0) {
-      posix_spawn_file_actions_adddup2(&fa, fd, target);
-    } else {
-      posix_spawn_file_actions_addopen(&fa, target, path->c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    }
-  }
-  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-  posix_spawnattr_t attr;
-  InitCommandSpawnAttr(&attr);
-  pid_t pid = -1;
-  int err = 0;
-  // ETXTBSY: another thread of this process may briefly hold a just-written executable open
-  // for writing (its fd leaks into a concurrent fork until exec). It is transient: retry.
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    err = posix_spawn(&pid, program.c_str(), &fa, &attr, cargv.data(), cenv.data());
-    if (err != ETXTBSY) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5 << std::min(attempt, 5)));
-  }
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return ErrnoError("spawn", absl::StrJoin(spec.argv, " "), err);
+  SpawnOptions o;
+  o.argv = spec.argv;
+  o.program = ResolveProgram(spec, cwd);
+  o.set_env = true;
+  for (const auto& [k, v] : spec.env) o.env.push_back(k + "=" + v);
+  o.cwd = cwd;
+  o.out = spec.stdout_fd >= 0 ? SpawnStdio::Fd(spec.stdout_fd) : SpawnStdio::Path(spec.stdout_path);
+  o.err = spec.stderr_fd >= 0 ? SpawnStdio::Fd(spec.stderr_fd) : SpawnStdio::Path(spec.stderr_path);
+  o.own_process_group = true;
+  ASSIGN_OR_RETURN(const pid_t pid, Spawn(o));
 
   RunResult result;
   int pidfd = PidfdOpen(pid);

@@ -4,8 +4,6 @@
 #ifndef KFARM_WORKER_PROCESS_RUNNER_H_
 #define KFARM_WORKER_PROCESS_RUNNER_H_
 
-#include <spawn.h>
-
 #include <string>
 #include <utility>
 #include <optional>
@@ -74,11 +72,6 @@ class CancelSignal {
 // see sandbox.h). Infrastructure failures (cannot spawn) are errors; the command's own failure
 // is an exit code.
 absl::StatusOr<RunResult> RunProcess(const RunSpec& spec, CancelSignal* cancel);
-
-// posix_spawn attributes for a command: its own process group (so it can be killed whole),
-// nothing blocked and every signal at its default, whatever the worker's threads had set.
-// The caller destroys them.
-void InitCommandSpawnAttr(posix_spawnattr_t* attr);
 
 // argv[0] resolved the way execvp would, but with the action's PATH rather than the worker's,
 // relative to `cwd` (the action's working directory).

@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "common/file_util.h"
 #include "common/log.h"
+#include "common/spawn.h"
 #include "common/status.h"
 #include "worker/sandbox_protocol.h"
 
@@ -76,32 +77,6 @@ class SpawnThread {
   absl::Mutex mu_;
   std::deque<Task*> queue_ ABSL_GUARDED_BY(mu_);
 };
-
-// The child side of starting a sandbox, between fork and exec (async-signal-safe calls only):
-// it joins the slot's cgroup and takes the file-size limit before anything of the sandbox runs,
-// so no process of it is ever outside them.
-[[noreturn]] void StartInChild(char* const argv[], int in, int out, int log,
-                               const std::vector<int>& join, const ResourceLimits& limits) {
-  for (int fd : join) {
-    if (::write(fd, "0", 1) != 1) ::_exit(126);
-  }
-  if (limits.max_file_bytes > 0) {
-    const struct rlimit rl = {static_cast<rlim_t>(limits.max_file_bytes),
-                              static_cast<rlim_t>(limits.max_file_bytes)};
-    if (::setrlimit(RLIMIT_FSIZE, &rl) != 0) ::_exit(126);
-  }
-  ::setpgid(0, 0);
-  struct sigaction dfl = {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(log, 2) < 0) ::_exit(126);
-  char* no_env[] = {nullptr};
-  ::execve(argv[0], argv, no_env);
-  ::_exit(127);
-}
 
 }  // namespace
 
@@ -168,31 +143,32 @@ absl::Status PersistentSandbox::Start() {
                      // kept from one action to the next: only the binds above are.
                      "--remount-ro", "/dev", "--remount-ro", "/",
                      "--clearenv", "--", kInsideInit});
-  std::vector<char*> argv;
-  for (auto& s : a) argv.push_back(s.data());
-  argv.push_back(nullptr);
-
   const std::string log = dir_ + "/sandbox.log";
   UniqueFd log_fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  const std::vector<int> no_fds;
-  const std::vector<int>& join = cgroup_ ? cgroup_->join_fds() : no_fds;
-  pid_t pid = -1;
-  int err = log_fd.get() < 0 ? errno : 0;
-  if (err == 0) {
-    SpawnThread::Get().Run([&] {
-      pid = ::fork();
-      if (pid == 0) StartInChild(argv.data(), req[0], resp[1], log_fd.get(), join, options_.limits);
-      if (pid < 0) err = errno;
-    });
+  absl::StatusOr<pid_t> pid = ErrnoError("open", log);
+  if (log_fd.get() >= 0) {
+    SpawnOptions o;
+    o.argv = std::move(a);
+    o.set_env = true;  // Empty: bubblewrap and the sandbox get nothing of the worker's.
+    o.in = SpawnStdio::Fd(req[0]);
+    o.out = SpawnStdio::Fd(resp[1]);
+    o.err = SpawnStdio::Fd(log_fd.get());
+    o.own_process_group = true;
+    // Joined and limited before anything of the sandbox runs: no process of it is ever
+    // outside them.
+    if (cgroup_) o.write_zero_to = cgroup_->join_fds();
+    o.max_file_bytes = options_.limits.max_file_bytes;
+    SpawnThread::Get().Run([&] { pid = Spawn(o); });
   }
   ::close(req[0]);
   ::close(resp[1]);
-  if (err != 0) {
+  if (!pid.ok()) {
     ::close(req[1]);
     ::close(resp[0]);
-    return ErrnoError("start", "bubblewrap", err);
+    return absl::Status(pid.status().code(),
+                        absl::StrCat("cannot start bubblewrap: ", pid.status().message()));
   }
-  pid_ = pid;
+  pid_ = *pid;
   to_init_ = req[1];
   from_init_ = resp[0];
   return absl::OkStatus();
