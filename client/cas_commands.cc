@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/directory_tree.h"
 #include "common/file_util.h"
 #include "common/status.h"
 
@@ -31,31 +32,23 @@ absl::Status Get(CasClient& client, const Digest& d, const std::string& out, boo
 
 absl::Status PrintTree(CasClient& client, const Digest& root) {
   std::vector<Digest> missing;
-  ASSIGN_OR_RETURN(const CasClient::DirectoryMap by_digest, client.FetchTree(root, &missing));
-  std::vector<std::pair<Digest, std::string>> stack{{root, "."}};
-  while (!stack.empty()) {
-    auto [digest, path] = stack.back();
-    stack.pop_back();
-    auto it = by_digest.find(digest);
-    if (it == by_digest.end()) {
+  ASSIGN_OR_RETURN(const DirectoryMap by_digest, client.FetchTree(root, &missing));
+  return ExpandTree(root, by_digest, ".",
+                    [](const std::string& path, const Digest& digest, const reapi::Directory* dir) {
+    if (dir == nullptr) {
       std::cout << path << "/  " << digest.ToString() << "  (missing from the CAS)\n";
-      continue;
+      return absl::OkStatus();
     }
     std::cout << path << "/  " << digest.ToString() << "\n";
-    for (const auto& f : it->second.files()) {
+    for (const auto& f : dir->files()) {
       std::cout << path << "/" << f.name() << "  " << DescribeDigest(f.digest())
                 << (f.is_executable() ? "  executable" : "") << "\n";
     }
-    for (const auto& s : it->second.symlinks()) {
+    for (const auto& s : dir->symlinks()) {
       std::cout << path << "/" << s.name() << " -> " << s.target() << "\n";
     }
-    const auto& subs = it->second.directories();
-    for (auto sub = subs.rbegin(); sub != subs.rend(); ++sub) {
-      auto d = Digest::FromProto(sub->digest());
-      if (d.ok()) stack.emplace_back(*d, path + "/" + sub->name());
-    }
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 int Usage() {

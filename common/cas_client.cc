@@ -304,72 +304,60 @@ absl::Status CasClient::DownloadFile(const Digest& digest, const std::string& pa
   return s;
 }
 
-absl::StatusOr<CasClient::DirectoryMap> CasClient::FetchTree(const Digest& root,
-                                                             std::vector<Digest>* missing) {
+absl::StatusOr<DirectoryMap> CasClient::FetchTree(const Digest& root,
+                                                  std::vector<Digest>* missing) {
   DirectoryMap tree;
-  absl::flat_hash_set<Digest> seen{root};
-  std::vector<Digest> level{root};
-  while (!level.empty()) {
-    if (missing != nullptr) {
+  auto fetch = [&](absl::Span<const Digest> level)
+      -> absl::StatusOr<std::vector<std::optional<std::string>>> {
+    std::vector<std::optional<std::string>> out(level.size());
+    std::vector<Digest> present(level.begin(), level.end());
+    std::vector<size_t> index(level.size());
+    for (size_t i = 0; i < index.size(); ++i) index[i] = i;
+    if (missing != nullptr) {  // Else an absent directory fails its read, naming it.
       ASSIGN_OR_RETURN(std::vector<Digest> absent, FindMissing(level));
-      if (!absent.empty()) {
-        absl::flat_hash_set<Digest> gone(absent.begin(), absent.end());
-        missing->insert(missing->end(), absent.begin(), absent.end());
-        level.erase(std::remove_if(level.begin(), level.end(),
-                                   [&](const Digest& d) { return gone.contains(d); }),
-                    level.end());
+      absl::flat_hash_set<Digest> gone(absent.begin(), absent.end());
+      present.clear();
+      index.clear();
+      for (size_t i = 0; i < level.size(); ++i) {
+        if (gone.contains(level[i])) continue;
+        present.push_back(level[i]);
+        index.push_back(i);
       }
     }
-    std::vector<std::string> blobs(level.size());
-    const TransferPlan plan = PlanTransfers(level);
+    const TransferPlan plan = PlanTransfers(present);
     for (size_t i : plan.streamed) {
-      ASSIGN_OR_RETURN(blobs[i], ReadBlob(level[i]));
+      ASSIGN_OR_RETURN(out[index[i]], ReadBlob(present[i]));
     }
     for (const std::vector<size_t>& batch : plan.batches) {
       std::vector<Digest> asked;
-      for (size_t i : batch) asked.push_back(level[i]);
+      for (size_t i : batch) asked.push_back(present[i]);
       ASSIGN_OR_RETURN(std::vector<std::string> got, BatchRead(asked));
-      for (size_t k = 0; k < batch.size(); ++k) blobs[batch[k]] = std::move(got[k]);
+      for (size_t k = 0; k < batch.size(); ++k) out[index[batch[k]]] = std::move(got[k]);
     }
-    std::vector<Digest> next;
-    for (size_t i = 0; i < level.size(); ++i) {
-      reapi::Directory dir;
-      if (!dir.ParseFromString(blobs[i])) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "directory ", level[i].ToString(), " of tree ", root.ToString(),
-            " does not parse as a build.bazel.remote.execution.v2.Directory"));
-      }
-      for (const auto& sub : dir.directories()) {
-        auto d = Digest::FromProto(sub.digest());
-        if (!d.ok()) {
-          return absl::InvalidArgumentError(absl::StrCat("directory ", level[i].ToString(), ", entry \"",
-                                                         sub.name(), "\": ", d.status().message()));
-        }
-        if (seen.insert(*d).second) next.push_back(*d);
-      }
-      tree.emplace(level[i], std::move(dir));
-    }
-    level = std::move(next);
-  }
+    return out;
+  };
+  RETURN_IF_ERROR(WalkTree(
+      root, fetch,
+      [&](WalkedDirectory& w) {
+        tree.emplace(w.digest, std::move(w.dir));
+        return absl::OkStatus();
+      },
+      [&](const Digest& d, const std::string&) { missing->push_back(d); }));
   return tree;
 }
 
 absl::Status CasClient::DownloadTree(const Digest& root, const std::string& out_dir) {
   ASSIGN_OR_RETURN(const DirectoryMap by_digest, FetchTree(root));
-  // Depth-first over (digest, path); the tree is finite because digests are content hashes.
-  std::vector<std::pair<Digest, std::string>> stack{{root, out_dir}};
-  while (!stack.empty()) {
-    auto [digest, path] = stack.back();
-    stack.pop_back();
-    auto it = by_digest.find(digest);
-    if (it == by_digest.end()) {
+  return ExpandTree(root, by_digest, out_dir,
+                    [&](const std::string& path, const Digest& digest,
+                        const reapi::Directory* dir) -> absl::Status {
+    if (dir == nullptr) {
       return absl::NotFoundError(absl::StrCat("directory ", digest.ToString(), " for ", path,
                                               " is not in the CAS"));
     }
-    const reapi::Directory& dir = it->second;
-    RETURN_IF_ERROR(ValidateDirectory(dir, digest));
+    RETURN_IF_ERROR(ValidateDirectory(*dir, digest));
     if (::mkdir(path.c_str(), 0755) != 0) return ErrnoError("mkdir", path);
-    for (const auto& f : dir.files()) {
+    for (const auto& f : dir->files()) {
       ASSIGN_OR_RETURN(Digest d, Digest::FromProto(f.digest()));
       std::string file_path = path + "/" + f.name();
       if (d.size() >= kStreamThreshold) {
@@ -379,16 +367,12 @@ absl::Status CasClient::DownloadTree(const Digest& root, const std::string& out_
         RETURN_IF_ERROR(WriteFileAtomic(file_path, bytes, f.is_executable()));
       }
     }
-    for (const auto& s : dir.symlinks()) {
+    for (const auto& s : dir->symlinks()) {
       std::string link = path + "/" + s.name();
       if (::symlink(s.target().c_str(), link.c_str()) != 0) return ErrnoError("symlink", link);
     }
-    for (const auto& sub : dir.directories()) {
-      ASSIGN_OR_RETURN(Digest d, Digest::FromProto(sub.digest()));
-      stack.emplace_back(d, path + "/" + sub.name());
-    }
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace kfarm

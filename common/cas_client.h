@@ -19,6 +19,7 @@
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
 #include "common/dial.h"
 #include "common/digest.h"
+#include "common/directory_tree.h"
 #include "common/merkle.h"
 #include "google/bytestream/bytestream.grpc.pb.h"
 
@@ -63,7 +64,6 @@ class CasClient {
   // stored, not through GetTree (whose messages the server re-encodes): a digest then holds
   // whatever encoding the uploader used. With `missing`, directories not in the CAS are listed
   // there and their subtrees skipped; without, they fail the call.
-  using DirectoryMap = absl::flat_hash_map<Digest, reapi::Directory>;
   absl::StatusOr<DirectoryMap> FetchTree(const Digest& root, std::vector<Digest>* missing = nullptr);
   // Recreates the tree under `out_dir` (which must not exist yet).
   absl::Status DownloadTree(const Digest& root, const std::string& out_dir);

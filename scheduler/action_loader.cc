@@ -1,13 +1,13 @@
 #include "scheduler/action_loader.h"
 
-#include <deque>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/grpc_status.h"
+#include "common/directory_tree.h"
 #include "common/merkle.h"
 #include "common/safe_path.h"
+#include "common/status.h"
 #include "scheduler/command_checks.h"
 #include "scheduler/tree_expansion.h"
 #include "google/protobuf/util/time_util.h"
@@ -49,48 +49,48 @@ grpc::Status LoadMessage(BlobAccess* cas, const Digest& d, const std::string& wh
 grpc::Status CheckInputTree(BlobAccess* cas, const Digest& root, bool allow_absolute_symlinks,
                             const TreeLimits& limits, Missing* missing, Digest* largest,
                             std::vector<std::string>* directory_blobs) {
-  std::vector<reapi::Directory> directories;  // Parsed, for the checks; the bytes go on.
-  std::vector<Digest> directory_digests;
-  std::deque<std::pair<Digest, std::string>> queue{{root, ""}};
-  absl::flat_hash_set<Digest> seen{root};
+  DirectoryMap directories;  // Parsed, for the checks; the bytes go on to the worker.
   std::vector<Digest> files;
   absl::flat_hash_map<Digest, std::string> file_paths;
-  while (!queue.empty()) {
-    auto [d, path] = queue.front();
-    queue.pop_front();
-    reapi::Directory dir;
-    bool found = false;
-    std::string what = path.empty() ? "input root directory" : "input directory \"" + path + "\"";
-    std::string raw;
-    grpc::Status s = LoadMessage(cas, d, what, &dir, missing, &found, &raw);
-    if (!s.ok()) return s;
-    if (!found) continue;
-    if (absl::Status v = ValidateDirectory(dir, d); !v.ok()) {
-      return Invalid(absl::StrCat(what, ": ", v.message()));
+  absl::Status walked = WalkTree(
+      root, FetchFrom(cas),
+      [&](WalkedDirectory& w) -> absl::Status {
+        // Errors here name the entry; "input " goes before each below, as before the walker's.
+        const std::string what = w.prefix.empty()
+                                     ? "root directory"
+                                     : absl::StrCat("directory \"", w.prefix, "\"");
+        RETURN_IF_ERROR(Annotate(ValidateDirectory(w.dir, w.digest), what));
+        for (const auto& l : w.dir.symlinks()) {
+          RETURN_IF_ERROR(CheckSymlinkTarget(
+              w.prefix + l.name(), l.target(), allow_absolute_symlinks,
+              absl::StrCat("symlink \"", w.prefix, l.name(), "\" target")));
+        }
+        for (const auto& f : w.dir.files()) {
+          auto fd = Digest::FromProto(f.digest());
+          if (!fd.ok()) {
+            return absl::InvalidArgumentError(absl::StrCat("file \"", w.prefix, f.name(),
+                                                           "\": ", fd.status().message()));
+          }
+          if (file_paths.emplace(*fd, w.prefix + f.name()).second) files.push_back(*fd);
+        }
+        directory_blobs->push_back(std::move(w.bytes));
+        directories.emplace(w.digest, std::move(w.dir));
+        return absl::OkStatus();
+      },
+      [&](const Digest& d, const std::string& prefix) {
+        missing->emplace_back(d, prefix.empty() ? "input root directory"
+                                                : absl::StrCat("input directory \"", prefix, "\""));
+      });
+  if (!walked.ok()) {
+    if (walked.code() == absl::StatusCode::kInvalidArgument) {
+      return Invalid(absl::StrCat("input ", walked.message()));
     }
-    for (const auto& l : dir.symlinks()) {
-      absl::Status t = CheckSymlinkTarget(path + l.name(), l.target(), allow_absolute_symlinks,
-                                          absl::StrCat("input symlink \"", path, l.name(), "\" target"));
-      if (!t.ok()) return Invalid(std::string(t.message()));
-    }
-    for (const auto& f : dir.files()) {
-      auto fd = Digest::FromProto(f.digest());
-      if (!fd.ok()) return Invalid(absl::StrCat("input file \"", path, f.name(), "\": ", fd.status().message()));
-      if (file_paths.emplace(*fd, path + f.name()).second) files.push_back(*fd);
-    }
-    for (const auto& sub : dir.directories()) {
-      auto sd = Digest::FromProto(sub.digest());
-      if (!sd.ok()) return Invalid(absl::StrCat("input directory \"", path, sub.name(), "\": ", sd.status().message()));
-      if (seen.insert(*sd).second) queue.emplace_back(*sd, path + sub.name() + "/");
-    }
-    directories.push_back(std::move(dir));
-    directory_blobs->push_back(std::move(raw));
-    directory_digests.push_back(d);
+    return ToGrpcStatus(walked);
   }
   // What a worker would stage, shared directories written out at each place: bounded before
   // anything is queued.
   absl::flat_hash_map<Digest, const reapi::Directory*> by_digest;
-  for (size_t i = 0; i < directories.size(); ++i) by_digest.emplace(directory_digests[i], &directories[i]);
+  for (const auto& [d, dir] : directories) by_digest.emplace(d, &dir);
   if (absl::Status e = CheckTreeExpansion(by_digest, root, limits); !e.ok()) {
     return Invalid(std::string(e.message()));
   }

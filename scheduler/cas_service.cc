@@ -1,10 +1,8 @@
 #include "scheduler/cas_service.h"
 
-#include <deque>
-
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/directory_tree.h"
 #include "common/grpc_status.h"
 #include "common/status.h"
 #include "common/zstd_stream.h"
@@ -143,46 +141,34 @@ grpc::Status CasService::GetTree(grpc::ServerContext* ctx, const reapi::GetTreeR
   }
   const int page_size = req->page_size() > 0 ? req->page_size() : kDefaultTreePageSize;
 
-  std::deque<Digest> queue{*root};
-  absl::flat_hash_set<Digest> seen{*root};
   reapi::GetTreeResponse page;
   size_t page_bytes = 0;
   int64_t emitted = 0;
-  bool first = true;
-  while (!queue.empty()) {
-    if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-    Digest d = queue.front();
-    queue.pop_front();
-    auto bytes = cas_->Get(d);
-    if (!bytes.ok()) {
-      if (first) {
-        return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                            absl::StrCat("root directory ", d.ToString(), " is not in the CAS"));
-      }
-      continue;  // REAPI: missing subtrees are omitted.
-    }
-    reapi::Directory dir;
-    if (!dir.ParseFromString(*bytes)) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("blob ", d.ToString(), " is not a Directory message"));
-    }
-    first = false;
-    for (const auto& child : dir.directories()) {
-      auto cd = Digest::FromProto(child.digest());
-      if (cd.ok() && seen.insert(*cd).second) queue.push_back(*cd);
-    }
-    if (emitted++ < skip) continue;
-    // A full page goes out only once another directory exists to follow it, so the last page
-    // is the one without a token.
-    if (page.directories_size() >= page_size || page_bytes >= kMaxTreeResponseBytes) {
-      page.set_next_page_token(absl::StrCat(emitted - 1));
-      if (!writer->Write(page)) return grpc::Status(grpc::StatusCode::CANCELLED, "write failed");
-      page.Clear();
-      page_bytes = 0;
-    }
-    page_bytes += bytes->size();
-    *page.add_directories() = std::move(dir);
+  bool root_absent = false;
+  absl::Status walked = WalkTree(
+      *root, FetchFrom(cas_),
+      [&](WalkedDirectory& w) -> absl::Status {
+        if (ctx->IsCancelled()) return absl::CancelledError("client went away");
+        if (emitted++ < skip) return absl::OkStatus();
+        // A full page goes out only once another directory exists to follow it, so the last
+        // page is the one without a token.
+        if (page.directories_size() >= page_size || page_bytes >= kMaxTreeResponseBytes) {
+          page.set_next_page_token(absl::StrCat(emitted - 1));
+          if (!writer->Write(page)) return absl::CancelledError("write failed");
+          page.Clear();
+          page_bytes = 0;
+        }
+        page_bytes += w.bytes.size();
+        *page.add_directories() = std::move(w.dir);
+        return absl::OkStatus();
+      },
+      // REAPI: missing subtrees are omitted; a missing root is NOT_FOUND.
+      [&](const Digest& d, const std::string& prefix) { root_absent |= prefix.empty(); });
+  if (root_absent) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("root directory ", root->ToString(), " is not in the CAS"));
   }
+  if (!walked.ok()) return ToGrpcStatus(walked);
   writer->Write(page);
   return grpc::Status::OK;
 }

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/directory_tree.h"
 #include "common/merkle.h"
 #include "common/status.h"
 
@@ -36,45 +37,33 @@ absl::Status InputStager::Stage(const Digest& root, const std::string& dir,
                                 const google::protobuf::RepeatedPtrField<std::string>& given) {
   if (root.empty_blob()) return absl::OkStatus();  // The empty Directory: nothing to fetch.
   // Keyed by the digest of the bytes as stored, whatever encoding the client used.
-  CasClient::DirectoryMap by_digest;
+  DirectoryMap by_digest;
   if (given.empty()) {
     ASSIGN_OR_RETURN(by_digest, cas_->FetchTree(root));
-  }
-  for (const std::string& blob : given) {
-    const Digest d = Digest::Of(blob);
-    reapi::Directory parsed;
-    if (!parsed.ParseFromString(blob)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input directory ", d.ToString(), " does not parse as a build.bazel.remote.execution.v2.Directory"));
-    }
-    by_digest.emplace(d, std::move(parsed));
+  } else {
+    ASSIGN_OR_RETURN(by_digest, ParseDirectories(given));
   }
 
   std::vector<FileToLink> files;
-  std::vector<std::pair<Digest, std::string>> stack{{root, dir}};
-  while (!stack.empty()) {
-    auto [digest, path] = stack.back();
-    stack.pop_back();
-    auto it = by_digest.find(digest);
-    if (it == by_digest.end()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "input directory ", path, " (", digest.ToString(), ") is not in the CAS"));
-    }
-    RETURN_IF_ERROR(ValidateDirectory(it->second, digest));
-    if (path != dir && ::mkdir(path.c_str(), 0755) != 0) return ErrnoError("mkdir", path);
-    for (const auto& f : it->second.files()) {
-      ASSIGN_OR_RETURN(Digest d, Digest::FromProto(f.digest()));
-      files.push_back({d, f.is_executable(), path + "/" + f.name()});
-    }
-    for (const auto& s : it->second.symlinks()) {
-      std::string link = path + "/" + s.name();
-      if (::symlink(s.target().c_str(), link.c_str()) != 0) return ErrnoError("symlink", link);
-    }
-    for (const auto& sub : it->second.directories()) {
-      ASSIGN_OR_RETURN(Digest d, Digest::FromProto(sub.digest()));
-      stack.emplace_back(d, path + "/" + sub.name());
-    }
-  }
+  RETURN_IF_ERROR(ExpandTree(
+      root, by_digest, dir,
+      [&](const std::string& path, const Digest& digest, const reapi::Directory* d) -> absl::Status {
+        if (d == nullptr) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "input directory ", path, " (", digest.ToString(), ") is not in the CAS"));
+        }
+        RETURN_IF_ERROR(ValidateDirectory(*d, digest));
+        if (path != dir && ::mkdir(path.c_str(), 0755) != 0) return ErrnoError("mkdir", path);
+        for (const auto& f : d->files()) {
+          ASSIGN_OR_RETURN(Digest fd, Digest::FromProto(f.digest()));
+          files.push_back({fd, f.is_executable(), path + "/" + f.name()});
+        }
+        for (const auto& s : d->symlinks()) {
+          std::string link = path + "/" + s.name();
+          if (::symlink(s.target().c_str(), link.c_str()) != 0) return ErrnoError("symlink", link);
+        }
+        return absl::OkStatus();
+      }));
 
   // A blob can be evicted between fetching and linking when the cache is under pressure; one
   // more round fetches it again. Empty files are made here: the empty blob is never fetched, so
