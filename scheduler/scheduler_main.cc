@@ -10,10 +10,12 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "scheduler/config_loader.h"
 #include "scheduler/server.h"
+#include "scheduler/storage.h"
 
 ABSL_FLAG(std::string, config, "", "Scheduler configuration file (protobuf text format, "
                                    "kfarm.config.SchedulerConfig); flags override it");
@@ -31,6 +33,13 @@ namespace {
 int Fail(const std::string& message) {
   std::cerr << "kfarm-scheduler: " << message << "\n";
   return 1;
+}
+
+// The address as bound: the configured host, with the port the kernel chose for ":0".
+std::string Bound(const std::string& listen, int port) {
+  const size_t colon = listen.rfind(':');
+  if (absl::StartsWith(listen, "unix:") || colon == std::string::npos) return listen;
+  return absl::StrCat(listen.substr(0, colon + 1), port);
 }
 
 }  // namespace
@@ -72,14 +81,13 @@ int main(int argc, char** argv) {
 
   auto server = kfarm::SchedulerServer::Start(config);
   if (!server.ok()) return Fail(std::string(server.status().message()));
-  kfarm::LogInfo("kfarm-scheduler serving clients on port ", (*server)->port(), " (",
-                 config.listen_address().empty() ? "127.0.0.1" : config.listen_address(),
-                 config.tls().cert_file().empty() ? ", plaintext" : ", TLS", ")");
+  kfarm::LogInfo("kfarm-scheduler serving clients on ",
+                 Bound(kfarm::WithDefaults(config).listen_address(), (*server)->port()),
+                 config.tls().cert_file().empty() ? " (plaintext)" : " (TLS)");
   if (!config.worker_listener().listen_address().empty()) {
-    kfarm::LogInfo("kfarm-scheduler serving workers on port ", (*server)->worker_port(), " (",
-                   config.worker_listener().listen_address(),
-                   config.worker_listener().tls().cert_file().empty() ? ", plaintext" : ", TLS",
-                   ")");
+    kfarm::LogInfo("kfarm-scheduler serving workers on ",
+                   Bound(config.worker_listener().listen_address(), (*server)->worker_port()),
+                   config.worker_listener().tls().cert_file().empty() ? " (plaintext)" : " (TLS)");
   }
   // Renamed into place so a reader never sees a half-written number.
   auto write_port = [](const std::string& path, int port) {
