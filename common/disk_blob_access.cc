@@ -112,11 +112,11 @@ absl::Status DiskBlobAccess::CommitFile(const std::string& temp_path, const Dige
   absl::MutexLock lock(&mu_);
   ReleaseWriting(bytes);  // Counted as stored from here on, whether or not the rename works.
   // Renaming under the lock keeps eviction's unlink from racing a re-upload of the same blob.
-  int renamed = ::rename(temp_path.c_str(), path.c_str());
+  int renamed = fs_->Rename(temp_path.c_str(), path.c_str());
   if (renamed != 0 && errno == ENOENT) {
     const std::string shard = path.substr(0, path.rfind('/'));
-    if (::mkdir(shard.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoError("mkdir", shard);
-    renamed = ::rename(temp_path.c_str(), path.c_str());
+    if (fs_->Mkdir(shard.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoError("mkdir", shard);
+    renamed = fs_->Rename(temp_path.c_str(), path.c_str());
   }
   if (renamed != 0) return ErrnoError("rename", temp_path);
   lru_.Insert(d, bytes, checksum);
@@ -133,7 +133,7 @@ void DiskBlobAccess::RemoveLocked(const Digest& d) {
   std::optional<int64_t> bytes = lru_.Remove(d);
   if (!bytes) return;
   journal_->RecordRemove(d, *bytes);
-  ::unlink(BlobPath(d).c_str());
+  fs_->Unlink(BlobPath(d).c_str());
 }
 
 void DiskBlobAccess::EvictLocked() {
@@ -181,7 +181,7 @@ absl::StatusOr<std::unique_ptr<BlobReader>> DiskBlobAccess::DoOpenRead(const Dig
     journal_->RecordAdd(digest, *bytes);
     checksum = lru_.Checksum(digest);
   }
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = fs_->Open(path.c_str(), O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) {
     if (errno != ENOENT) return ErrnoError("open", path);
     LogWarning("CAS: blob ", digest.ToString(), " is indexed but ", path,
@@ -191,14 +191,14 @@ absl::StatusOr<std::unique_ptr<BlobReader>> DiskBlobAccess::DoOpenRead(const Dig
     return absl::NotFoundError(absl::StrCat("blob ", digest.ToString(), " is not in the CAS"));
   }
   struct stat st;
-  if (::fstat(fd, &st) != 0) {
+  if (fs_->Fstat(fd, &st) != 0) {
     absl::Status s = ErrnoError("stat", path);
-    ::close(fd);
+    fs_->Close(fd);
     return s;
   }
   if (options_.verify_content) {
     if (st.st_size != digest.size()) {
-      ::close(fd);
+      fs_->Close(fd);
       DropCorrupt(digest, absl::StrCat("file has ", st.st_size, " bytes"));
       return absl::NotFoundError(absl::StrCat("blob ", digest.ToString(),
                                               " was corrupt on disk and has been removed; "
@@ -210,15 +210,15 @@ absl::StatusOr<std::unique_ptr<BlobReader>> DiskBlobAccess::DoOpenRead(const Dig
 
 absl::StatusOr<std::unique_ptr<BlobWriter>> DiskBlobAccess::DoOpenWrite(const Digest& digest) {
   std::string temp = NewTempPath();
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, options_.file_mode);
-  if (fd < 0) return ErrnoError("open", temp);
+  int fd = fs_->Open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, options_.file_mode);
+  if (fd < 0) return Annotate(ErrnoError("open", temp), "blob " + digest.ToString());
   // The umask must not decide who can read or execute a cached input.
-  if (::fchmod(fd, options_.file_mode) != 0 ||
-      (options_.owner_uid >= 0 && ::fchown(fd, options_.owner_uid, options_.owner_uid) != 0)) {
+  if (fs_->Fchmod(fd, options_.file_mode) != 0 ||
+      (options_.owner_uid >= 0 && fs_->Fchown(fd, options_.owner_uid, options_.owner_uid) != 0)) {
     absl::Status s = ErrnoError("chmod/chown", temp);
-    ::close(fd);
-    ::unlink(temp.c_str());
-    return s;
+    fs_->Close(fd);
+    fs_->Unlink(temp.c_str());
+    return Annotate(s, "blob " + digest.ToString());
   }
   return NewDiskBlobWriter(this, digest, fd, std::move(temp));
 }
@@ -265,7 +265,7 @@ void DiskBlobAccess::Reconcile() {
       if (lru_.Contains(d)) continue;
       int64_t bytes = size;
       struct stat st;
-      if (!options_.verify_content && ::stat(BlobPath(d).c_str(), &st) == 0) bytes = st.st_size;
+      if (!options_.verify_content && fs_->Stat(BlobPath(d).c_str(), &st) == 0) bytes = st.st_size;
       lru_.InsertOldest(d, bytes);
       ++adopted;
     }

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/blob_access.h"
 #include "common/disk_journal.h"
+#include "common/file_system.h"
 #include "common/lru_index.h"
 
 namespace kfarm {
@@ -31,6 +32,7 @@ class DiskBlobAccess : public BlobAccess {
     bool verify_content = true;
     int file_mode = 0444;   // Blob files are never writable: they may be hardlinked into sandboxes.
     int owner_uid = -1;     // When >= 0 (and running as root), blob files are chowned to it.
+    FileSystem* fs = nullptr;  // The blobs' system calls; null: the real ones.
   };
 
   // Fails if another process holds the store (a lock file guards it).
@@ -58,6 +60,7 @@ class DiskBlobAccess : public BlobAccess {
   void ReleaseWriting(int64_t bytes);
   int64_t writing_bytes() const { return writing_bytes_.load(); }
   bool verify_content() const { return options_.verify_content; }
+  FileSystem* fs() const { return fs_; }
 
  protected:
   absl::StatusOr<std::unique_ptr<BlobReader>> DoOpenRead(const Digest& digest) override;
@@ -71,6 +74,7 @@ class DiskBlobAccess : public BlobAccess {
   void EvictLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
+  FileSystem* const fs_ = options_.fs != nullptr ? options_.fs : FileSystem::Real();
   std::string temp_dir_;
   int lock_fd_ = -1;
   std::atomic<uint64_t> temp_counter_{0};

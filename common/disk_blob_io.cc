@@ -22,7 +22,7 @@ namespace kfarm {
 namespace {
 
 // writev(2) of all the pieces, resumed after short writes.
-absl::Status WritevFully(int fd, absl::Span<const absl::string_view> pieces,
+absl::Status WritevFully(FileSystem* fs, int fd, absl::Span<const absl::string_view> pieces,
                          const std::string& path) {
   std::vector<struct iovec> iov;
   iov.reserve(pieces.size());
@@ -32,7 +32,7 @@ absl::Status WritevFully(int fd, absl::Span<const absl::string_view> pieces,
   size_t first = 0;
   while (first < iov.size()) {
     const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
-    ssize_t n = ::writev(fd, &iov[first], count);
+    ssize_t n = fs->Writev(fd, &iov[first], count);
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoError("write", path);
@@ -67,7 +67,7 @@ class DiskBlobReader : public BlobReader {
     }
     if (file_size >= kMapThreshold) map_ = MappedFile::Map(fd_, static_cast<size_t>(file_size));
   }
-  ~DiskBlobReader() override { ::close(fd_); }
+  ~DiskBlobReader() override { store_->fs()->Close(fd_); }
 
   absl::StatusOr<size_t> Read(char* buf, size_t max) override {
     if (map_ != nullptr) {
@@ -77,9 +77,9 @@ class DiskBlobReader : public BlobReader {
     }
     ssize_t n;
     do {
-      n = ::read(fd_, buf, max);
+      n = store_->fs()->Read(fd_, buf, max);
     } while (n < 0 && errno == EINTR);
-    if (n < 0) return ErrnoError("read", path_);
+    if (n < 0) return Annotate(ErrnoError("read", path_), "blob " + digest_.ToString());
     RETURN_IF_ERROR(Check(absl::string_view(buf, static_cast<size_t>(n))));
     return static_cast<size_t>(n);
   }
@@ -140,8 +140,8 @@ class DiskBlobWriter : public BlobWriter {
         verifier_(digest) {}
   ~DiskBlobWriter() override {
     hasher_.reset();  // Stops the thread before the verifier it feeds goes away.
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(temp_path_.c_str());
+    if (fd_ >= 0) store_->fs()->Close(fd_);
+    if (!committed_) store_->fs()->Unlink(temp_path_.c_str());
     if (!reservation_handed_over_) store_->ReleaseWriting(accepted_);
   }
 
@@ -149,7 +149,7 @@ class DiskBlobWriter : public BlobWriter {
     RETURN_IF_ERROR(Accept(data.size()));
     if (hasher_) hasher_->Drain();  // Hashing stays in order.
     Hash(data);
-    return WritevFully(fd_, {data}, temp_path_);
+    return Named(WritevFully(store_->fs(), fd_, {data}, temp_path_));
   }
 
   absl::Status WritePieces(absl::Span<const absl::string_view> pieces,
@@ -170,7 +170,7 @@ class DiskBlobWriter : public BlobWriter {
       if (hasher_) hasher_->Drain();
       for (absl::string_view p : pieces) Hash(p);
     }
-    return WritevFully(fd_, pieces, temp_path_);
+    return Named(WritevFully(store_->fs(), fd_, pieces, temp_path_));
   }
 
   int64_t bytes_written() const override { return accepted_; }
@@ -181,10 +181,10 @@ class DiskBlobWriter : public BlobWriter {
     // No fsync: a blob torn by power loss fails verification on its next read and is dropped.
     int fd = fd_;
     fd_ = -1;
-    if (::close(fd) != 0) return ErrnoError("close", temp_path_);
+    if (store_->fs()->Close(fd) != 0) return Named(ErrnoError("close", temp_path_));
     reservation_handed_over_ = true;
-    RETURN_IF_ERROR(store_->CommitFile(temp_path_, digest_, accepted_,
-                                       store_->verify_content() ? checksum_.Finish() : 0));
+    RETURN_IF_ERROR(Named(store_->CommitFile(temp_path_, digest_, accepted_,
+                                             store_->verify_content() ? checksum_.Finish() : 0)));
     committed_ = true;
     return absl::OkStatus();
   }
@@ -193,6 +193,8 @@ class DiskBlobWriter : public BlobWriter {
   static constexpr int64_t kHashAsideFrom = 4 << 20;
   static constexpr size_t kMaxPendingMessages = 8;
 
+  // A failure of the disk (not of the bytes) says which blob it cost.
+  absl::Status Named(absl::Status s) const { return Annotate(s, "blob " + digest_.ToString()); }
   // Refuses bytes beyond the digest's size (values under digest-shaped keys have no such limit).
   absl::Status Accept(size_t size) {
     if (store_->verify_content()) RETURN_IF_ERROR(verifier_.CheckRoom(accepted_, size));
