@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
+#include "common/cas_reader.h"
 #include "common/dial.h"
 #include "common/digest.h"
 #include "common/directory_tree.h"
@@ -32,7 +33,7 @@ struct BlobSource {
   std::shared_ptr<const std::string> data;
 };
 
-class CasClient {
+class CasClient : public CasReader {
  public:
   CasClient(std::shared_ptr<grpc::Channel> channel, std::string instance);
 
@@ -45,20 +46,17 @@ class CasClient {
   absl::StatusOr<std::string> ReadBlob(const Digest& digest);
   // Streams the blob's bytes to `sink` (verified: a mismatch fails after the last piece).
   absl::Status StreamBlob(const Digest& digest,
-                          const std::function<absl::Status(absl::string_view)>& sink);
+                          const std::function<absl::Status(absl::string_view)>& sink) override;
   // Small blobs in one BatchReadBlobs call; every digest must be found.
-  absl::StatusOr<std::vector<std::string>> BatchRead(const std::vector<Digest>& digests);
+  absl::StatusOr<std::vector<std::string>> BatchRead(const std::vector<Digest>& digests) override;
   // The server's max_batch_total_size_bytes, asked once through GetCapabilities (4 MiB when the
   // server sets none or cannot be asked).
   int64_t max_batch_bytes();
 
   // How blobs travel: each one at or above kStreamThreshold (or half the batch limit, if less)
   // alone through ByteStream, the others in batch calls of at most half the batch limit.
-  struct TransferPlan {
-    std::vector<size_t> streamed;  // Indices into the digests planned.
-    std::vector<std::vector<size_t>> batches;
-  };
-  TransferPlan PlanTransfers(absl::Span<const Digest> digests);
+  using TransferPlan = kfarm::TransferPlan;
+  TransferPlan PlanTransfers(absl::Span<const Digest> digests) override;
   absl::Status DownloadFile(const Digest& digest, const std::string& path, bool executable);
   // Every Directory of the tree under `root`, by digest. Fetched level by level as the bytes
   // stored, not through GetTree (whose messages the server re-encodes): a digest then holds

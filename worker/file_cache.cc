@@ -5,7 +5,7 @@
 
 namespace kfarm {
 
-absl::StatusOr<std::unique_ptr<FileCache>> FileCache::Open(const Options& o, CasClient* cas) {
+absl::StatusOr<std::unique_ptr<FileCache>> FileCache::Open(const Options& o, CasReader* cas) {
   auto c = std::unique_ptr<FileCache>(new FileCache(cas));
   DiskBlobAccess::Options plain{o.root + "/plain", o.max_bytes * 7 / 8, true, 0444, o.owner_uid};
   DiskBlobAccess::Options exec{o.root + "/exec", o.max_bytes / 8, true, 0555, o.owner_uid};
@@ -73,7 +73,7 @@ absl::Status FileCache::Ensure(const std::vector<Want>& wants) {
 absl::Status FileCache::Fetch(const std::vector<Want>& wants) {
   std::vector<Digest> digests;
   for (const Want& w : wants) digests.push_back(w.digest);
-  const CasClient::TransferPlan plan = cas_->PlanTransfers(digests);
+  const TransferPlan plan = cas_->PlanTransfers(digests);
   for (size_t i : plan.streamed) RETURN_IF_ERROR(FetchOne(wants[i]));
   for (const std::vector<size_t>& batch : plan.batches) {
     std::vector<Digest> asked;

@@ -11,7 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "common/cas_client.h"
+#include "common/cas_reader.h"
 #include "common/disk_blob_access.h"
 
 namespace kfarm {
@@ -23,7 +23,7 @@ class FileCache {
     int64_t max_bytes = int64_t{10} << 30;
     int owner_uid = -1;  // See DiskBlobAccess::Options::owner_uid.
   };
-  static absl::StatusOr<std::unique_ptr<FileCache>> Open(const Options& options, CasClient* cas);
+  static absl::StatusOr<std::unique_ptr<FileCache>> Open(const Options& options, CasReader* cas);
 
   struct Want {
     Digest digest;
@@ -46,12 +46,12 @@ class FileCache {
     bool done = false;
     absl::Status status;
   };
-  FileCache(CasClient* cas) : cas_(cas) {}
+  explicit FileCache(CasReader* cas) : cas_(cas) {}
   BlobAccess* Store(bool executable) const { return executable ? exec_.get() : plain_.get(); }
   absl::Status Fetch(const std::vector<Want>& wants);
   absl::Status FetchOne(const Want& w);
 
-  CasClient* cas_;
+  CasReader* cas_;
   std::unique_ptr<DiskBlobAccess> plain_;
   std::unique_ptr<DiskBlobAccess> exec_;
   absl::Mutex mu_;
