@@ -70,6 +70,7 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
   worker::SchedulerMessage welcome;
   *welcome.mutable_welcome()->mutable_heartbeat_interval() =
       TimeUtil::MillisecondsToDuration(config_.heartbeat_interval_ms());
+  welcome.mutable_welcome()->set_acknowledges_completions(true);  // WorkerService sends them.
   SendLocked(w.link, std::move(welcome));
   for (const std::string& id : still_running) {
     if (w.running.contains(id)) continue;

@@ -90,6 +90,11 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
       // No read is outstanding until the task is done: gRPC keeps the reactor, and in_, alive.
       auto task = [this] {
         queue_->Received(id_, in_);
+        // Recorded (or stale): the worker may forget it. Until then it keeps it, and sends it
+        // again should this stream break first.
+        worker::SchedulerMessage received;
+        received.mutable_received()->set_execution_id(in_.completion().execution_id());
+        Send(received);
         StartRead(&in_);
       };
       if (!executor_->TrySubmit(task)) task();  // Full: backpressure on this worker's stream.

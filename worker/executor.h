@@ -15,6 +15,7 @@
 #include "common/cas_client.h"
 #include "common/file_util.h"
 #include "kfarm/worker.pb.h"
+#include "worker/action_runner.h"
 #include "worker/file_cache.h"
 #include "worker/process_runner.h"
 #include "worker/sandbox.h"
@@ -28,12 +29,12 @@ struct ExecutorOptions {
   bool link_inputs = true;  // Hardlink from the cache (only when the sandbox protects it).
 };
 
-class Executor {
+class Executor : public ActionRunner {
  public:
   Executor(CasClient* cas, FileCache* cache, ExecutorOptions options)
       : cas_(cas), cache_(cache), options_(std::move(options)) {}
 
-  worker::Completion Run(const worker::Assignment& a, CancelSignal* cancel);
+  worker::Completion Run(const worker::Assignment& a, CancelSignal* cancel) override;
 
  private:
   // Build directories are reused, one per concurrent action, each with its kept-alive sandbox:

@@ -7,10 +7,10 @@
 namespace kfarm {
 
 WorkerLoop::WorkerLoop(WorkerOptions options, std::shared_ptr<grpc::Channel> channel,
-                       Executor* executor, FileCache* cache)
+                       ActionRunner* runner, FileCache* cache)
     : options_(std::move(options)),
       stub_(worker::WorkerService::NewStub(channel)),
-      executor_(executor),
+      runner_(runner),
       cache_(cache) {}
 
 WorkerLoop::~WorkerLoop() {
@@ -42,14 +42,29 @@ void WorkerLoop::Run(const std::atomic<bool>* stop) {
   }
 }
 
-bool WorkerLoop::Send(const worker::WorkerMessage& msg) {
+uint64_t WorkerLoop::Send(const worker::WorkerMessage& msg) {
   absl::MutexLock wlock(&write_mu_);
   Stream* s;
+  uint64_t session;
   {
     absl::MutexLock lock(&mu_);
     s = stream_;
+    session = session_;
   }
-  return s != nullptr && s->Write(msg);
+  return s != nullptr && s->Write(msg) ? session : 0;
+}
+
+void WorkerLoop::SendCompletion(const worker::Completion& c) {
+  worker::WorkerMessage m;
+  *m.mutable_completion() = c;
+  const uint64_t session = Send(m);
+  if (session == 0) return;  // Kept: the next stream carries it.
+  absl::MutexLock lock(&mu_);
+  auto it = in_doubt_.find(c.execution_id());
+  if (it == in_doubt_.end()) return;  // Received already.
+  it->second.written_on = session;
+  // A scheduler that never acknowledges: written is as delivered as it gets.
+  if (session == session_ && welcomed_ && !acknowledged_) in_doubt_.erase(it);
 }
 
 bool WorkerLoop::ToolsChanged() {
@@ -83,15 +98,21 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
     }
   }
   for (const Digest& d : cache_->LargeBlobs(1 << 20)) d.ToProto(reg->add_cached_blobs());
-  std::vector<worker::Completion> undelivered;
+  std::vector<worker::Completion> in_doubt;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, r] : running_) reg->add_running_executions(id);
     for (const auto& a : queued_) reg->add_running_executions(a.execution_id());
-    for (const auto& c : undelivered_) reg->add_running_executions(c.execution_id());
-    undelivered.swap(undelivered_);
+    // Finished, but not known to be received: the scheduler keeps them as running here, and
+    // the completions follow.
+    for (const auto& [id, c] : in_doubt_) {
+      reg->add_running_executions(id);
+      in_doubt.push_back(c.completion);
+    }
     stream_ = stream.get();
     ctx_ = &ctx;
+    ++session_;
+    welcomed_ = acknowledged_ = false;
   }
   bool welcomed = false;
   // Short until the Welcome says otherwise, so the first heartbeat is never late.
@@ -100,14 +121,7 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
   bool hb_stop = false;
   std::thread heartbeat;
   if (stream->Write(reg_msg)) {
-    for (const auto& c : undelivered) {
-      worker::WorkerMessage m;
-      *m.mutable_completion() = c;
-      if (!Send(m)) {
-        absl::MutexLock lock(&mu_);
-        undelivered_.push_back(c);
-      }
-    }
+    for (const auto& c : in_doubt) SendCompletion(c);
     heartbeat = std::thread([&] {
       absl::MutexLock lock(&hb_mu);
       while (!hb_stop) {
@@ -129,6 +143,16 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
     while (!*stop && stream->Read(&msg)) {
       if (msg.has_welcome()) {
         welcomed = true;
+        {
+          absl::MutexLock lock(&mu_);
+          welcomed_ = true;
+          acknowledged_ = msg.welcome().acknowledges_completions();
+          if (!acknowledged_) {  // An older scheduler: what this stream took counts as delivered.
+            for (auto it = in_doubt_.begin(); it != in_doubt_.end();) {
+              it = it->second.written_on == session_ ? in_doubt_.erase(it) : std::next(it);
+            }
+          }
+        }
         heartbeat_ms = std::max<int64_t>(
             10, google::protobuf::util::TimeUtil::DurationToMilliseconds(
                     msg.welcome().heartbeat_interval()));
@@ -142,11 +166,12 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
           auto it = running_.find(msg.cancel().execution_id());
           if (it != running_.end()) it->second.cancel->Cancel();
           dropped = TakeQueuedLocked(msg.cancel().execution_id());
+          if (dropped) in_doubt_[dropped->completion().execution_id()] = {dropped->completion(), 0};
         }
-        if (dropped && !Send(*dropped)) {
-          absl::MutexLock lock(&mu_);
-          undelivered_.push_back(dropped->completion());
-        }
+        if (dropped) SendCompletion(dropped->completion());
+      } else if (msg.has_received()) {
+        absl::MutexLock lock(&mu_);
+        in_doubt_.erase(msg.received().execution_id());
       } else if (msg.has_drain()) {
         // The scheduler stops assigning; running work finishes as usual.
         LogInfo("worker ", options_.worker_id, " draining");
@@ -199,7 +224,7 @@ void WorkerLoop::RunFrom(worker::Assignment a) {
       absl::MutexLock lock(&mu_);
       cancel = running_[a.execution_id()].cancel.get();
     }
-    std::optional<worker::Assignment> next = Finish(executor_->Run(a, cancel));
+    std::optional<worker::Assignment> next = Finish(runner_->Run(a, cancel));
     if (!next) return;
     a = std::move(*next);
   }
@@ -207,11 +232,12 @@ void WorkerLoop::RunFrom(worker::Assignment a) {
 
 std::optional<worker::Assignment> WorkerLoop::Finish(worker::Completion completion) {
   const std::string id = completion.execution_id();
-  worker::WorkerMessage m;
-  *m.mutable_completion() = std::move(completion);
-  bool sent = Send(m);
+  {
+    absl::MutexLock lock(&mu_);
+    in_doubt_[id] = {completion, 0};
+  }
+  SendCompletion(completion);
   absl::MutexLock lock(&mu_);
-  if (!sent) undelivered_.push_back(m.completion());
   auto it = running_.find(id);
   if (it == running_.end()) return std::nullopt;
   std::thread self = std::move(it->second.thread);

@@ -1,7 +1,8 @@
 // The worker's connection to the scheduler: dials (the scheduler never dials a worker),
 // registers, runs assignments on up to `slots` threads, reports results, sends heartbeats, and
 // reconnects with backoff — reporting what it is still running so that work is reclaimed, and
-// delivering results that finished while the stream was down. Up to `queue_depth` assignments
+// delivering results that finished while the stream was down, or that were written to a stream
+// that broke before the scheduler said it received them. Up to `queue_depth` assignments
 // beyond the slots wait here and start on the thread whose action just finished.
 #ifndef KFARM_WORKER_WORKER_LOOP_H_
 #define KFARM_WORKER_WORKER_LOOP_H_
@@ -21,7 +22,8 @@
 #include "absl/synchronization/mutex.h"
 #include "common/tool_versions.h"
 #include "kfarm/worker.grpc.pb.h"
-#include "worker/executor.h"
+#include "worker/action_runner.h"
+#include "worker/file_cache.h"
 
 namespace kfarm {
 
@@ -38,7 +40,7 @@ struct WorkerOptions {
 
 class WorkerLoop {
  public:
-  WorkerLoop(WorkerOptions options, std::shared_ptr<grpc::Channel> channel, Executor* executor,
+  WorkerLoop(WorkerOptions options, std::shared_ptr<grpc::Channel> channel, ActionRunner* runner,
              FileCache* cache);
   ~WorkerLoop();
 
@@ -62,14 +64,17 @@ class WorkerLoop {
   // Drops a queued (not started) assignment; the completion that tells the scheduler so.
   std::optional<worker::WorkerMessage> TakeQueuedLocked(const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool Send(const worker::WorkerMessage& msg);
+  // The session the message was written on; 0 when there was no stream or the write failed.
+  uint64_t Send(const worker::WorkerMessage& msg);
+  // Writes a completion kept in in_doubt_ and notes the session it went out on.
+  void SendCompletion(const worker::Completion& c);
   // Looks at the tools again; true when the worker must register again to offer what changed.
   bool ToolsChanged();
   void ReapFinishedThreads();
 
   const WorkerOptions options_;
   std::unique_ptr<worker::WorkerService::Stub> stub_;
-  Executor* executor_;
+  ActionRunner* runner_;
   FileCache* cache_;
 
   absl::Mutex mu_;
@@ -78,7 +83,17 @@ class WorkerLoop {
   std::map<std::string, Running> running_ ABSL_GUARDED_BY(mu_);
   std::deque<worker::Assignment> queued_ ABSL_GUARDED_BY(mu_);  // Not started yet.
   std::vector<std::thread> finished_ ABSL_GUARDED_BY(mu_);
-  std::vector<worker::Completion> undelivered_ ABSL_GUARDED_BY(mu_);
+  // Completions not yet known to have reached the scheduler, by execution id: written on
+  // session `written_on` (0: not written), dropped when the scheduler says Received (or, from a
+  // scheduler that never does, once written).
+  struct InDoubt {
+    worker::Completion completion;
+    uint64_t written_on = 0;
+  };
+  std::map<std::string, InDoubt> in_doubt_ ABSL_GUARDED_BY(mu_);
+  uint64_t session_ ABSL_GUARDED_BY(mu_) = 0;
+  bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
+  bool acknowledged_ ABSL_GUARDED_BY(mu_) = false;  // This session's scheduler sends Received.
   absl::Mutex write_mu_;  // One Write at a time on the stream.
   absl::Mutex tools_mu_;  // Around options_.tools.
 };

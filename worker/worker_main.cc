@@ -21,6 +21,7 @@
 #include "common/text_config.h"
 #include "common/tool_versions.h"
 #include "kfarm/config.pb.h"
+#include "worker/executor.h"
 #include "worker/sandbox.h"
 #include "worker/sandbox_paths.h"
 #include "worker/worker_loop.h"
