@@ -91,7 +91,8 @@ TEST_F(SpawnTest, AProgramThatCannotStartIsAnErrorNamingIt) {
 
 TEST_F(SpawnTest, ItsOwnProcessGroupAndNoBlockedSignals) {
   SpawnOptions o;
-  o.argv = {"/bin/sh", "-c", "cut -d' ' -f5 /proc/$$/stat; grep SigBlk /proc/$$/status"};
+  // grep reads its own mask, inherited through exec: a shell blocks signals while it forks.
+  o.argv = {"/bin/sh", "-c", "cut -d' ' -f5 /proc/$$/stat; exec grep SigBlk /proc/self/status"};
   o.own_process_group = true;
   o.out = SpawnStdio::Path(dir_ + "/out");
   sigset_t block, old;

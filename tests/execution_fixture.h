@@ -37,10 +37,19 @@ class ExecutionTest : public ::testing::Test {
     for (int i = 0; i < workers; ++i) farm_->AddWorker(absl::StrCat("w", i), slots, sandbox);
     cas_ = std::make_unique<CasClient>(farm_->channel(), "");
     exec_ = std::make_unique<ExecutionClient>(farm_->channel(), "");
-    if (workers > 0) {  // Returns once a worker is connected (the client retries UNAVAILABLE).
+    if (workers > 0) {
+      // Returns once a worker is connected. The client retries UNAVAILABLE during the
+      // scheduler's 3 s grace; on a loaded machine a worker can take longer to start, and then
+      // the scheduler says FAILED_PRECONDITION: asked again, for up to a minute.
       ActionSpec warm = Shell("true");
       warm.do_not_cache = true;
-      ASSERT_TRUE(Run(warm).ok());
+      absl::StatusOr<reapi::ExecuteResponse> r = Run(warm);
+      for (int i = 0; i < 60 && !r.ok() && r.status().code() == absl::StatusCode::kFailedPrecondition;
+           ++i) {
+        absl::SleepFor(absl::Seconds(1));
+        r = Run(warm);
+      }
+      ASSERT_TRUE(r.ok()) << r.status();
     }
   }
 
