@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +54,18 @@ class BuildQueue {
 
   // Worker side. Connected fails if a live worker already uses the id.
   absl::Status Connected(const worker::Register& reg, std::shared_ptr<WorkerLink> link);
+  // Handles a worker's message without touching the disk, so it may run on gRPC's threads: a
+  // completion frees its slot and the next action goes out at once. A result the action cache
+  // is to keep comes back for Record, which writes it (off those threads) and only then tells
+  // the operations: no client sees COMPLETED before the cache holds the result.
+  struct PendingResult {
+    std::shared_ptr<Execution> execution;
+    reapi::ExecuteResponse response;
+  };
+  std::optional<PendingResult> Receive(const std::string& worker_id,
+                                       const worker::WorkerMessage& msg);
+  void Record(PendingResult result);
+  // Receive, then Record if needed.
   void Received(const std::string& worker_id, const worker::WorkerMessage& msg);
   void Disconnected(const std::string& worker_id, const WorkerLink* link);
   absl::Status Drain(const std::string& worker_id);
@@ -89,7 +102,9 @@ class BuildQueue {
   // queued again, unless that happened max_worker_deaths times.
   void RecordDeathLocked(const std::shared_ptr<Execution>& e, const std::string& worker,
                          const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CompleteFromWorker(const std::string& worker_id, const worker::Completion& c);
+  std::optional<PendingResult> CompleteFromWorkerLocked(const std::string& worker_id,
+                                                        const worker::Completion& c)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The reaper: one thread, waking every tick to run its jobs, each on its own schedule.
   void Reap();

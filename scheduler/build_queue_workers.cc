@@ -98,63 +98,67 @@ void BuildQueue::SendAssignmentLocked(Worker& w, const Execution& e) {
 }
 
 void BuildQueue::Received(const std::string& worker_id, const worker::WorkerMessage& msg) {
-  {
-    Locked lock(this);
-    Worker* w = workers_.Find(worker_id);
-    if (w == nullptr) return;
-    w->last_seen = clock_();
-    for (const auto& d : msg.heartbeat().cached_blobs_added()) {
-      auto digest = Digest::FromProto(d);
-      if (digest.ok()) w->large_blobs.insert(*digest);
-    }
-  }
-  if (msg.has_completion()) CompleteFromWorker(worker_id, msg.completion());
+  if (std::optional<PendingResult> result = Receive(worker_id, msg)) Record(std::move(*result));
 }
 
-void BuildQueue::CompleteFromWorker(const std::string& worker_id, const worker::Completion& c) {
-  std::shared_ptr<Execution> e;
-  {
-    Locked lock(this);
-    Worker* w = workers_.Find(worker_id);
-    if (w == nullptr) return;
-    auto r = w->running.find(c.execution_id());
-    if (r == w->running.end()) return;  // Stale: requeued or cancelled meanwhile.
-    e = r->second;
-    w->running.erase(r);
-    workers_.Refresh(*w);
-    if (e->stage != Stage::kExecuting || e->worker != worker_id) {
-      DispatchLocked();
-      return;
-    }
-    if (!c.infrastructure_failure().empty()) {
-      // The worker failed, not the action: run it elsewhere, and rest a worker that keeps
-      // failing.
-      LogWarning("action ", e->params.action_digest.ToString(), ": ", c.infrastructure_failure(),
-                 " (the worker's failure, not the action's)");
-      if (workers_.FailedItself(*w, config_.max_worker_deaths(), clock_(), kInfrastructureRest)) {
-        LogWarning("worker ", worker_id, ": ", w->infrastructure_failures,
-                   " infrastructure failures in a row; no work for it for ",
-                   absl::FormatDuration(kInfrastructureRest));
-      }
-      RecordDeathLocked(e, worker_id, c.infrastructure_failure());
-      DispatchLocked();
-      return;
-    }
-    workers_.Succeeded(*w);
-    const reapi::ExecuteResponse& resp = c.response();
-    if (resp.status().code() == 0) {
-      const auto& md = resp.result().execution_metadata();
-      dispatcher_.history().Record(
-          e->params.shape,
-          absl::Nanoseconds(TimeUtil::TimestampToNanoseconds(md.execution_completed_timestamp()) -
-                            TimeUtil::TimestampToNanoseconds(md.execution_start_timestamp())));
-    }
-  }
-  // Outside the lock (it writes to disk), and before any client sees COMPLETED.
-  recorder_.Record(*e, c.response());
+std::optional<BuildQueue::PendingResult> BuildQueue::Receive(const std::string& worker_id,
+                                                             const worker::WorkerMessage& msg) {
   Locked lock(this);
-  if (e->stage == Stage::kExecuting) FinishLocked(e, c.response());
-  DispatchLocked();
+  Worker* w = workers_.Find(worker_id);
+  if (w == nullptr) return std::nullopt;
+  w->last_seen = clock_();
+  for (const auto& d : msg.heartbeat().cached_blobs_added()) {
+    auto digest = Digest::FromProto(d);
+    if (digest.ok()) w->large_blobs.insert(*digest);
+  }
+  if (!msg.has_completion()) return std::nullopt;
+  std::optional<PendingResult> result = CompleteFromWorkerLocked(worker_id, msg.completion());
+  DispatchLocked();  // The slot is free: its next action goes now, before any disk write.
+  return result;
+}
+
+std::optional<BuildQueue::PendingResult> BuildQueue::CompleteFromWorkerLocked(
+    const std::string& worker_id, const worker::Completion& c) {
+  Worker* w = workers_.Find(worker_id);
+  auto r = w->running.find(c.execution_id());
+  if (r == w->running.end()) return std::nullopt;  // Stale: requeued or cancelled meanwhile.
+  std::shared_ptr<Execution> e = r->second;
+  w->running.erase(r);
+  workers_.Refresh(*w);
+  if (e->stage != Stage::kExecuting || e->worker != worker_id) return std::nullopt;
+  if (!c.infrastructure_failure().empty()) {
+    // The worker failed, not the action: run it elsewhere, and rest a worker that keeps failing.
+    LogWarning("action ", e->params.action_digest.ToString(), ": ", c.infrastructure_failure(),
+               " (the worker's failure, not the action's)");
+    if (workers_.FailedItself(*w, config_.max_worker_deaths(), clock_(), kInfrastructureRest)) {
+      LogWarning("worker ", worker_id, ": ", w->infrastructure_failures,
+                 " infrastructure failures in a row; no work for it for ",
+                 absl::FormatDuration(kInfrastructureRest));
+    }
+    RecordDeathLocked(e, worker_id, c.infrastructure_failure());
+    return std::nullopt;
+  }
+  workers_.Succeeded(*w);
+  const reapi::ExecuteResponse& resp = c.response();
+  if (resp.status().code() == 0) {
+    const auto& md = resp.result().execution_metadata();
+    dispatcher_.history().Record(
+        e->params.shape,
+        absl::Nanoseconds(TimeUtil::TimestampToNanoseconds(md.execution_completed_timestamp()) -
+                          TimeUtil::TimestampToNanoseconds(md.execution_start_timestamp())));
+  }
+  if (recorder_.ShouldCache(*e, resp)) return PendingResult{e, resp};
+  FinishLocked(e, resp);
+  return std::nullopt;
+}
+
+void BuildQueue::Record(PendingResult result) {
+  recorder_.Record(*result.execution, result.response);
+  Locked lock(this);
+  // Cancelled (or timed out) meanwhile: that outcome stands.
+  if (result.execution->stage == Stage::kExecuting) {
+    FinishLocked(result.execution, std::move(result.response));
+  }
 }
 
 void BuildQueue::Disconnected(const std::string& worker_id, const WorkerLink* link) {

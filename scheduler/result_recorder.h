@@ -11,7 +11,7 @@ namespace kfarm {
 
 class ResultRecorder {
  public:
-  // `cache` may be null: nothing is recorded (a queue tested without storage).
+  // `cache` may be null: nothing is recorded or kept (a queue tested without storage).
   ResultRecorder(ActionCache* cache, bool cache_nonzero_exit)
       : cache_(cache), cache_nonzero_exit_(cache_nonzero_exit) {}
 

@@ -86,21 +86,24 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
         return;
       }
       id_ = in_.register_().worker_id();
-    } else if (in_.has_completion()) {
-      // No read is outstanding until the task is done: gRPC keeps the reactor, and in_, alive.
-      auto task = [this] {
-        queue_->Received(id_, in_);
-        // Recorded (or stale): the worker may forget it. Until then it keeps it, and sends it
-        // again should this stream break first.
+    } else {
+      std::optional<BuildQueue::PendingResult> result = queue_->Receive(id_, in_);
+      if (in_.has_completion()) {
         worker::SchedulerMessage received;
         received.mutable_received()->set_execution_id(in_.completion().execution_id());
-        Send(received);
-        StartRead(&in_);
-      };
-      if (!executor_->TrySubmit(task)) task();  // Full: backpressure on this worker's stream.
-      return;
-    } else {
-      queue_->Received(id_, in_);
+        if (!result) {
+          Send(received);
+        } else {
+          // The action-cache write goes to disk: off gRPC's threads. The worker hears Received
+          // once it is written, and keeps the completion until then.
+          auto self = self_;
+          auto record = [self, result = std::move(*result), received]() mutable {
+            self->queue_->Record(std::move(result));
+            self->Send(received);
+          };
+          if (!executor_->TrySubmit(record)) record();  // Full: backpressure on this stream.
+        }
+      }
     }
     StartRead(&in_);
   }
