@@ -4,37 +4,20 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "scheduler/testing/test_workers.h"
 
 namespace kfarm {
 namespace {
 
 using ::testing::ElementsAre;
 
-class NullLink : public WorkerLink {
- public:
-  void Send(const worker::SchedulerMessage&) override {}
-  void Close() override {}
-};
-
 const absl::Time kNow = absl::FromUnixSeconds(1000000);
 
 class DispatcherTest : public ::testing::Test {
  protected:
   Worker& AddWorker(const std::string& id, int slots,
-                    std::vector<std::pair<std::string, std::string>> offers = {}) {
-    bool fresh = false;
-    Worker& w = workers_.FindOrAdd(id, &fresh);
-    w.slots = slots;
-    w.link = std::make_shared<NullLink>();
-    worker::Register reg;
-    for (const auto& [name, value] : offers) {
-      auto* p = reg.add_properties();
-      p->set_name(name);
-      p->set_value(value);
-    }
-    w.platform = OfferedPlatform(reg.properties());
-    workers_.Refresh(w);
-    return w;
+                    const std::vector<std::pair<std::string, std::string>>& offers = {}) {
+    return AddTestWorker(workers_, id, slots, 0, offers);
   }
   // Queues `tag` (also its action digest) for build `build`.
   std::shared_ptr<Execution> Queue(const std::string& tag, const std::string& build = "",

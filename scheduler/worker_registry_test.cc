@@ -2,40 +2,21 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "scheduler/testing/test_workers.h"
 
 namespace kfarm {
 namespace {
 
 using ::testing::ElementsAre;
 
-class NullLink : public WorkerLink {
- public:
-  void Send(const worker::SchedulerMessage&) override {}
-  void Close() override {}
-};
-
 const absl::Time kStart = absl::FromUnixSeconds(1000000);
 
 class WorkerRegistryTest : public ::testing::Test {
  protected:
   Worker& Add(const std::string& id, int slots, int depth = 0,
-              std::vector<std::pair<std::string, std::string>> offers = {}) {
-    bool fresh = false;
-    Worker& w = registry_.FindOrAdd(id, &fresh);
-    EXPECT_TRUE(fresh);
-    w.slots = slots;
-    w.queue_depth = depth;
-    w.link = std::make_shared<NullLink>();
-    w.last_seen = kStart;
-    worker::Register reg;
-    for (const auto& [name, value] : offers) {
-      auto* p = reg.add_properties();
-      p->set_name(name);
-      p->set_value(value);
-    }
-    w.platform = OfferedPlatform(reg.properties());
-    registry_.Refresh(w);
-    return w;
+              const std::vector<std::pair<std::string, std::string>>& offers = {}) {
+    EXPECT_EQ(registry_.Find(id), nullptr);
+    return AddTestWorker(registry_, id, slots, depth, offers, kStart);
   }
   void Run(Worker& w, const std::string& id, absl::Duration expected) {
     auto e = std::make_shared<Execution>();
