@@ -99,20 +99,27 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
   }
   for (const Digest& d : cache_->LargeBlobs(1 << 20)) d.ToProto(reg->add_cached_blobs());
   std::vector<worker::Completion> in_doubt;
+  bool registered;
   {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [id, r] : running_) reg->add_running_executions(id);
-    for (const auto& a : queued_) reg->add_running_executions(a.execution_id());
-    // Finished, but not known to be received: the scheduler keeps them as running here, and
-    // the completions follow.
-    for (const auto& [id, c] : in_doubt_) {
-      reg->add_running_executions(id);
-      in_doubt.push_back(c.completion);
+    // Held until Register is written: the stream is published below, and an action finishing
+    // meanwhile must not write its completion before (or beside) the Register.
+    absl::MutexLock wlock(&write_mu_);
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [id, r] : running_) reg->add_running_executions(id);
+      for (const auto& a : queued_) reg->add_running_executions(a.execution_id());
+      // Finished, but not known to be received: the scheduler keeps them as running here, and
+      // the completions follow.
+      for (const auto& [id, c] : in_doubt_) {
+        reg->add_running_executions(id);
+        in_doubt.push_back(c.completion);
+      }
+      stream_ = stream.get();
+      ctx_ = &ctx;
+      ++session_;
+      welcomed_ = acknowledged_ = false;
     }
-    stream_ = stream.get();
-    ctx_ = &ctx;
-    ++session_;
-    welcomed_ = acknowledged_ = false;
+    registered = stream->Write(reg_msg);
   }
   bool welcomed = false;
   // Short until the Welcome says otherwise, so the first heartbeat is never late.
@@ -120,7 +127,7 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
   absl::Mutex hb_mu;
   bool hb_stop = false;
   std::thread heartbeat;
-  if (stream->Write(reg_msg)) {
+  if (registered) {
     for (const auto& c : in_doubt) SendCompletion(c);
     heartbeat = std::thread([&] {
       absl::MutexLock lock(&hb_mu);
