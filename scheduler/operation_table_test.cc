@@ -1,6 +1,7 @@
 #include "scheduler/operation_table.h"
 
 #include "gmock/gmock.h"
+#include "grpcpp/support/status.h"
 #include "gtest/gtest.h"
 
 namespace kfarm {
