@@ -1,0 +1,85 @@
+// A remote CAS in memory for the worker's unit tests: it counts each blob's fetches, can hold
+// them until released (so several actions want a blob at once) and fail the next few. Tests only.
+#ifndef KFARM_WORKER_TESTING_FAKE_CAS_H_
+#define KFARM_WORKER_TESTING_FAKE_CAS_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "common/cas_reader.h"
+#include "common/status.h"
+
+namespace kfarm {
+
+class FakeCas : public CasReader {
+ public:
+  // Serves `bytes` under their digest; returns it.
+  Digest Add(const std::string& bytes) {
+    const Digest d = Digest::Of(bytes);
+    blobs_[d] = bytes;
+    return d;
+  }
+  // Fetches wait until Release (to have several actions want a blob at once).
+  void Hold() { held_ = std::make_unique<absl::Notification>(); }
+  void Release() { held_->Notify(); }
+  void FailNext(int n) { fail_ = n; }
+  int fetches(const Digest& d) {
+    absl::MutexLock lock(&mu_);
+    return fetches_[d];
+  }
+  int calls() const { return calls_; }
+
+  TransferPlan PlanTransfers(absl::Span<const Digest> digests) override {
+    TransferPlan plan;
+    std::vector<size_t> batch;
+    for (size_t i = 0; i < digests.size(); ++i) {
+      (digests[i].size() >= (1 << 20) ? plan.streamed : batch).push_back(i);
+    }
+    if (!batch.empty()) plan.batches.push_back(batch);
+    return plan;
+  }
+  absl::StatusOr<std::vector<std::string>> BatchRead(const std::vector<Digest>& digests) override {
+    RETURN_IF_ERROR(Begin(digests));
+    std::vector<std::string> out;
+    for (const Digest& d : digests) out.push_back(blobs_.at(d));
+    return out;
+  }
+  absl::Status StreamBlob(const Digest& d,
+                          const std::function<absl::Status(absl::string_view)>& sink) override {
+    RETURN_IF_ERROR(Begin({d}));
+    absl::string_view bytes = blobs_.at(d);
+    for (size_t at = 0; at < bytes.size(); at += 65536) RETURN_IF_ERROR(sink(bytes.substr(at, 65536)));
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Begin(const std::vector<Digest>& digests) {
+    ++calls_;
+    if (held_) held_->WaitForNotification();
+    {
+      absl::MutexLock lock(&mu_);
+      for (const Digest& d : digests) fetches_[d]++;
+    }
+    if (fail_ > 0) {
+      --fail_;
+      return absl::UnavailableError("the scheduler went away");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::flat_hash_map<Digest, std::string> blobs_;
+  std::unique_ptr<absl::Notification> held_;
+  std::atomic<int> fail_{0};
+  std::atomic<int> calls_{0};
+  absl::Mutex mu_;
+  absl::flat_hash_map<Digest, int> fetches_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kfarm
+
+#endif  // KFARM_WORKER_TESTING_FAKE_CAS_H_
