@@ -17,10 +17,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-int64_t StartOf(const reapi::ExecuteResponse& r) {
-  return TimeUtil::TimestampToNanoseconds(r.result().execution_metadata().execution_start_timestamp());
-}
-
 TEST_F(ExecutionTest, ActionsGoWhereTheirLargestInputAlreadyIs) {
   StartFarm(2, 1);
   std::string big(3 << 20, '\0');
