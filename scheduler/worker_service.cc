@@ -35,6 +35,23 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
       }
       writing_ = true;
       out_ = msg;
+      TakeAcknowledgementsLocked(&out_);
+    }
+    StartWrite(&out_);
+  }
+
+  // Tells the worker its completion of `execution_id` is recorded. While a write is in flight
+  // the word waits for the next message (under load, one per assignment at most), else it goes
+  // alone at once.
+  void Acknowledge(const std::string& execution_id) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (broken_) return;
+      acks_.push_back(execution_id);
+      if (writing_) return;
+      writing_ = true;
+      out_.Clear();
+      TakeAcknowledgementsLocked(&out_);
     }
     StartWrite(&out_);
   }
@@ -49,10 +66,15 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
     {
       absl::MutexLock lock(&mu_);
       broken_ |= !ok;
-      more = !broken_ && !outbox_.empty();
+      more = !broken_ && (!outbox_.empty() || !acks_.empty());
       if (more) {
-        out_ = std::move(outbox_.front());
-        outbox_.pop_front();
+        if (outbox_.empty()) {
+          out_.Clear();  // Acknowledgements alone.
+        } else {
+          out_ = std::move(outbox_.front());
+          outbox_.pop_front();
+        }
+        TakeAcknowledgementsLocked(&out_);
       } else {
         outbox_.clear();
         writing_ = false;
@@ -89,23 +111,27 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
     } else {
       std::optional<BuildQueue::PendingResult> result = queue_->Receive(id_, in_);
       if (in_.has_completion()) {
-        worker::SchedulerMessage received;
-        received.mutable_received()->set_execution_id(in_.completion().execution_id());
+        const std::string& id = in_.completion().execution_id();
         if (!result) {
-          Send(received);
+          Acknowledge(id);
         } else {
-          // The action-cache write goes to disk: off gRPC's threads. The worker hears Received
-          // once it is written, and keeps the completion until then.
+          // The action-cache write goes to disk: off gRPC's threads. The worker hears it was
+          // received once it is written, and keeps the completion until then.
           auto self = self_;
-          auto record = [self, result = std::move(*result), received]() mutable {
+          auto record = [self, result = std::move(*result), id]() mutable {
             self->queue_->Record(std::move(result));
-            self->Send(received);
+            self->Acknowledge(id);
           };
           if (!executor_->TrySubmit(record)) record();  // Full: backpressure on this stream.
         }
       }
     }
     StartRead(&in_);
+  }
+
+  void TakeAcknowledgementsLocked(worker::SchedulerMessage* msg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (std::string& id : acks_) msg->add_received(std::move(id));
+    acks_.clear();
   }
 
   void OnDone() override {
@@ -126,6 +152,7 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
 
   absl::Mutex mu_;
   std::deque<worker::SchedulerMessage> outbox_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> acks_ ABSL_GUARDED_BY(mu_);  // For the next message out.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   worker::SchedulerMessage out_;  // The write in flight.

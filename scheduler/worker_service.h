@@ -1,7 +1,7 @@
 // The worker side of the scheduler: one bidirectional stream per worker (workers dial in), on
 // gRPC's callback API. Reads feed the BuildQueue on the thread that read them (a completion
 // frees its slot and the next action goes out at once); a result the action cache keeps is
-// written on an executor, off those threads, and the worker is told Received once it is. The
+// written on an executor, off those threads, and the worker is told it was received once it is. The
 // queue's messages go out through a per-worker outbox that never blocks it (one write in flight).
 #ifndef KFARM_SCHEDULER_WORKER_SERVICE_H_
 #define KFARM_SCHEDULER_WORKER_SERVICE_H_

@@ -148,6 +148,10 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
     });
     worker::SchedulerMessage msg;
     while (!*stop && stream->Read(&msg)) {
+      if (msg.received_size() > 0) {  // On any message, or alone.
+        absl::MutexLock lock(&mu_);
+        for (const std::string& id : msg.received()) in_doubt_.erase(id);
+      }
       if (msg.has_welcome()) {
         welcomed = true;
         {
@@ -176,9 +180,6 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
           if (dropped) in_doubt_[dropped->completion().execution_id()] = {dropped->completion(), 0};
         }
         if (dropped) SendCompletion(dropped->completion());
-      } else if (msg.has_received()) {
-        absl::MutexLock lock(&mu_);
-        in_doubt_.erase(msg.received().execution_id());
       } else if (msg.has_drain()) {
         // The scheduler stops assigning; running work finishes as usual.
         LogInfo("worker ", options_.worker_id, " draining");

@@ -84,7 +84,7 @@ class WorkerLoop {
   std::deque<worker::Assignment> queued_ ABSL_GUARDED_BY(mu_);  // Not started yet.
   std::vector<std::thread> finished_ ABSL_GUARDED_BY(mu_);
   // Completions not yet known to have reached the scheduler, by execution id: written on
-  // session `written_on` (0: not written), dropped when the scheduler says Received (or, from a
+  // session `written_on` (0: not written), dropped when the scheduler lists it as received (or, from a
   // scheduler that never does, once written).
   struct InDoubt {
     worker::Completion completion;

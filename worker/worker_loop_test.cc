@@ -58,7 +58,7 @@ class ScriptedScheduler : public worker::WorkerService::Service {
         }
         if (acks_) {
           worker::SchedulerMessage received;
-          received.mutable_received()->set_execution_id(in.completion().execution_id());
+          received.add_received(in.completion().execution_id());
           rw->Write(received);
         }
       }
