@@ -33,12 +33,20 @@ struct BlobSource {
   std::shared_ptr<const std::string> data;
 };
 
-class CasClient : public CasReader {
+// Where a worker's outputs go: uploads of what the CAS is missing (CasClient, or a fake that
+// keeps them in tests).
+class CasUploader {
+ public:
+  virtual ~CasUploader() = default;
+  virtual absl::Status UploadMissing(const std::vector<BlobSource>& blobs) = 0;
+};
+
+class CasClient : public CasReader, public CasUploader {
  public:
   CasClient(std::shared_ptr<grpc::Channel> channel, std::string instance);
 
   absl::StatusOr<std::vector<Digest>> FindMissing(absl::Span<const Digest> digests);
-  absl::Status UploadMissing(const std::vector<BlobSource>& blobs);
+  absl::Status UploadMissing(const std::vector<BlobSource>& blobs) override;
   absl::Status UploadTree(const MerkleTree& tree);
   // One blob through ByteStream, whatever its size, without asking FindMissing first.
   absl::Status StreamUpload(const BlobSource& blob);

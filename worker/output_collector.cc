@@ -45,7 +45,7 @@ absl::StatusOr<std::string> RealPath(const std::string& path) {
 
 }  // namespace
 
-absl::Status CollectOutputs(CasClient& cas, const reapi::Command& command,
+absl::Status CollectOutputs(CasUploader& cas, const reapi::Command& command,
                             const std::string& input_root, const std::string& working_dir, const std::string& stdout_path,
                             const std::string& stderr_path, reapi::ActionResult* result) {
   std::vector<std::string> paths(command.output_paths().begin(), command.output_paths().end());

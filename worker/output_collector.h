@@ -13,7 +13,7 @@ namespace kfarm {
 
 // Outputs are read by the worker, outside the sandbox: an output whose directory resolves out of
 // `input_root` (a symlink the action planted, e.g. to /etc) is an error, never followed.
-absl::Status CollectOutputs(CasClient& cas, const reapi::Command& command,
+absl::Status CollectOutputs(CasUploader& cas, const reapi::Command& command,
                             const std::string& input_root, const std::string& working_dir, const std::string& stdout_path,
                             const std::string& stderr_path, reapi::ActionResult* result);
 
