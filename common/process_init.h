@@ -3,6 +3,7 @@
 #define KFARM_COMMON_PROCESS_INIT_H_
 
 #include <malloc.h>
+#include <signal.h>
 
 #include "absl/synchronization/mutex.h"
 
@@ -14,7 +15,12 @@ namespace kfarm {
 // Blobs stream in 1 MiB messages, and glibc's default policy hands such buffers back to the kernel
 // (munmap, heap trim) as soon as they are freed, so every message costs 256 fresh page faults.
 // Keeping buffers up to 8 MiB in the heap, and up to 64 MiB of free heap untrimmed, removes that.
+//
+// A write to a pipe whose reader is gone (a sandbox that died before it read its request) must
+// fail with EPIPE, which the caller reports, not kill the whole server with SIGPIPE — silently,
+// taking every running action with it. Children get every signal back at its default (Spawn).
 inline void InitServerProcess() {
+  ::signal(SIGPIPE, SIG_IGN);
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   mallopt(M_MMAP_THRESHOLD, 8 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
