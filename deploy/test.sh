@@ -11,18 +11,37 @@ bash deploy/setup.sh || exit 1
 
 passed=0
 failed=0
+# Each step's output is also kept in its own log, and a failed step's log is shown again at the
+# very end: a CI that keeps only the tail of a long run still shows why it failed.
+logs=$(mktemp -d /tmp/kfarm-test-logs.XXXXXX)
+failed_logs=()
 step() {
   local name=$1
   shift
   local start=$SECONDS
+  local log
+  log=$logs/$(printf '%02d' $((passed + failed + 1))).log
   echo "=== $name"
-  if "$@"; then
+  if "$@" 2>&1 | tee "$log"; then
     passed=$((passed + 1))
     echo "=== $name: passed in $((SECONDS - start)) s"
   else
     echo "=== $name FAILED after $((SECONDS - start)) s"
     failed=$((failed + 1))
+    failed_logs+=("$name|$log")
   fi
+}
+recap_failures() {
+  local entry name log
+  for entry in "${failed_logs[@]}"; do
+    name=${entry%%|*}
+    log=${entry#*|}
+    echo "=== FAILED: $name (whole output: $log); the lines that say why, then its last 60 lines:"
+    grep -nE 'FAILED|Failed|failed|not ok|ERROR|Error|error:|Sanitizer|runtime error|Assertion|Abort|timed out|Timeout|crash' \
+      "$log" | grep -v ' 0 failed' | head -40
+    echo "--- last 60 lines of $name:"
+    tail -n 60 "$log"
+  done
 }
 
 # CMake builds once, with clang-14's AddressSanitizer and UndefinedBehaviorSanitizer (and
@@ -55,5 +74,6 @@ for version in 6.1 6.12 7.2; do
 done
 wait "$fixtures" || true
 
+recap_failures
 echo "${passed} passed, ${failed} failed, in $((SECONDS / 60)) min $((SECONDS % 60)) s"
 [ "$failed" -eq 0 ]
