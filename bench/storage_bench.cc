@@ -237,7 +237,7 @@ int Run() {
   const int store_blobs = absl::GetFlag(FLAGS_store_blobs);
   std::string store_dir = dir + "/store";
   {
-    auto store = DiskBlobAccess::Open({store_dir, int64_t{1} << 40, true});
+    auto store = DiskBlobAccess::Open({store_dir, int64_t{1} << 40});
     for (int i = 0; i < store_blobs; ++i) {
       std::string b = "blob " + std::to_string(i);
       (*store)->Put(Digest::Of(b), b).IgnoreError();
@@ -247,7 +247,7 @@ int Run() {
   double open_s = 0, reconcile_s = 0;
   size_t count = 0;
   {
-    auto store = DiskBlobAccess::Open({store_dir, int64_t{1} << 40, true});
+    auto store = DiskBlobAccess::Open({store_dir, int64_t{1} << 40});
     open_s = Seconds(start);
     count = (*store)->blob_count();
     (*store)->WaitForReconcile();

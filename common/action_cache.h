@@ -1,11 +1,8 @@
-// The action cache: ActionResults keyed by (instance name, action digest), kept in a BlobAccess
-// of its own, and served only while every blob they reference is still in the CAS — a hit whose
-// outputs were evicted is a miss, never a broken build ("builds without the bytes" relies on it).
+// The action cache as REAPI sees it: ActionResults keyed by (instance name, action digest), over
+// a BlobAccess that holds them serialized — in the scheduler, a store inside
+// CompletenessCheckingBlobAccess, so a result whose outputs were evicted reads as a miss.
 #ifndef KFARM_COMMON_ACTION_CACHE_H_
 #define KFARM_COMMON_ACTION_CACHE_H_
-
-#include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/blob_access.h"
@@ -14,24 +11,16 @@ namespace kfarm {
 
 class ActionCache {
  public:
-  // `results` holds serialized ActionResults (a non-verifying store); `cas` the outputs.
-  ActionCache(BlobAccess* results, BlobAccess* cas) : results_(results), cas_(cas) {}
+  explicit ActionCache(BlobAccess* results) : results_(results) {}
 
-  // NOT_FOUND on a miss or when a referenced blob is gone (the message names it).
+  // NOT_FOUND on a miss or when the store refuses the result (the message says why).
   absl::StatusOr<reapi::ActionResult> Get(absl::string_view instance, const Digest& action);
   // INVALID_ARGUMENT when the result holds a malformed digest (the message names the field).
   absl::Status Put(absl::string_view instance, const Digest& action,
                    const reapi::ActionResult& result);
 
-  // Every blob `result` references, including the files inside its output Trees; for
-  // completeness checks and lifetime extension.
-  absl::StatusOr<std::vector<Digest>> ReferencedBlobs(const reapi::ActionResult& result);
-
  private:
-  absl::StatusOr<std::vector<Digest>> DirectBlobs(const reapi::ActionResult& result);
-
   BlobAccess* results_;
-  BlobAccess* cas_;
 };
 
 }  // namespace kfarm

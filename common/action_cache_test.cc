@@ -1,5 +1,6 @@
 #include "common/action_cache.h"
 
+#include "common/completeness_checking_blob_access.h"
 #include "common/memory_blob_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -12,8 +13,8 @@ using ::testing::HasSubstr;
 class ActionCacheTest : public ::testing::Test {
  protected:
   MemoryBlobAccess cas_{1 << 20};
-  MemoryBlobAccess results_{1 << 20, false};
-  ActionCache cache_{&results_, &cas_};
+  CompletenessCheckingBlobAccess results_{std::make_unique<MemoryBlobAccess>(1 << 20), &cas_};
+  ActionCache cache_{&results_};
   Digest action_ = Digest::Of("action");
 };
 

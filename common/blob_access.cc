@@ -40,7 +40,8 @@ absl::Status BlobWriter::WritePieces(absl::Span<const absl::string_view> pieces,
 
 absl::StatusOr<std::unique_ptr<BlobReader>> BlobAccess::OpenRead(const Digest& digest) {
   if (digest.empty_blob()) {
-    return std::make_unique<StringBlobReader>(std::make_shared<const std::string>());
+    return std::make_unique<StringBlobReader>(std::make_shared<const std::string>(),
+                                              /*vouched=*/true);
   }
   return DoOpenRead(digest);
 }

@@ -1,6 +1,8 @@
-// The storage interface every CAS backend implements (disk, memory) and every decorator wraps.
-// Modeled on Buildbarn's BlobAccess: get, put, find-missing — streaming, so blobs larger than
-// memory pass through without being held whole.
+// The storage interface every backend implements (disk, memory) and every decorator wraps
+// (verification, the action cache's completeness check). Modeled on Buildbarn's BlobAccess: get,
+// put, find-missing — streaming, so blobs larger than memory pass through without being held
+// whole. A backend stores bytes under digest-shaped keys and checks nothing about them; the CAS is
+// a backend inside VerifyingBlobAccess, the action cache one inside CompletenessCheckingBlobAccess.
 #ifndef KFARM_COMMON_BLOB_ACCESS_H_
 #define KFARM_COMMON_BLOB_ACCESS_H_
 
@@ -31,6 +33,15 @@ class BlobReader {
   // Like Read (an empty piece is the end, the same hold-back rule applies), but a reader whose
   // bytes are already in memory — a mapped file, a memory store — hands them out uncopied.
   virtual absl::StatusOr<BlobPiece> ReadPiece(size_t max);
+
+  // True when the store checks these bytes itself, against a record it made when they were
+  // committed (a checksum on disk; bytes that never left memory): a verifying layer above
+  // (verifying_blob_access.h) then need not hash them again.
+  virtual bool vouched() const { return false; }
+  // A verifying layer's verdict on the bytes this reader delivered, given at their end; returns
+  // what the caller is told. A store may remember a good verdict (and vouch from then on) or
+  // remove a copy found wrong.
+  virtual absl::Status Verdict(absl::Status verification) { return verification; }
 };
 
 class BlobWriter {
@@ -44,8 +55,8 @@ class BlobWriter {
   virtual absl::Status WritePieces(absl::Span<const absl::string_view> pieces,
                                    std::shared_ptr<const void> owner);
   virtual int64_t bytes_written() const = 0;
-  // Checks the bytes against the digest (size and hash) and only then makes the blob visible,
-  // atomically. A mismatch is INVALID_ARGUMENT naming both digests; nothing is stored.
+  // Makes the blob visible, atomically; a verifying layer first checks the bytes against the
+  // digest (a mismatch is INVALID_ARGUMENT naming both digests, and nothing is stored).
   virtual absl::Status Commit() = 0;
 };
 
@@ -75,14 +86,18 @@ class BlobAccess {
 absl::StatusOr<std::string> ReadAll(BlobReader& reader, size_t expected = 64 << 10);
 
 // Reader over bytes held in memory (shared, so a store may hand out its buffer without copying).
+// `vouched`: the bytes were checked when they were stored and have not left memory since.
 class StringBlobReader : public BlobReader {
  public:
-  explicit StringBlobReader(std::shared_ptr<const std::string> data) : data_(std::move(data)) {}
+  explicit StringBlobReader(std::shared_ptr<const std::string> data, bool vouched = false)
+      : data_(std::move(data)), vouched_(vouched) {}
   absl::StatusOr<size_t> Read(char* buf, size_t max) override;
   absl::StatusOr<BlobPiece> ReadPiece(size_t max) override;
+  bool vouched() const override { return vouched_; }
 
  private:
   std::shared_ptr<const std::string> data_;
+  const bool vouched_;
   size_t pos_ = 0;
 };
 

@@ -162,8 +162,8 @@ void DiskBlobAccess::RecordChecksum(const Digest& d, uint64_t checksum) {
 }
 
 void DiskBlobAccess::DropCorrupt(const Digest& d, absl::string_view why) {
-  LogError("CAS: blob ", d.ToString(), " at ", BlobPath(d), " is corrupt (", why,
-           "); removed");
+  LogError("store ", options_.root, ": blob ", d.ToString(), " at ", BlobPath(d), " is corrupt (",
+           why, "); removed");
   absl::MutexLock lock(&mu_);
   RemoveLocked(d);
   LogIfFailed(journal_->Flush(), options_.root);
@@ -172,13 +172,15 @@ void DiskBlobAccess::DropCorrupt(const Digest& d, absl::string_view why) {
 absl::StatusOr<std::unique_ptr<BlobReader>> DiskBlobAccess::DoOpenRead(const Digest& digest) {
   std::string path = BlobPath(digest);
   uint64_t checksum = 0;
+  int64_t bytes = 0;
   {
     absl::MutexLock lock(&mu_);
-    std::optional<int64_t> bytes = lru_.Touch(digest);
-    if (!bytes) {
+    std::optional<int64_t> indexed = lru_.Touch(digest);
+    if (!indexed) {
       return absl::NotFoundError(absl::StrCat("blob ", digest.ToString(), " is not in the CAS"));
     }
-    journal_->RecordAdd(digest, *bytes);
+    bytes = *indexed;
+    journal_->RecordAdd(digest, bytes);
     checksum = lru_.Checksum(digest);
   }
   int fd = fs_->Open(path.c_str(), O_RDONLY | O_CLOEXEC, 0);
@@ -196,14 +198,12 @@ absl::StatusOr<std::unique_ptr<BlobReader>> DiskBlobAccess::DoOpenRead(const Dig
     fs_->Close(fd);
     return s;
   }
-  if (options_.verify_content) {
-    if (st.st_size != digest.size()) {
-      fs_->Close(fd);
-      DropCorrupt(digest, absl::StrCat("file has ", st.st_size, " bytes"));
-      return absl::NotFoundError(absl::StrCat("blob ", digest.ToString(),
-                                              " was corrupt on disk and has been removed; "
-                                              "upload it again"));
-    }
+  if (st.st_size != bytes) {
+    fs_->Close(fd);
+    DropCorrupt(digest, absl::StrCat("file has ", st.st_size, " bytes, ", bytes, " were stored"));
+    return absl::NotFoundError(absl::StrCat("blob ", digest.ToString(),
+                                            " was corrupt on disk and has been removed; "
+                                            "upload it again"));
   }
   return NewDiskBlobReader(this, digest, fd, std::move(path), checksum, st.st_size);
 }
@@ -263,10 +263,11 @@ void DiskBlobAccess::Reconcile() {
     absl::MutexLock lock(&mu_);
     for (auto& [d, size] : found) {
       if (lru_.Contains(d)) continue;
-      int64_t bytes = size;
+      // What the file holds, not what its name says: a torn file is then caught by its size
+      // or by verification on its first read.
       struct stat st;
-      if (!options_.verify_content && fs_->Stat(BlobPath(d).c_str(), &st) == 0) bytes = st.st_size;
-      lru_.InsertOldest(d, bytes);
+      if (fs_->Stat(BlobPath(d).c_str(), &st) != 0) continue;
+      lru_.InsertOldest(d, st.st_size);
       ++adopted;
     }
   }

@@ -1,13 +1,14 @@
-// The embedded default CAS: one file per blob under {root}/blobs/{hh}/{hash}-{size}, a size cap
+// The embedded default store: one file per blob under {root}/blobs/{hh}/{hash}-{size}, a size cap
 // with LRU eviction, and a journal (disk_journal.h) so a restart replays one file instead of
-// rescanning. Writes go to {root}/tmp and are renamed into place only after the bytes verify, so
-// no partial or wrong blob is ever visible. Reads verify — against the fast checksum recorded
-// when the bytes were verified (fast_checksum.h), else against the SHA-256 digest — and a blob
-// found corrupt is removed and reported NOT_FOUND. A background pass after Open adopts blob files the journal missed (a crash
-// between rename and journal write) and drops entries whose files vanished.
+// rescanning. Writes go to {root}/tmp and are renamed into place only on Commit, so no partial
+// blob is ever visible. Each blob's checksum (fast_checksum.h) is recorded at commit and checked
+// on every read: a blob found corrupt is removed and reported NOT_FOUND. A background pass after
+// Open adopts blob files the journal missed (a crash between rename and journal write) and drops
+// entries whose files vanished.
 //
-// With verify_content=false the store holds arbitrary values under digest-shaped keys (the action
-// cache uses this); sizes then come from the files, not the keys.
+// It stores bytes under digest-shaped keys and checks nothing about them against the key: the
+// CAS wraps it in VerifyingBlobAccess, the action cache (whose keys are not content digests) does
+// not.
 #ifndef KFARM_COMMON_DISK_BLOB_ACCESS_H_
 #define KFARM_COMMON_DISK_BLOB_ACCESS_H_
 
@@ -29,7 +30,6 @@ class DiskBlobAccess : public BlobAccess {
   struct Options {
     std::string root;
     int64_t max_bytes = int64_t{10} << 30;
-    bool verify_content = true;
     int file_mode = 0444;   // Blob files are never writable: they may be hardlinked into sandboxes.
     int owner_uid = -1;     // When >= 0 (and running as root), blob files are chowned to it.
     FileSystem* fs = nullptr;  // The blobs' system calls; null: the real ones.
@@ -59,7 +59,6 @@ class DiskBlobAccess : public BlobAccess {
   void ReserveWriting(int64_t bytes);
   void ReleaseWriting(int64_t bytes);
   int64_t writing_bytes() const { return writing_bytes_.load(); }
-  bool verify_content() const { return options_.verify_content; }
   FileSystem* fs() const { return fs_; }
 
  protected:

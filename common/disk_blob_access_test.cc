@@ -8,6 +8,7 @@
 
 #include "common/memory_blob_access.h"
 #include "common/testing/temp_dir.h"
+#include "common/verifying_blob_access.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -19,7 +20,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 std::unique_ptr<DiskBlobAccess> OpenStore(const std::string& root, int64_t max_bytes = 1 << 30) {
-  auto s = DiskBlobAccess::Open({root, max_bytes, true});
+  auto s = DiskBlobAccess::Open({root, max_bytes});
   EXPECT_TRUE(s.ok()) << s.status();
   (*s)->WaitForReconcile();
   return std::move(*s);
@@ -82,65 +83,6 @@ TEST(DiskBlobAccessTest, EmptyBlobIsAlwaysPresent) {
   EXPECT_EQ(*got, "");
 }
 
-TEST(DiskBlobAccessTest, RejectsWrongContentAndWrongSizeAndStoresNothing) {
-  TempDir dir;
-  auto store = OpenStore(dir.path());
-  Digest d = Digest::Of("right");
-  absl::Status s = store->Put(d, "wrong");
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr(d.ToString()));
-  EXPECT_THAT(s.message(), HasSubstr(Digest::Of("wrong").ToString()));
-
-  Digest wrong_size(d.hash(), 99);
-  s = store->Put(wrong_size, "right");
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr("received 5 bytes, digest says 99"));
-  EXPECT_THAT(Missing(*store, {d, wrong_size}), ElementsAre(d, wrong_size));
-  EXPECT_EQ(store->blob_count(), 0u);
-}
-
-// Pieces handed over with an owner: a large blob is hashed on another thread, after WritePieces
-// returns. The verdict must be the same as for any write, and the bytes must stay in order.
-TEST(DiskBlobAccessTest, LargeBlobsHashedAsideAreVerifiedLikeAnyOther) {
-  TempDir dir;
-  auto store = OpenStore(dir.path());
-  std::string data(6 << 20, '\0');
-  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 4096);
-  auto write = [&](const Digest& d, const std::string& bytes) -> absl::Status {
-    auto w = store->OpenWrite(d);
-    if (!w.ok()) return w.status();
-    for (size_t off = 0; off < bytes.size(); off += 1 << 20) {
-      auto owner = std::make_shared<const std::string>(bytes.substr(off, 1 << 20));
-      absl::string_view v = *owner;
-      if (off == (2 << 20)) {  // A plain write in the middle keeps its place.
-        if (absl::Status s = (*w)->Write(v); !s.ok()) return s;
-        continue;
-      }
-      if (absl::Status s = (*w)->WritePieces({v.substr(0, 1000), v.substr(1000)}, owner);
-          !s.ok()) {
-        return s;
-      }
-    }
-    return (*w)->Commit();
-  };
-  Digest d = Digest::Of(data);
-  ASSERT_TRUE(write(d, data).ok());
-  auto got = store->Get(d);
-  ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_TRUE(*got == data);
-
-  std::string forged = data;
-  forged[(5 << 20) + 3] ^= 1;
-  Digest claimed = Digest::Of(data.substr(0, data.size() - 1) + "x");
-  absl::Status s = write(claimed, forged);
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr(claimed.ToString()));
-  EXPECT_THAT(s.message(), HasSubstr(Digest::Of(forged).ToString()));
-  s = write(Digest(d.hash(), d.size() - 1), data);
-  EXPECT_THAT(s.message(), HasSubstr("more than"));
-  EXPECT_EQ(store->blob_count(), 1u);
-}
-
 TEST(DiskBlobAccessTest, EvictsLeastRecentlyUsedFirst) {
   TempDir dir;
   auto store = OpenStore(dir.path(), 30);
@@ -199,7 +141,7 @@ TEST(DiskBlobAccessTest, RestartKeepsBlobsAndRecency) {
 TEST(DiskBlobAccessTest, SecondProcessIsRefused) {
   TempDir dir;
   auto store = OpenStore(dir.path());
-  auto again = DiskBlobAccess::Open({dir.path(), 1 << 20, true});
+  auto again = DiskBlobAccess::Open({dir.path(), 1 << 20});
   ASSERT_FALSE(again.ok());
   EXPECT_THAT(again.status().message(), HasSubstr("in use by another process"));
 }
@@ -221,7 +163,7 @@ TEST(DiskBlobAccessTest, CrashBetweenWriteAndRenameLeavesNothingVisible) {
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    auto store = DiskBlobAccess::Open({dir.path(), 1 << 30, true});
+    auto store = DiskBlobAccess::Open({dir.path(), 1 << 30});
     if (!store.ok()) _exit(1);
     auto writer = (*store)->OpenWrite(d);
     if (!writer.ok() || !(*writer)->Write("complete").ok()) _exit(1);
@@ -247,9 +189,10 @@ void FlipByte(const std::string& path, int64_t offset) {
   f.put(static_cast<char>(c ^ 1));
 }
 
-void ExpectDroppedAsCorrupt(DiskBlobAccess& store, const Digest& d) {
+// `reader` is the store itself or a layer above it.
+void ExpectDroppedAsCorrupt(BlobAccess& reader, DiskBlobAccess& store, const Digest& d) {
   std::string path = store.BlobPath(d);
-  auto got = store.Get(d);
+  auto got = reader.Get(d);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(got.status().message(), HasSubstr("corrupt"));
@@ -268,14 +211,15 @@ TEST(DiskBlobAccessTest, CorruptFileIsRemovedAndReportedNotFound) {
     ASSERT_TRUE(store->Put(d, content).ok());
     EXPECT_EQ(*store->Get(d), content);
     FlipByte(store->BlobPath(d), static_cast<int64_t>(size / 2));
-    ExpectDroppedAsCorrupt(*store, d);
+    ExpectDroppedAsCorrupt(*store, *store, d);
   }
 }
 
-// The checksum a read checks was recorded when the store verified the bytes, and survives a
-// restart through the journal; a blob the store never verified (adopted after a crash) is checked
-// against its SHA-256 digest instead, and gets its checksum once that passes.
-TEST(DiskBlobAccessTest, ReadsCheckTheRecordedChecksumOrElseTheDigest) {
+// The checksum a read checks was recorded when the blob was committed, and survives a restart
+// through the journal; the store vouches for such reads. A blob it never committed itself
+// (adopted after a crash) is not vouched for: the verifying layer above checks it against its
+// SHA-256 digest, and its verdict records the checksum (or removes the file).
+TEST(DiskBlobAccessTest, ReadsCheckTheRecordedChecksumOrElseTheVerifierDecides) {
   TempDir dir;
   std::string content(2 << 20, 'k');
   content[12345] = 'q';
@@ -291,13 +235,19 @@ TEST(DiskBlobAccessTest, ReadsCheckTheRecordedChecksumOrElseTheDigest) {
   std::getline(std::ifstream(dir.path() + "/journal"), journal, '\0');
   EXPECT_THAT(journal, ::testing::ContainsRegex("\\+" + written.hex() + " [0-9]+ [0-9]+ [0-9a-f]{16}\n"));
 
-  auto store = OpenStore(dir.path());  // Adopts the two unjournaled files.
-  EXPECT_THAT(Missing(*store, {written, adopted_good, adopted_bad}), IsEmpty());
-  EXPECT_EQ(*store->Get(adopted_good), "adopted good");
-  ExpectDroppedAsCorrupt(*store, adopted_bad);
-  FlipByte(store->BlobPath(written), 1 << 20);
-  ExpectDroppedAsCorrupt(*store, written);
-  store.reset();
+  {
+    std::unique_ptr<DiskBlobAccess> opened = OpenStore(dir.path());  // Adopts the two files.
+    DiskBlobAccess& store = *opened;
+    VerifyingBlobAccess cas(std::move(opened));
+    EXPECT_THAT(Missing(store, {written, adopted_good, adopted_bad}), IsEmpty());
+    EXPECT_TRUE((*store.OpenRead(written))->vouched());
+    EXPECT_FALSE((*store.OpenRead(adopted_good))->vouched());
+    EXPECT_EQ(*cas.Get(adopted_good), "adopted good");
+    EXPECT_TRUE((*store.OpenRead(adopted_good))->vouched());
+    ExpectDroppedAsCorrupt(cas, store, adopted_bad);
+    FlipByte(store.BlobPath(written), 1 << 20);
+    ExpectDroppedAsCorrupt(cas, store, written);
+  }
 
   std::getline(std::ifstream(dir.path() + "/journal"), journal, '\0');
   EXPECT_THAT(journal,
@@ -313,7 +263,7 @@ TEST(DiskBlobAccessTest, JournalsWithoutChecksumsStillOpen) {
   }
   std::ofstream(dir.path() + "/journal") << "+" << d.hex() << " " << d.size() << " " << d.size()
                                          << "\n";
-  auto s = DiskBlobAccess::Open({dir.path(), 1 << 30, true});
+  auto s = DiskBlobAccess::Open({dir.path(), 1 << 30});
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ((*s)->blob_count(), 1u);  // From the journal, before any reconciliation.
   EXPECT_EQ(*(*s)->Get(d), "from an older journal");
@@ -358,14 +308,14 @@ TEST(DiskBlobAccessTest, UncommittedWriterLeavesNoTrace) {
   EXPECT_THAT(Missing(*store, {d}), ElementsAre(d));
 }
 
-TEST(MemoryBlobAccessTest, VerifiesAndEvicts) {
+TEST(MemoryBlobAccessTest, EvictsAndVouchesForWhatItHolds) {
   MemoryBlobAccess store(10);
   Digest a = Digest::Of("aaaaaaaaaa"), b = Digest::Of("bbbbbbbbbb");
-  EXPECT_FALSE(store.Put(a, "nope").ok());
   ASSERT_TRUE(store.Put(a, "aaaaaaaaaa").ok());
   ASSERT_TRUE(store.Put(b, "bbbbbbbbbb").ok());
   EXPECT_THAT(Missing(store, {a, b}), ElementsAre(a));
   EXPECT_EQ(*store.Get(b), "bbbbbbbbbb");
+  EXPECT_TRUE((*store.OpenRead(b))->vouched());
 }
 
 }  // namespace

@@ -7,13 +7,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/background_stage.h"
-#include "common/content_verifier.h"
 #include "common/fast_checksum.h"
 #include "common/file_util.h"
 #include "common/status.h"
@@ -48,9 +45,9 @@ absl::Status WritevFully(FileSystem* fs, int fd, absl::Span<const absl::string_v
   return absl::OkStatus();
 }
 
-// Verifies as it reads: against the checksum recorded when the store last verified the bytes
-// (cheap), or, for a blob the store never verified itself (adopted after a crash, or journaled by
-// an older version), against its SHA-256 digest — recording the checksum once that passes.
+// Checks what it reads against the checksum recorded when the blob was committed, and vouches
+// for the bytes on that ground. A blob with none recorded (adopted after a crash, journaled by an
+// older version) is checked by the verifying layer above, whose verdict records the checksum.
 //
 // Large blobs are mapped rather than read(2): the kernel's copy into user memory runs at a third
 // of memcpy's speed here, and ReadPiece hands out the mapping itself, so a streamed read copies
@@ -61,10 +58,6 @@ class DiskBlobReader : public BlobReader {
   DiskBlobReader(DiskBlobAccess* store, const Digest& digest, int fd, std::string path,
                  uint64_t checksum, int64_t file_size)
       : store_(store), digest_(digest), fd_(fd), path_(std::move(path)), expected_(checksum) {
-    if (store_->verify_content()) {
-      checksum_.emplace();
-      if (expected_ == 0) verifier_.emplace(digest);
-    }
     if (file_size >= kMapThreshold) map_ = MappedFile::Map(fd_, static_cast<size_t>(file_size));
   }
   ~DiskBlobReader() override { store_->fs()->Close(fd_); }
@@ -92,27 +85,32 @@ class DiskBlobReader : public BlobReader {
     return BlobPiece{piece, map_};
   }
 
+  bool vouched() const override { return expected_ != 0; }
+
+  absl::Status Verdict(absl::Status verification) override {
+    if (!verification.ok()) return Condemn(verification.message());
+    if (expected_ == 0 && at_end_) store_->RecordChecksum(digest_, checksum_.Finish());
+    return verification;
+  }
+
  private:
-  // Feeds `piece` to the verification; an empty piece is the end, where the verdict is given.
+  // Feeds `piece` to the checksum; an empty piece is the end, where the recorded one is compared.
   absl::Status Check(absl::string_view piece) {
-    if (!checksum_) return absl::OkStatus();
     if (!piece.empty()) {
-      checksum_->Update(piece);
-      if (verifier_) verifier_->Update(piece);
+      checksum_.Update(piece);
       return absl::OkStatus();
     }
-    absl::Status ok = absl::OkStatus();
-    const uint64_t actual = checksum_->Finish();
-    if (verifier_) {
-      ok = verifier_->Finish();
-      if (ok.ok()) store_->RecordChecksum(digest_, actual);
-    } else if (actual != expected_) {
-      ok = absl::DataLossError(absl::StrFormat(
-          "content checksum %016x differs from the %016x recorded when it was verified", actual,
-          expected_));
-    }
-    if (ok.ok()) return ok;
-    store_->DropCorrupt(digest_, ok.message());
+    at_end_ = true;
+    if (expected_ == 0) return absl::OkStatus();
+    const uint64_t actual = checksum_.Finish();
+    if (actual == expected_) return absl::OkStatus();
+    return Condemn(absl::StrFormat(
+        "content checksum %016x differs from the %016x recorded when it was committed", actual,
+        expected_));
+  }
+
+  absl::Status Condemn(absl::string_view why) {
+    store_->DropCorrupt(digest_, why);
     return absl::NotFoundError(absl::StrCat("blob ", digest_.ToString(),
                                             " was corrupt on disk and has been removed; "
                                             "upload it again"));
@@ -123,90 +121,62 @@ class DiskBlobReader : public BlobReader {
   int fd_;
   std::string path_;
   const uint64_t expected_;
-  std::optional<FastChecksum> checksum_;
-  std::optional<ContentVerifier> verifier_;
+  FastChecksum checksum_;
+  bool at_end_ = false;
   static constexpr int64_t kMapThreshold = 1 << 20;
   std::shared_ptr<const MappedFile> map_;
   size_t map_pos_ = 0;
 };
 
-// Verifies every byte against the digest before the blob becomes visible. A large upload that
-// arrives with an owner for its bytes is hashed on a thread of its own while this one writes the
-// file: SHA-256 is two thirds of an upload's work here, and the two overlap on two cores.
+// Writes into a temporary file and commits it through the store, with the checksum of the bytes
+// written: whether they are the blob their key names is the verifying layer's question, asked
+// before Commit.
 class DiskBlobWriter : public BlobWriter {
  public:
   DiskBlobWriter(DiskBlobAccess* store, const Digest& digest, int fd, std::string temp_path)
-      : store_(store), digest_(digest), fd_(fd), temp_path_(std::move(temp_path)),
-        verifier_(digest) {}
+      : store_(store), digest_(digest), fd_(fd), temp_path_(std::move(temp_path)) {}
   ~DiskBlobWriter() override {
-    hasher_.reset();  // Stops the thread before the verifier it feeds goes away.
     if (fd_ >= 0) store_->fs()->Close(fd_);
     if (!committed_) store_->fs()->Unlink(temp_path_.c_str());
     if (!reservation_handed_over_) store_->ReleaseWriting(accepted_);
   }
 
   absl::Status Write(absl::string_view data) override {
-    RETURN_IF_ERROR(Accept(data.size()));
-    if (hasher_) hasher_->Drain();  // Hashing stays in order.
-    Hash(data);
+    Accept(data.size());
+    checksum_.Update(data);
     return Named(WritevFully(store_->fs(), fd_, {data}, temp_path_));
   }
 
   absl::Status WritePieces(absl::Span<const absl::string_view> pieces,
-                           std::shared_ptr<const void> owner) override {
+                           std::shared_ptr<const void>) override {
     size_t size = 0;
-    for (absl::string_view p : pieces) size += p.size();
-    RETURN_IF_ERROR(Accept(size));
-    if (owner != nullptr && store_->verify_content() && digest_.size() >= kHashAsideFrom) {
-      if (!hasher_) {
-        hasher_ = std::make_unique<BackgroundStage>(
-            [this](absl::Span<const absl::string_view> batch) {
-              for (absl::string_view p : batch) Hash(p);
-            },
-            kMaxPendingMessages);
-      }
-      hasher_->Push(pieces, std::move(owner));
-    } else {
-      if (hasher_) hasher_->Drain();
-      for (absl::string_view p : pieces) Hash(p);
+    for (absl::string_view p : pieces) {
+      size += p.size();
+      checksum_.Update(p);
     }
+    Accept(size);
     return Named(WritevFully(store_->fs(), fd_, pieces, temp_path_));
   }
 
   int64_t bytes_written() const override { return accepted_; }
 
   absl::Status Commit() override {
-    if (hasher_) hasher_->Drain();
-    if (store_->verify_content()) RETURN_IF_ERROR(verifier_.Finish());
-    // No fsync: a blob torn by power loss fails verification on its next read and is dropped.
+    // No fsync: a blob torn by power loss fails its checksum on the next read and is dropped.
     int fd = fd_;
     fd_ = -1;
     if (store_->fs()->Close(fd) != 0) return Named(ErrnoError("close", temp_path_));
     reservation_handed_over_ = true;
-    RETURN_IF_ERROR(Named(store_->CommitFile(temp_path_, digest_, accepted_,
-                                             store_->verify_content() ? checksum_.Finish() : 0)));
+    RETURN_IF_ERROR(Named(store_->CommitFile(temp_path_, digest_, accepted_, checksum_.Finish())));
     committed_ = true;
     return absl::OkStatus();
   }
 
  private:
-  static constexpr int64_t kHashAsideFrom = 4 << 20;
-  static constexpr size_t kMaxPendingMessages = 8;
-
   // A failure of the disk (not of the bytes) says which blob it cost.
   absl::Status Named(absl::Status s) const { return Annotate(s, "blob " + digest_.ToString()); }
-  // Refuses bytes beyond the digest's size (values under digest-shaped keys have no such limit).
-  absl::Status Accept(size_t size) {
-    if (store_->verify_content()) RETURN_IF_ERROR(verifier_.CheckRoom(accepted_, size));
+  void Accept(size_t size) {
     accepted_ += static_cast<int64_t>(size);
     store_->ReserveWriting(static_cast<int64_t>(size));
-    return absl::OkStatus();
-  }
-  // Both hashes a piece at a time: the checksum's pass then finds the bytes in cache.
-  void Hash(absl::string_view data) {
-    if (!store_->verify_content()) return;
-    verifier_.Update(data);
-    checksum_.Update(data);
   }
 
   DiskBlobAccess* store_;
@@ -214,9 +184,7 @@ class DiskBlobWriter : public BlobWriter {
   int fd_;
   std::string temp_path_;
   int64_t accepted_ = 0;
-  ContentVerifier verifier_;
   FastChecksum checksum_;
-  std::unique_ptr<BackgroundStage> hasher_;
   bool committed_ = false;
   bool reservation_handed_over_ = false;  // CommitFile took accepted_ off writing_bytes().
 };

@@ -1,6 +1,6 @@
-// One blob file of the disk store, read or written: readers verify as they read (the checksum
-// recorded at verified write time, else the SHA-256 digest) and map large files; writers hash as
-// they write and commit through the store only when the bytes match the digest.
+// One blob file of the disk store, read or written: readers check the checksum recorded at commit
+// as they read, and map large files; writers checksum what they write and commit through the
+// store.
 #ifndef KFARM_COMMON_DISK_BLOB_IO_H_
 #define KFARM_COMMON_DISK_BLOB_IO_H_
 
@@ -11,7 +11,8 @@
 
 namespace kfarm {
 
-// Both take ownership of `fd`. `checksum` 0: none recorded, verify against the digest.
+// Both take ownership of `fd`. `checksum` 0: none recorded (a verifying layer's verdict records
+// it).
 std::unique_ptr<BlobReader> NewDiskBlobReader(DiskBlobAccess* store, const Digest& digest, int fd,
                                               std::string path, uint64_t checksum,
                                               int64_t file_size);

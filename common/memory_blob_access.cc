@@ -1,7 +1,6 @@
 #include "common/memory_blob_access.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/content_verifier.h"
 #include "common/status.h"
 
 namespace kfarm {
@@ -10,20 +9,14 @@ namespace {
 class MemoryBlobWriter : public BlobWriter {
  public:
   MemoryBlobWriter(MemoryBlobAccess* store, const Digest& digest)
-      : store_(store), digest_(digest), verifier_(digest) {}
+      : store_(store), digest_(digest) {}
 
   absl::Status Write(absl::string_view data) override {
-    if (store_->verify_content()) {
-      RETURN_IF_ERROR(verifier_.UpdateWithinSize(data));
-    } else {
-      verifier_.Update(data);  // Counts the bytes; values under digest-shaped keys.
-    }
     buffer_.append(data.data(), data.size());
     return absl::OkStatus();
   }
-  int64_t bytes_written() const override { return verifier_.size(); }
+  int64_t bytes_written() const override { return static_cast<int64_t>(buffer_.size()); }
   absl::Status Commit() override {
-    if (store_->verify_content()) RETURN_IF_ERROR(verifier_.Finish());
     store_->Store(digest_, std::make_shared<const std::string>(std::move(buffer_)));
     return absl::OkStatus();
   }
@@ -31,7 +24,6 @@ class MemoryBlobWriter : public BlobWriter {
  private:
   MemoryBlobAccess* store_;
   Digest digest_;
-  ContentVerifier verifier_;
   std::string buffer_;
 };
 
@@ -55,7 +47,7 @@ absl::StatusOr<std::unique_ptr<BlobReader>> MemoryBlobAccess::DoOpenRead(const D
     return absl::NotFoundError(absl::StrCat("blob ", digest.ToString(), " is not in the CAS"));
   }
   lru_.Touch(digest);
-  return std::make_unique<StringBlobReader>(it->second);
+  return std::make_unique<StringBlobReader>(it->second, /*vouched=*/true);
 }
 
 absl::StatusOr<std::unique_ptr<BlobWriter>> MemoryBlobAccess::DoOpenWrite(const Digest& digest) {

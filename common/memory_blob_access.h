@@ -1,4 +1,6 @@
-// A CAS held in memory with a size cap and LRU eviction. For tests and small scratch farms.
+// A store held in memory with a size cap and LRU eviction, for tests and small scratch farms. Like
+// the disk store it checks nothing against the keys (the CAS wraps it in VerifyingBlobAccess); its
+// readers vouch for the bytes, which never leave memory.
 #ifndef KFARM_COMMON_MEMORY_BLOB_ACCESS_H_
 #define KFARM_COMMON_MEMORY_BLOB_ACCESS_H_
 
@@ -14,12 +16,9 @@ namespace kfarm {
 
 class MemoryBlobAccess : public BlobAccess {
  public:
-  // With verify_content=false it holds arbitrary values under digest-shaped keys (action cache).
-  explicit MemoryBlobAccess(int64_t max_bytes, bool verify_content = true)
-      : max_bytes_(max_bytes), verify_content_(verify_content) {}
-  bool verify_content() const { return verify_content_; }
+  explicit MemoryBlobAccess(int64_t max_bytes) : max_bytes_(max_bytes) {}
 
-  // Called by writers once their bytes are verified.
+  // Called by writers on Commit.
   void Store(const Digest& digest, std::shared_ptr<const std::string> data);
 
  protected:
@@ -29,7 +28,6 @@ class MemoryBlobAccess : public BlobAccess {
 
  private:
   const int64_t max_bytes_;
-  const bool verify_content_;
   absl::Mutex mu_;
   LruIndex lru_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Digest, std::shared_ptr<const std::string>> blobs_ ABSL_GUARDED_BY(mu_);

@@ -26,9 +26,8 @@ class ResultRecorderTest : public ::testing::Test {
     return cache_.Get("main", e->params.action_digest).ok();
   }
 
-  MemoryBlobAccess cas_{1 << 20};
-  MemoryBlobAccess results_{1 << 20, false};
-  ActionCache cache_{&results_, &cas_};
+  MemoryBlobAccess results_{1 << 20};
+  ActionCache cache_{&results_};
 };
 
 TEST_F(ResultRecorderTest, OnlyCacheableSuccessesAreKept) {

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/completeness_checking_blob_access.h"
 #include "common/disk_blob_access.h"
 #include "common/memory_blob_access.h"
 #include "common/status.h"
+#include "common/verifying_blob_access.h"
 
 namespace kfarm {
 
@@ -45,17 +47,23 @@ config::SchedulerConfig WithDefaults(config::SchedulerConfig c) {
 }
 
 absl::StatusOr<Storage> OpenStorage(const config::SchedulerConfig& c) {
-  Storage out;
+  // The decorators make the stores what they are: a CAS verifies every blob against its digest,
+  // the action cache serves a result only while its outputs are in the CAS.
   const auto& s = c.storage();
+  std::unique_ptr<BlobAccess> cas_base, results_base;
   if (s.backend() == config::StorageConfig::MEMORY) {
-    out.cas = std::make_unique<MemoryBlobAccess>(s.cas_max_bytes());
-    out.results = std::make_unique<MemoryBlobAccess>(s.ac_max_bytes(), /*verify_content=*/false);
+    cas_base = std::make_unique<MemoryBlobAccess>(s.cas_max_bytes());
+    results_base = std::make_unique<MemoryBlobAccess>(s.ac_max_bytes());
   } else {
-    ASSIGN_OR_RETURN(out.cas, DiskBlobAccess::Open({c.data_dir() + "/cas", s.cas_max_bytes(), true}));
-    ASSIGN_OR_RETURN(out.results,
-                     DiskBlobAccess::Open({c.data_dir() + "/ac", s.ac_max_bytes(), false}));
+    ASSIGN_OR_RETURN(cas_base, DiskBlobAccess::Open({c.data_dir() + "/cas", s.cas_max_bytes()}));
+    ASSIGN_OR_RETURN(results_base,
+                     DiskBlobAccess::Open({c.data_dir() + "/ac", s.ac_max_bytes()}));
   }
-  out.action_cache = std::make_unique<ActionCache>(out.results.get(), out.cas.get());
+  Storage out;
+  out.cas = std::make_unique<VerifyingBlobAccess>(std::move(cas_base));
+  out.results =
+      std::make_unique<CompletenessCheckingBlobAccess>(std::move(results_base), out.cas.get());
+  out.action_cache = std::make_unique<ActionCache>(out.results.get());
   return out;
 }
 

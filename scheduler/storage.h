@@ -1,5 +1,5 @@
-// Builds the scheduler's stores from its configuration: the CAS, the action cache's own store,
-// and the ActionCache on top of both.
+// Builds the scheduler's stores from its configuration, composing a backend (disk or memory) with
+// the decorators that make it a CAS or an action cache, and the ActionCache on top.
 #ifndef KFARM_SCHEDULER_STORAGE_H_
 #define KFARM_SCHEDULER_STORAGE_H_
 
@@ -13,8 +13,8 @@
 namespace kfarm {
 
 struct Storage {
-  std::unique_ptr<BlobAccess> cas;
-  std::unique_ptr<BlobAccess> results;
+  std::unique_ptr<BlobAccess> cas;      // VerifyingBlobAccess over the backend.
+  std::unique_ptr<BlobAccess> results;  // CompletenessCheckingBlobAccess over the backend.
   std::unique_ptr<ActionCache> action_cache;
 };
 

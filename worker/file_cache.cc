@@ -7,10 +7,14 @@ namespace kfarm {
 
 absl::StatusOr<std::unique_ptr<FileCache>> FileCache::Open(const Options& o, CasReader* cas) {
   auto c = std::unique_ptr<FileCache>(new FileCache(cas));
-  DiskBlobAccess::Options plain{o.root + "/plain", o.max_bytes * 7 / 8, true, 0444, o.owner_uid};
-  DiskBlobAccess::Options exec{o.root + "/exec", o.max_bytes / 8, true, 0555, o.owner_uid};
-  ASSIGN_OR_RETURN(c->plain_, DiskBlobAccess::Open(plain));
-  ASSIGN_OR_RETURN(c->exec_, DiskBlobAccess::Open(exec));
+  DiskBlobAccess::Options plain{o.root + "/plain", o.max_bytes * 7 / 8, 0444, o.owner_uid};
+  DiskBlobAccess::Options exec{o.root + "/exec", o.max_bytes / 8, 0555, o.owner_uid};
+  ASSIGN_OR_RETURN(std::unique_ptr<DiskBlobAccess> plain_disk, DiskBlobAccess::Open(plain));
+  ASSIGN_OR_RETURN(std::unique_ptr<DiskBlobAccess> exec_disk, DiskBlobAccess::Open(exec));
+  c->plain_ = plain_disk.get();
+  c->exec_ = exec_disk.get();
+  c->plain_verified_ = std::make_unique<VerifyingBlobAccess>(std::move(plain_disk));
+  c->exec_verified_ = std::make_unique<VerifyingBlobAccess>(std::move(exec_disk));
   return c;
 }
 
@@ -20,7 +24,7 @@ std::string FileCache::Path(const Digest& digest, bool executable) const {
 
 std::vector<Digest> FileCache::LargeBlobs(int64_t min_size) {
   std::vector<Digest> out;
-  for (auto* store : {plain_.get(), exec_.get()}) {
+  for (DiskBlobAccess* store : {plain_, exec_}) {
     for (const Digest& d : store->Digests()) {
       if (d.size() >= min_size) out.push_back(d);
     }

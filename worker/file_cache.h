@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/cas_reader.h"
 #include "common/disk_blob_access.h"
+#include "common/verifying_blob_access.h"
 
 namespace kfarm {
 
@@ -47,13 +48,18 @@ class FileCache {
     absl::Status status;
   };
   explicit FileCache(CasReader* cas) : cas_(cas) {}
-  BlobAccess* Store(bool executable) const { return executable ? exec_.get() : plain_.get(); }
+  // Downloads go through a verifying layer: the worker never trusts the bytes it is sent either.
+  BlobAccess* Store(bool executable) const {
+    return executable ? exec_verified_.get() : plain_verified_.get();
+  }
   absl::Status Fetch(const std::vector<Want>& wants);
   absl::Status FetchOne(const Want& w);
 
   CasReader* cas_;
-  std::unique_ptr<DiskBlobAccess> plain_;
-  std::unique_ptr<DiskBlobAccess> exec_;
+  std::unique_ptr<VerifyingBlobAccess> plain_verified_;
+  std::unique_ptr<VerifyingBlobAccess> exec_verified_;
+  DiskBlobAccess* plain_ = nullptr;  // Owned by plain_verified_.
+  DiskBlobAccess* exec_ = nullptr;   // Owned by exec_verified_.
   absl::Mutex mu_;
   absl::flat_hash_map<std::pair<Digest, bool>, std::shared_ptr<Flight>> flights_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> bytes_fetched_{0};
