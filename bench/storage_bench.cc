@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/process_init.h"
 #include "common/resource_name.h"
+#include "google/bytestream/bytestream.grpc.pb.h"
 #include "scheduler/server.h"
 
 ABSL_FLAG(int, blob_mib, 256, "Size of the large ByteStream blob");

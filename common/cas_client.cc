@@ -30,12 +30,6 @@ namespace {
 constexpr size_t kChunk = 1 << 20;
 constexpr int kFindMissingChunk = 10000;
 
-std::string NewUploadId() {
-  std::random_device rd;
-  std::mt19937_64 rng((uint64_t{rd()} << 32) ^ rd());
-  return absl::StrFormat("%016x%016x", rng(), rng());
-}
-
 absl::Status RpcError(const grpc::Status& s, absl::string_view what) {
   return Annotate(FromGrpcStatus(s), what);
 }
@@ -45,29 +39,14 @@ absl::Status RpcError(const grpc::Status& s, absl::string_view what) {
 CasClient::CasClient(std::shared_ptr<grpc::Channel> channel, std::string instance)
     : channel_(std::move(channel)),
       instance_(std::move(instance)),
-      cas_(reapi::ContentAddressableStorage::NewStub(channel_)),
-      bytestream_(google::bytestream::ByteStream::NewStub(channel_)),
-      raw_write_("/google.bytestream.ByteStream/Write",
-                 grpc::internal::RpcMethod::CLIENT_STREAMING, channel_) {}
+      cas_(reapi::ContentAddressableStorage::NewStub(channel_)) {
+  auto remote = std::make_unique<GrpcBlobAccess>(channel_, instance_);
+  remote_ = remote.get();
+  verified_ = std::make_unique<VerifyingBlobAccess>(std::move(remote));
+}
 
 absl::StatusOr<std::vector<Digest>> CasClient::FindMissing(absl::Span<const Digest> digests) {
-  std::vector<Digest> missing;
-  for (size_t start = 0; start < digests.size(); start += kFindMissingChunk) {
-    reapi::FindMissingBlobsRequest req;
-    req.set_instance_name(instance_);
-    for (const Digest& d : digests.subspan(start, kFindMissingChunk)) {
-      d.ToProto(req.add_blob_digests());
-    }
-    reapi::FindMissingBlobsResponse resp;
-    grpc::ClientContext ctx;
-    grpc::Status s = cas_->FindMissingBlobs(&ctx, req, &resp);
-    if (!s.ok()) return RpcError(s, "FindMissingBlobs");
-    for (const auto& p : resp.missing_blob_digests()) {
-      ASSIGN_OR_RETURN(Digest d, Digest::FromProto(p));
-      missing.push_back(d);
-    }
-  }
-  return missing;
+  return remote_->FindMissing(digests);
 }
 
 absl::Status CasClient::UploadMissing(const std::vector<BlobSource>& blobs) {
@@ -163,98 +142,49 @@ absl::Status CasClient::BatchUpload(const std::vector<const BlobSource*>& blobs)
 }
 
 absl::Status CasClient::StreamUpload(const BlobSource& blob) {
-  const std::string what =
-      absl::StrCat("uploading ", blob.data ? "" : blob.path + " as ", blob.digest.ToString());
-  int fd = -1;
-  if (!blob.data) {
-    fd = ::open(blob.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ErrnoError("open", blob.path);
+  if (blob.data) {
+    ASSIGN_OR_RETURN(auto writer, remote_->OpenWrite(blob.digest));
+    RETURN_IF_ERROR(writer->WritePieces({*blob.data}, blob.data));
+    return writer->Commit();
   }
-  grpc::ClientContext ctx;
-  google::bytestream::WriteResponse resp;
-  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
-      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(channel_.get(), raw_write_,
-                                                                    &ctx, &resp));
-  const std::string name = MakeWriteResourceName(instance_, NewUploadId(), blob.digest);
-  // Each message's data is a slice of its owner — the caller's string, or a buffer the file was
-  // read into, reused once the transport has let go of it — so nothing is copied after read(2).
-  // (Not a mapping of the file: one truncated by a build meanwhile would be a SIGBUS.)
-  std::shared_ptr<std::string> buffer;
-  int64_t offset = 0;
-  absl::Status local = absl::OkStatus();
-  for (;;) {
-    BlobPiece piece;
-    if (blob.data) {
-      piece = {absl::string_view(*blob.data).substr(static_cast<size_t>(offset), kChunk), blob.data};
-    } else {
+  int fd = ::open(blob.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("open", blob.path);
+  absl::Status s = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(auto writer, remote_->OpenWrite(blob.digest));
+    // Each message's data is a slice of a buffer the file was read into, reused once the
+    // transport has let go of it, so nothing is copied after read(2). (Not a mapping of the
+    // file: one truncated by a build meanwhile would be a SIGBUS.)
+    std::shared_ptr<std::string> buffer;
+    for (;;) {
       if (buffer == nullptr || buffer.use_count() > 1) buffer = std::make_shared<std::string>();
       buffer->resize(kChunk);
       ssize_t got;
       do {
         got = ::read(fd, buffer->data(), buffer->size());
       } while (got < 0 && errno == EINTR);
-      if (got < 0) {
-        local = ErrnoError("read", blob.path);
-        break;
-      }
-      piece = {absl::string_view(buffer->data(), static_cast<size_t>(got)), buffer};
+      if (got < 0) return ErrnoError("read", blob.path);
+      if (got == 0) break;
+      RETURN_IF_ERROR(writer->WritePieces({absl::string_view(buffer->data(), got)}, buffer));
     }
-    const int64_t n = static_cast<int64_t>(piece.data.size());
-    const bool last = offset + n >= blob.digest.size() || n == 0;
-    if (!writer->Write(WriteRequestBytes(offset == 0 ? name : "", offset, last, piece))) {
-      break;  // The server ended the stream; Finish says why.
-    }
-    offset += n;
-    if (last) break;
-  }
-  if (fd >= 0) ::close(fd);
-  writer->WritesDone();
-  grpc::Status s = writer->Finish();
-  if (!local.ok()) return local;
-  if (!s.ok()) return RpcError(s, what);
-  if (resp.committed_size() != blob.digest.size()) {
-    return absl::DataLossError(absl::StrCat(what, ": server committed ", resp.committed_size(),
-                                            " bytes"));
-  }
-  return absl::OkStatus();
+    return writer->Commit();
+  }();
+  ::close(fd);
+  // The file is named once: a read error names it already.
+  return s.ok() || absl::StrContains(s.message(), blob.path) ? s : Annotate(s, blob.path);
 }
 
 absl::StatusOr<std::string> CasClient::ReadBlob(const Digest& digest) {
-  grpc::ClientContext ctx;
-  google::bytestream::ReadRequest req;
-  req.set_resource_name(MakeReadResourceName(instance_, digest));
-  auto reader = bytestream_->Read(&ctx, req);
-  google::bytestream::ReadResponse resp;
-  std::string out;
-  ContentVerifier verifier(digest);
-  while (reader->Read(&resp)) {
-    verifier.Update(resp.data());
-    out += resp.data();
-  }
-  grpc::Status s = reader->Finish();
-  if (!s.ok()) return RpcError(s, absl::StrCat("reading ", digest.ToString()));
-  RETURN_IF_ERROR(verifier.Finish());
-  return out;
+  return verified_->Get(digest);
 }
 
 absl::Status CasClient::StreamBlob(const Digest& digest,
                                    const std::function<absl::Status(absl::string_view)>& sink) {
-  grpc::ClientContext ctx;
-  google::bytestream::ReadRequest req;
-  req.set_resource_name(MakeReadResourceName(instance_, digest));
-  auto reader = bytestream_->Read(&ctx, req);
-  google::bytestream::ReadResponse resp;
-  ContentVerifier verifier(digest);
-  absl::Status local = absl::OkStatus();
-  while (local.ok() && reader->Read(&resp)) {
-    verifier.Update(resp.data());
-    local = sink(resp.data());
-    if (!local.ok()) ctx.TryCancel();
+  ASSIGN_OR_RETURN(auto reader, verified_->OpenRead(digest));
+  for (;;) {
+    ASSIGN_OR_RETURN(BlobPiece piece, reader->ReadPiece(kChunk));
+    if (piece.data.empty()) return absl::OkStatus();
+    RETURN_IF_ERROR(sink(piece.data));
   }
-  grpc::Status s = reader->Finish();
-  if (!local.ok()) return local;
-  if (!s.ok()) return RpcError(s, absl::StrCat("reading ", digest.ToString()));
-  return verifier.Finish();
 }
 
 absl::StatusOr<std::vector<std::string>> CasClient::BatchRead(const std::vector<Digest>& digests) {

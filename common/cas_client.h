@@ -10,7 +10,6 @@
 #include <vector>
 
 #include <grpcpp/channel.h>
-#include <grpcpp/impl/rpc_method.h>
 
 #include "absl/base/call_once.h"
 #include "absl/container/flat_hash_map.h"
@@ -21,8 +20,9 @@
 #include "common/dial.h"
 #include "common/digest.h"
 #include "common/directory_tree.h"
+#include "common/grpc_blob_access.h"
 #include "common/merkle.h"
-#include "google/bytestream/bytestream.grpc.pb.h"
+#include "common/verifying_blob_access.h"
 
 namespace kfarm {
 
@@ -54,9 +54,10 @@ class CasClient : public CasReader, public CasUploader {
   absl::StatusOr<std::string> ReadBlob(const Digest& digest);
   // Streams the blob's bytes to `sink` (verified: a mismatch fails after the last piece).
   absl::Status StreamBlob(const Digest& digest,
-                          const std::function<absl::Status(absl::string_view)>& sink) override;
+                          const std::function<absl::Status(absl::string_view)>& sink);
   // Small blobs in one BatchReadBlobs call; every digest must be found.
   absl::StatusOr<std::vector<std::string>> BatchRead(const std::vector<Digest>& digests) override;
+  BlobAccess* remote() override { return remote_; }
   // The server's max_batch_total_size_bytes, asked once through GetCapabilities (4 MiB when the
   // server sets none or cannot be asked).
   int64_t max_batch_bytes();
@@ -83,9 +84,8 @@ class CasClient : public CasReader, public CasUploader {
   std::shared_ptr<grpc::Channel> channel_;
   std::string instance_;
   std::unique_ptr<reapi::ContentAddressableStorage::Stub> cas_;
-  std::unique_ptr<google::bytestream::ByteStream::Stub> bytestream_;
-  // ByteStream.Write with hand-framed messages (common/bytestream_wire), as a stub would call it.
-  const grpc::internal::RpcMethod raw_write_;
+  std::unique_ptr<VerifyingBlobAccess> verified_;  // Over remote_, which it owns.
+  GrpcBlobAccess* remote_;
   absl::once_flag limits_once_;
   int64_t max_batch_bytes_ = 4 << 20;
 };

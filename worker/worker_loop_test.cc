@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "common/memory_blob_access.h"
 #include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -131,9 +132,10 @@ class NoCas : public CasReader {
   absl::StatusOr<std::vector<std::string>> BatchRead(const std::vector<Digest>&) override {
     return absl::UnimplementedError("no CAS here");
   }
-  absl::Status StreamBlob(const Digest&, const std::function<absl::Status(absl::string_view)>&) override {
-    return absl::UnimplementedError("no CAS here");
-  }
+  BlobAccess* remote() override { return &nothing_; }
+
+ private:
+  MemoryBlobAccess nothing_{0};
 };
 
 class WorkerLoopTest : public ::testing::Test {

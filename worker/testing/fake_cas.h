@@ -49,13 +49,7 @@ class FakeCas : public CasReader {
     for (const Digest& d : digests) out.push_back(blobs_.at(d));
     return out;
   }
-  absl::Status StreamBlob(const Digest& d,
-                          const std::function<absl::Status(absl::string_view)>& sink) override {
-    RETURN_IF_ERROR(Begin({d}));
-    absl::string_view bytes = blobs_.at(d);
-    for (size_t at = 0; at < bytes.size(); at += 65536) RETURN_IF_ERROR(sink(bytes.substr(at, 65536)));
-    return absl::OkStatus();
-  }
+  BlobAccess* remote() override { return &remote_; }
 
  private:
   absl::Status Begin(const std::vector<Digest>& digests) {
@@ -72,7 +66,34 @@ class FakeCas : public CasReader {
     return absl::OkStatus();
   }
 
+  // Streamed reads of the same blobs, counted, held and failed like batch reads.
+  class Remote : public BlobAccess {
+   public:
+    explicit Remote(FakeCas* cas) : cas_(cas) {}
+
+   protected:
+    absl::StatusOr<std::unique_ptr<BlobReader>> DoOpenRead(const Digest& d) override {
+      RETURN_IF_ERROR(cas_->Begin({d}));
+      return std::make_unique<StringBlobReader>(
+          std::make_shared<const std::string>(cas_->blobs_.at(d)));
+    }
+    absl::StatusOr<std::unique_ptr<BlobWriter>> DoOpenWrite(const Digest&) override {
+      return absl::UnimplementedError("the fake CAS is read-only");
+    }
+    absl::StatusOr<std::vector<Digest>> DoFindMissing(absl::Span<const Digest> ds) override {
+      std::vector<Digest> missing;
+      for (const Digest& d : ds) {
+        if (!cas_->blobs_.contains(d)) missing.push_back(d);
+      }
+      return missing;
+    }
+
+   private:
+    FakeCas* cas_;
+  };
+
   absl::flat_hash_map<Digest, std::string> blobs_;
+  Remote remote_{this};
   std::unique_ptr<absl::Notification> held_;
   std::atomic<int> fail_{0};
   std::atomic<int> calls_{0};
