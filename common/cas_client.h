@@ -58,6 +58,9 @@ class CasClient : public CasReader, public CasUploader {
   // Small blobs in one BatchReadBlobs call; every digest must be found.
   absl::StatusOr<std::vector<std::string>> BatchRead(const std::vector<Digest>& digests) override;
   BlobAccess* remote() override { return remote_; }
+  absl::StatusOr<DirectoryMap> FetchDirectories(const Digest& root) override {
+    return FetchTree(root);
+  }
   // The server's max_batch_total_size_bytes, asked once through GetCapabilities (4 MiB when the
   // server sets none or cannot be asked).
   int64_t max_batch_bytes();

@@ -13,6 +13,7 @@
 #include "absl/types/span.h"
 #include "common/blob_access.h"
 #include "common/digest.h"
+#include "common/directory_tree.h"
 
 namespace kfarm {
 
@@ -31,6 +32,8 @@ class CasReader {
   // The remote CAS as a store, unverified: its reads go into a store that verifies them, so each
   // byte is hashed once on its way in.
   virtual BlobAccess* remote() = 0;
+  // Every Directory of the tree under `root`, by digest, as stored; NOT_FOUND naming one absent.
+  virtual absl::StatusOr<DirectoryMap> FetchDirectories(const Digest& root) = 0;
 };
 
 }  // namespace kfarm

@@ -64,6 +64,20 @@ bool Rewind(int fd) {
 
 }  // namespace
 
+Executor::Executor(CasReader* reader, CasUploader* uploader, FileCache* cache,
+                   ExecutorOptions options, CommandRunnerFactory make_runner)
+    : reader_(reader),
+      uploader_(uploader),
+      cache_(cache),
+      options_(std::move(options)),
+      make_runner_(make_runner != nullptr
+                       ? std::move(make_runner)
+                       : CommandRunnerFactory([sandbox = options_.sandbox](const std::string& dir)
+                                                  -> std::unique_ptr<CommandRunner> {
+                           if (!sandbox.bubblewrap) return std::make_unique<DirectCommandRunner>();
+                           return std::make_unique<PersistentSandbox>(sandbox, dir);
+                         })) {}
+
 absl::StatusOr<Executor::Slot> Executor::AcquireSlot() {
   Slot slot;
   {
@@ -105,7 +119,7 @@ void Executor::ReleaseSlot(Slot slot) {
   if (!EmptyDir(slot.dir + "/root") || !EmptyDir(slot.dir + "/tmp") ||
       !EmptyDir(slot.dir + "/shm") || !Rewind(slot.out.get()) || !Rewind(slot.err.get())) {
     // Something the action left cannot be removed: never hand that tree to another action.
-    slot.sandbox.reset();
+    slot.runner.reset();
     std::error_code ec;
     std::filesystem::remove_all(slot.dir, ec);
     return;
@@ -151,7 +165,7 @@ worker::Completion Executor::Run(const worker::Assignment& a, CancelSignal* canc
     auto root_digest = Digest::FromProto(a.action().input_root_digest());
     note(root_digest.status());
     if (root_digest.ok()) {
-      InputStager stager(cas_, cache_, options_.link_inputs);
+      InputStager stager(reader_, cache_, options_.link_inputs);
       step(Annotate(stager.Stage(*root_digest, root, a.input_directory_blobs()), "staging inputs"));
     }
   }
@@ -176,15 +190,8 @@ worker::Completion Executor::Run(const worker::Assignment& a, CancelSignal* canc
     spec.stdout_fd = slot->out.get();
     spec.stderr_fd = slot->err.get();
     spec.timeout = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(a.timeout()));
-    absl::StatusOr<RunResult> r;
-    if (options_.sandbox.bubblewrap) {
-      if (slot->sandbox == nullptr) {
-        slot->sandbox = std::make_unique<PersistentSandbox>(options_.sandbox, dir);
-      }
-      r = slot->sandbox->Run(spec, cancel);
-    } else {
-      r = RunProcess(spec, cancel);
-    }
+    if (slot->runner == nullptr) slot->runner = make_runner_(dir);
+    absl::StatusOr<RunResult> r = slot->runner->Run(spec, cancel);
     step(r.status());  // The sandbox could not run it.
     ran = r.ok();
     if (r.ok()) run = *r;
@@ -204,7 +211,9 @@ worker::Completion Executor::Run(const worker::Assignment& a, CancelSignal* canc
 
   Stamp(md->mutable_output_upload_start_timestamp());
   // Outputs and stdout/stderr are kept even for a timeout: they show how far it got.
-  if (ran) step(CollectOutputs(*cas_, a.command(), root, working_dir, out_path, err_path, result));
+  if (ran) {
+    step(CollectOutputs(*uploader_, a.command(), root, working_dir, out_path, err_path, result));
+  }
   Stamp(md->mutable_output_upload_completed_timestamp());
   if (slot.ok()) ReleaseSlot(std::move(*slot));
   Stamp(md->mutable_worker_completed_timestamp());

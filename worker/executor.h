@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 
 #include "common/cas_client.h"
+#include "common/cas_reader.h"
 #include "common/file_util.h"
 #include "kfarm/worker.pb.h"
 #include "worker/action_runner.h"
@@ -31,8 +32,11 @@ struct ExecutorOptions {
 
 class Executor : public ActionRunner {
  public:
-  Executor(CasClient* cas, FileCache* cache, ExecutorOptions options)
-      : cas_(cas), cache_(cache), options_(std::move(options)) {}
+  // Inputs come through `reader` and `cache`, outputs go to `uploader`. Commands run in each
+  // slot's runner from `make_runner`; without one, a bubblewrap sandbox per slot or, with
+  // sandboxing off, the worker's own process tree.
+  Executor(CasReader* reader, CasUploader* uploader, FileCache* cache, ExecutorOptions options,
+           CommandRunnerFactory make_runner = nullptr);
 
   worker::Completion Run(const worker::Assignment& a, CancelSignal* cancel) override;
 
@@ -44,14 +48,16 @@ class Executor : public ActionRunner {
   struct Slot {
     std::string dir;  // root/ and tmp/ exist and are empty when acquired.
     UniqueFd out, err;  // io/stdout and io/stderr: empty, at offset 0 when acquired.
-    std::unique_ptr<PersistentSandbox> sandbox;  // Started on first use (bubblewrap only).
+    std::unique_ptr<CommandRunner> runner;  // Made on first use.
   };
   absl::StatusOr<Slot> AcquireSlot();
   void ReleaseSlot(Slot slot);
 
-  CasClient* cas_;
+  CasReader* reader_;
+  CasUploader* uploader_;
   FileCache* cache_;
   const ExecutorOptions options_;
+  const CommandRunnerFactory make_runner_;
   absl::Mutex mu_;
   std::vector<Slot> free_slots_ ABSL_GUARDED_BY(mu_);
   int next_dir_ ABSL_GUARDED_BY(mu_) = 0;

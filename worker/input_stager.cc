@@ -39,7 +39,7 @@ absl::Status InputStager::Stage(const Digest& root, const std::string& dir,
   // Keyed by the digest of the bytes as stored, whatever encoding the client used.
   DirectoryMap by_digest;
   if (given.empty()) {
-    ASSIGN_OR_RETURN(by_digest, cas_->FetchTree(root));
+    ASSIGN_OR_RETURN(by_digest, cas_->FetchDirectories(root));
   } else {
     ASSIGN_OR_RETURN(by_digest, ParseDirectories(given));
   }

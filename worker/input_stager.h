@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "common/cas_client.h"
+#include "common/cas_reader.h"
 #include "worker/file_cache.h"
 
 namespace kfarm {
@@ -16,7 +16,7 @@ class InputStager {
  public:
   // With `link` false every input is a private, writable copy: for setups where the sandbox
   // cannot keep an action from writing through a hardlink (no bubblewrap, or not root).
-  InputStager(CasClient* cas, FileCache* cache, bool link) : cas_(cas), cache_(cache), link_(link) {}
+  InputStager(CasReader* cas, FileCache* cache, bool link) : cas_(cas), cache_(cache), link_(link) {}
 
   // `dir` must exist and be empty. `given` holds the tree's Directory blobs when the scheduler
   // sent them along (each is found by the digest of its bytes); otherwise the tree is fetched.
@@ -24,7 +24,7 @@ class InputStager {
                      const google::protobuf::RepeatedPtrField<std::string>& given = {});
 
  private:
-  CasClient* cas_;
+  CasReader* cas_;
   FileCache* cache_;
   bool link_;
 };

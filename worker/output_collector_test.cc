@@ -6,28 +6,17 @@
 #include <filesystem>
 #include <fstream>
 
-#include "absl/container/flat_hash_map.h"
 #include "common/file_util.h"
 #include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "worker/testing/kept_uploads.h"
 
 namespace kfarm {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-class KeptUploads : public CasUploader {
- public:
-  absl::Status UploadMissing(const std::vector<BlobSource>& blobs) override {
-    for (const BlobSource& b : blobs) {
-      kept[b.digest] = b.data ? *b.data : ReadFile(b.path).value_or("<unreadable>");
-    }
-    return absl::OkStatus();
-  }
-  absl::flat_hash_map<Digest, std::string> kept;
-};
 
 class OutputCollectorTest : public ::testing::Test {
  protected:

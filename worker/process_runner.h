@@ -4,9 +4,11 @@
 #ifndef KFARM_WORKER_PROCESS_RUNNER_H_
 #define KFARM_WORKER_PROCESS_RUNNER_H_
 
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
-#include <optional>
 #include <vector>
 
 #include "worker/cgroup.h"
@@ -72,6 +74,27 @@ class CancelSignal {
 // see sandbox.h). Infrastructure failures (cannot spawn) are errors; the command's own failure
 // is an exit code.
 absl::StatusOr<RunResult> RunProcess(const RunSpec& spec, CancelSignal* cancel);
+
+// Where one slot's commands run, as Ninja's CommandRunner: the slot's kept-alive bubblewrap
+// sandbox, the worker's own process tree (sandbox none), or in tests a fake that plays a
+// command's effects and outcome.
+class CommandRunner {
+ public:
+  virtual ~CommandRunner() = default;
+  // As RunProcess: an error is the worker's failure, the command's own is in the result.
+  virtual absl::StatusOr<RunResult> Run(const RunSpec& spec, CancelSignal* cancel) = 0;
+};
+
+// Makes the runner of the slot whose build directory is `slot_dir`, on the slot's first action.
+using CommandRunnerFactory =
+    std::function<std::unique_ptr<CommandRunner>(const std::string& slot_dir)>;
+
+class DirectCommandRunner : public CommandRunner {
+ public:
+  absl::StatusOr<RunResult> Run(const RunSpec& spec, CancelSignal* cancel) override {
+    return RunProcess(spec, cancel);
+  }
+};
 
 // argv[0] resolved the way execvp would, but with the action's PATH rather than the worker's,
 // relative to `cwd` (the action's working directory).

@@ -23,14 +23,14 @@
 
 namespace kfarm {
 
-class PersistentSandbox {
+class PersistentSandbox : public CommandRunner {
  public:
   PersistentSandbox(SandboxOptions options, std::string dir)
       : options_(std::move(options)), dir_(std::move(dir)) {}
-  ~PersistentSandbox() { Stop(); }
+  ~PersistentSandbox() override { Stop(); }
 
   // Runs `spec` (whose input_root must be <dir>/root) inside, starting the sandbox if needed.
-  absl::StatusOr<RunResult> Run(const RunSpec& spec, CancelSignal* cancel);
+  absl::StatusOr<RunResult> Run(const RunSpec& spec, CancelSignal* cancel) override;
 
  private:
   absl::Status Start();

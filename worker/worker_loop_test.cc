@@ -133,6 +133,9 @@ class NoCas : public CasReader {
     return absl::UnimplementedError("no CAS here");
   }
   BlobAccess* remote() override { return &nothing_; }
+  absl::StatusOr<DirectoryMap> FetchDirectories(const Digest&) override {
+    return absl::UnimplementedError("no CAS here");
+  }
 
  private:
   MemoryBlobAccess nothing_{0};

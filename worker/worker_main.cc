@@ -244,7 +244,7 @@ int main(int argc, char** argv) {
                       "); the file size limit and the disk reserve still hold");
   }
   eo.link_inputs = protect;
-  kfarm::Executor executor(&cas, cache->get(), eo);
+  kfarm::Executor executor(&cas, &cas, cache->get(), eo);
 
   kfarm::WorkerOptions wo;
   wo.scheduler = c.scheduler();

@@ -10,8 +10,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/cas_reader.h"
+#include "common/directory_tree.h"
 #include "common/status.h"
 
 namespace kfarm {
@@ -46,12 +48,37 @@ class FakeCas : public CasReader {
   absl::StatusOr<std::vector<std::string>> BatchRead(const std::vector<Digest>& digests) override {
     RETURN_IF_ERROR(Begin(digests));
     std::vector<std::string> out;
-    for (const Digest& d : digests) out.push_back(blobs_.at(d));
+    for (const Digest& d : digests) {
+      ASSIGN_OR_RETURN(std::string bytes, Find(d));
+      out.push_back(std::move(bytes));
+    }
     return out;
   }
   BlobAccess* remote() override { return &remote_; }
+  absl::StatusOr<DirectoryMap> FetchDirectories(const Digest& root) override {
+    DirectoryMap tree;
+    std::vector<std::string> absent;
+    RETURN_IF_ERROR(WalkTree(
+        root, FetchFrom(&remote_),
+        [&](WalkedDirectory& w) {
+          tree.emplace(w.digest, std::move(w.dir));
+          return absl::OkStatus();
+        },
+        [&](const Digest& d, const std::string& prefix) {
+          absent.push_back(absl::StrCat("directory \"", prefix, "\" (", d.ToString(), ")"));
+        }));
+    if (!absent.empty()) return absl::NotFoundError(absl::StrCat(absent[0], " is not in the CAS"));
+    return tree;
+  }
 
  private:
+  absl::StatusOr<std::string> Find(const Digest& d) const {
+    auto it = blobs_.find(d);
+    if (it == blobs_.end()) {
+      return absl::NotFoundError(absl::StrCat("blob ", d.ToString(), " is not in the CAS"));
+    }
+    return it->second;
+  }
   absl::Status Begin(const std::vector<Digest>& digests) {
     ++calls_;
     if (held_) held_->WaitForNotification();
@@ -74,8 +101,9 @@ class FakeCas : public CasReader {
    protected:
     absl::StatusOr<std::unique_ptr<BlobReader>> DoOpenRead(const Digest& d) override {
       RETURN_IF_ERROR(cas_->Begin({d}));
+      ASSIGN_OR_RETURN(std::string bytes, cas_->Find(d));
       return std::make_unique<StringBlobReader>(
-          std::make_shared<const std::string>(cas_->blobs_.at(d)));
+          std::make_shared<const std::string>(std::move(bytes)));
     }
     absl::StatusOr<std::unique_ptr<BlobWriter>> DoOpenWrite(const Digest&) override {
       return absl::UnimplementedError("the fake CAS is read-only");
