@@ -28,7 +28,6 @@ namespace kfarm {
 namespace {
 
 constexpr size_t kChunk = 1 << 20;
-constexpr int kFindMissingChunk = 10000;
 
 absl::Status RpcError(const grpc::Status& s, absl::string_view what) {
   return Annotate(FromGrpcStatus(s), what);

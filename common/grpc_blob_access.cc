@@ -47,6 +47,7 @@ class GrpcBlobReader : public BlobReader {
 
   absl::StatusOr<size_t> Read(char* buf, size_t max) override {
     ASSIGN_OR_RETURN(BlobPiece piece, ReadPiece(max));
+    if (piece.data.empty()) return 0;  // The end: an empty view may point nowhere.
     std::memcpy(buf, piece.data.data(), piece.data.size());
     return piece.data.size();
   }

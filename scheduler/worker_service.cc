@@ -129,11 +129,6 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
     StartRead(&in_);
   }
 
-  void TakeAcknowledgementsLocked(worker::SchedulerMessage* msg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (std::string& id : acks_) msg->add_received(std::move(id));
-    acks_.clear();
-  }
-
   void OnDone() override {
     {
       absl::MutexLock lock(&close_mu_);
@@ -143,6 +138,11 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
   }
 
  private:
+  void TakeAcknowledgementsLocked(worker::SchedulerMessage* msg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (std::string& id : acks_) msg->add_received(std::move(id));
+    acks_.clear();
+  }
+
   grpc::CallbackServerContext* const ctx_;
   BuildQueue* const queue_;
   BoundedExecutor* const executor_;

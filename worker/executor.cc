@@ -20,8 +20,10 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-void Stamp(google::protobuf::Timestamp* ts) {
-  *ts = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+absl::Time Stamp(google::protobuf::Timestamp* ts) {
+  const absl::Time now = absl::Now();
+  *ts = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+  return now;
 }
 
 // Whether `dir` holds anything (or cannot be read). Most actions leave nothing behind, and one
@@ -178,7 +180,7 @@ worker::Completion Executor::Run(const worker::Assignment& a, CancelSignal* canc
   RunResult run;
   bool ran = false;
   const std::string out_path = dir + "/io/stdout", err_path = dir + "/io/stderr";
-  Stamp(md->mutable_execution_start_timestamp());
+  const absl::Time execution_start = Stamp(md->mutable_execution_start_timestamp());
   if (first_error.ok()) {
     RunSpec spec;
     spec.argv.assign(a.command().arguments().begin(), a.command().arguments().end());
@@ -196,7 +198,11 @@ worker::Completion Executor::Run(const worker::Assignment& a, CancelSignal* canc
     ran = r.ok();
     if (r.ok()) run = *r;
   }
-  Stamp(md->mutable_execution_completed_timestamp());
+  const absl::Time execution_end = Stamp(md->mutable_execution_completed_timestamp());
+  // The time the command ran, on the clock its timeout is enforced by; staging and uploads are
+  // not in it.
+  *md->mutable_virtual_execution_duration() =
+      TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(execution_end - execution_start));
   result->set_exit_code(run.exit_code);
   if (run.timed_out) {
     note(absl::DeadlineExceededError(absl::StrCat(

@@ -167,6 +167,9 @@ TEST_F(ExecutorTest, RunsTheCommandAsGivenAndItsOutputsBecomeTheResult) {
     EXPECT_GT(TimeUtil::TimestampToNanoseconds(steps[i]), 0) << "step " << i;
     if (i > 0) EXPECT_LE(steps[i - 1], steps[i]) << "step " << i;
   }
+  ASSERT_TRUE(md.has_virtual_execution_duration());  // The command's own time, nothing else.
+  EXPECT_EQ(md.virtual_execution_duration(),
+            md.execution_completed_timestamp() - md.execution_start_timestamp());
 }
 
 TEST_F(ExecutorTest, ATimeoutIsTheActionsFailureAndWhatItWroteIsKept) {
