@@ -140,6 +140,7 @@ void DiskBlobAccess::EvictLocked() {
   // The newest blob is never evicted, so a blob larger than the cap is still usable once.
   while (lru_.total_bytes() + writing_bytes_.load() > options_.max_bytes && lru_.count() > 1) {
     RemoveLocked(*lru_.Oldest());
+    evictions_.fetch_add(1);
   }
   stored_bytes_.store(lru_.total_bytes());
 }

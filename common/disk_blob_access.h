@@ -59,6 +59,7 @@ class DiskBlobAccess : public BlobAccess {
   void ReserveWriting(int64_t bytes);
   void ReleaseWriting(int64_t bytes);
   int64_t writing_bytes() const { return writing_bytes_.load(); }
+  int64_t evictions() const { return evictions_.load(); }  // Blobs removed to stay in the cap.
   FileSystem* fs() const { return fs_; }
 
  protected:
@@ -79,6 +80,7 @@ class DiskBlobAccess : public BlobAccess {
   std::atomic<uint64_t> temp_counter_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> writing_bytes_{0};
+  std::atomic<int64_t> evictions_{0};
   // lru_.total_bytes() after the last eviction pass: lets ReserveWriting skip the lock while the
   // store is below its cap.
   std::atomic<int64_t> stored_bytes_{0};

@@ -8,6 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libprotoc-dev protobuf-compiler libabsl-dev
   libssl-dev libelf-dev libzstd-dev zstd libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  prometheus-cpp-dev libcivetweb-dev  # /metrics and the operators' HTTP listener
   bazel-bootstrap bazel-bootstrap-source
   openssl python3 python3-grpcio python3-protobuf bubblewrap util-linux bc
   clang-14  # bench/fuzz.sh: libFuzzer, ASan, UBSan

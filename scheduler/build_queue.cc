@@ -72,6 +72,32 @@ size_t BuildQueue::connected_workers() {
   return workers_.connected();
 }
 
+void BuildQueue::SetMetrics(QueueMetrics* metrics) {
+  Locked lock(this);
+  metrics_ = metrics;
+}
+
+QueueSnapshot BuildQueue::Snapshot() {
+  Locked lock(this);
+  QueueSnapshot s;
+  dispatcher_.ForEachQueued([&](const std::shared_ptr<Execution>& e) {
+    ++s.queued[{e->params.instance_name, PlatformLabel(e->params.platform)}];
+  });
+  workers_.ForEach([&](Worker& w) {
+    if (w.link == nullptr) return;  // Lost, within its grace: not serving.
+    ++s.workers;
+    if (w.draining) {
+      ++s.draining;
+    } else if (w.resting_until != absl::InfinitePast()) {
+      ++s.resting;
+    }
+    s.slots += w.slots;
+    s.busy_slots += std::min<int64_t>(w.slots, static_cast<int64_t>(w.running.size()));
+    s.executing += static_cast<int64_t>(w.running.size());
+  });
+  return s;
+}
+
 absl::Status BuildQueue::CheckServable(const reapi::Platform& platform) {
   Locked lock(this);
   if (workers_.AnyOffers(platform)) return absl::OkStatus();
@@ -91,6 +117,7 @@ absl::StatusOr<std::string> BuildQueue::Submit(ExecuteParams params) {
   if (absl::Status s = operations_.Admit(owner); !s.ok()) return s;
   const bool cacheable = !params.action.do_not_cache();
   std::shared_ptr<Execution> e = cacheable ? operations_.InFlight(params) : nullptr;
+  if (e != nullptr && metrics_ != nullptr) metrics_->Merged();
   if (e == nullptr) {
     e = std::make_shared<Execution>();
     e->id = RandomId();
@@ -197,6 +224,9 @@ void BuildQueue::DispatchLocked() {
 
 void BuildQueue::FinishLocked(const std::shared_ptr<Execution>& e,
                               reapi::ExecuteResponse response) {
+  if (metrics_ != nullptr) {
+    metrics_->Completed(response, clock_() - e->assigned_at, e->stage == Stage::kExecuting);
+  }
   dispatcher_.Leave(*e);
   e->stage = Stage::kCompleted;
   e->response = std::move(response);

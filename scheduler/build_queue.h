@@ -24,6 +24,7 @@
 #include "scheduler/dispatcher.h"
 #include "scheduler/execution_record.h"
 #include "scheduler/operation_table.h"
+#include "scheduler/queue_metrics.h"
 #include "scheduler/result_recorder.h"
 #include "scheduler/worker_registry.h"
 
@@ -72,6 +73,10 @@ class BuildQueue {
 
   absl::Duration heartbeat_interval() const;
   size_t connected_workers();
+
+  // Reports to `metrics` from now on (not owned; outlives the queue).
+  void SetMetrics(QueueMetrics* metrics);
+  QueueSnapshot Snapshot();
 
  private:
   // Holds mu_; on release runs what was deferred meanwhile (watchers told, messages to workers),
@@ -126,6 +131,7 @@ class BuildQueue {
   WorkerRegistry workers_ ABSL_GUARDED_BY(mu_);
   Dispatcher dispatcher_ ABSL_GUARDED_BY(mu_);
   DeferredCalls deferred_ ABSL_GUARDED_BY(mu_);
+  QueueMetrics* metrics_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread reaper_;
 };
 

@@ -423,3 +423,54 @@ TEST_F(BuildQueueTest, AnUnmatchedPlatformIsUnavailableDuringTheGraceThenFailedP
 
 }  // namespace
 }  // namespace kfarm
+
+namespace kfarm {
+namespace {
+
+TEST_F(BuildQueueTest, TheSnapshotAndTheMetricsFollowTheQueue) {
+  prometheus::Registry registry;
+  QueueMetrics metrics(registry);
+  queue_.SetMetrics(&metrics);
+  auto w = Connect("w1", 2, 0);
+  Submit("cc", "a");
+  Submit("cc", "b");
+  Submit("cc", "c");  // Two slots: c waits.
+  QueueSnapshot s = queue_.Snapshot();
+  EXPECT_EQ(s.workers, 1);
+  EXPECT_EQ(s.slots, 2);
+  EXPECT_EQ(s.busy_slots, 2);
+  EXPECT_EQ(s.executing, 2);
+  ASSERT_EQ(s.queued.size(), 1u);
+  EXPECT_EQ(s.queued.begin()->second, 1);
+
+  now_ns_ += 250 * 1000000;
+  Complete("w1", *w, "a", absl::Milliseconds(20));  // c goes out, 250 ms after it came.
+  s = queue_.Snapshot();
+  EXPECT_TRUE(s.queued.empty());
+  EXPECT_EQ(s.executing, 2);
+
+  std::map<std::string, double> seen;
+  for (const auto& f : registry.Collect()) {
+    for (const auto& m : f.metric) {
+      if (f.type == prometheus::MetricType::Histogram) {
+        seen[f.name + "_count"] += static_cast<double>(m.histogram.sample_count);
+        seen[f.name + "_sum"] += m.histogram.sample_sum;
+      } else if (f.type == prometheus::MetricType::Counter) {
+        seen[f.name] += m.counter.value;
+      }
+    }
+  }
+  EXPECT_EQ(seen["kfarm_execution_queued_seconds_count"], 3);
+  EXPECT_DOUBLE_EQ(seen["kfarm_execution_queued_seconds_sum"], 0.25);
+  EXPECT_EQ(seen["kfarm_execution_executing_seconds_count"], 1);
+  EXPECT_EQ(seen["kfarm_execution_results_total"], 1);
+
+  std::vector<prometheus::MetricFamily> gauges = QueueMetrics::Gauges(s);
+  ASSERT_EQ(gauges[0].name, "kfarm_queue_actions");
+  EXPECT_TRUE(gauges[0].metric.empty());
+  EXPECT_EQ(gauges[1].metric[0].gauge.value, 2);  // kfarm_executing_actions.
+  queue_.SetMetrics(nullptr);
+}
+
+}  // namespace
+}  // namespace kfarm

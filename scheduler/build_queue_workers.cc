@@ -83,6 +83,7 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
 }
 
 void BuildQueue::SendAssignmentLocked(Worker& w, const Execution& e) {
+  if (metrics_ != nullptr) metrics_->Assigned(e.assigned_at - e.queued_at);
   worker::SchedulerMessage m;
   auto* a = m.mutable_assignment();
   a->set_execution_id(e.id);
@@ -197,6 +198,7 @@ void BuildQueue::RecordDeathLocked(const std::shared_ptr<Execution>& e, const st
     // Each attempt is a new execution id: the worker that just reported the last one may not
     // have forgotten it yet, and would take the same id sent again for a duplicate.
     e->id = absl::StrCat(e->id.substr(0, e->id.find('.')), ".", e->dead_workers.size());
+    if (metrics_ != nullptr) metrics_->Retried();
     EnqueueLocked(e);
   }
 }

@@ -23,6 +23,9 @@ ABSL_FLAG(std::string, listen, "", "Address to listen on (default 127.0.0.1:8980
 ABSL_FLAG(std::string, data_dir, "", "Directory for the CAS and action cache (default ./kfarm-data)");
 ABSL_FLAG(std::string, storage, "", "Storage backend: disk (default) or memory");
 ABSL_FLAG(std::string, port_file, "", "Write the listening port to this file once serving");
+ABSL_FLAG(std::string, http_listen, "",
+          "Operators' HTTP listener for /metrics, /healthz and /readyz (host:port; port 0 = any)");
+ABSL_FLAG(std::string, http_port_file, "", "Write the HTTP listener's port to this file");
 ABSL_FLAG(std::string, worker_port_file, "",
           "Write the worker listener's port to this file once serving (with worker_listener)");
 ABSL_FLAG(bool, insecure, false,
@@ -61,6 +64,7 @@ int main(int argc, char** argv) {
   }
   if (auto v = absl::GetFlag(FLAGS_listen); !v.empty()) config.set_listen_address(v);
   if (auto v = absl::GetFlag(FLAGS_data_dir); !v.empty()) config.set_data_dir(v);
+  if (auto v = absl::GetFlag(FLAGS_http_listen); !v.empty()) config.set_http_listen_address(v);
   if (absl::GetFlag(FLAGS_insecure)) config.set_insecure(true);
   if (auto v = absl::GetFlag(FLAGS_storage); !v.empty()) {
     if (v == "memory") {
@@ -96,6 +100,11 @@ int main(int argc, char** argv) {
     std::ofstream(tmp) << port << "\n";
     std::rename(tmp.c_str(), path.c_str());
   };
+  if ((*server)->http_port() != 0) {
+    kfarm::LogInfo("kfarm-scheduler serving /metrics, /healthz and /readyz on http://",
+                   Bound(config.http_listen_address(), (*server)->http_port()));
+  }
+  write_port(absl::GetFlag(FLAGS_http_port_file), (*server)->http_port());
   write_port(absl::GetFlag(FLAGS_worker_port_file), (*server)->worker_port());
   write_port(absl::GetFlag(FLAGS_port_file), (*server)->port());
   std::thread waiter([&] {

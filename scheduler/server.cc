@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/dial.h"
 #include "common/status.h"
+#include "prometheus/text_serializer.h"
 #include "scheduler/action_cache_service.h"
 #include "scheduler/bytestream_service.h"
 #include "scheduler/capabilities_service.h"
@@ -93,7 +94,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     ASSIGN_OR_RETURN(worker_creds, ServerCredentialsFor(c.worker_listener().tls(),
                                                         "worker_listener.tls"));
   }
-  ASSIGN_OR_RETURN(s->storage_, OpenStorage(c));
+  ASSIGN_OR_RETURN(s->storage_, OpenStorage(c, *s->registry_));
 
   s->uploads_ = std::make_unique<UploadTable>(UploadLimits{
       absl::Seconds(c.upload_idle_seconds()), c.max_idle_uploads(), c.max_idle_upload_bytes()});
@@ -117,6 +118,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   std::vector<std::unique_ptr<grpc::Service>> worker_services;
   if (exec) {
     s->queue_ = std::make_unique<BuildQueue>(c.execution(), s->storage_.action_cache.get());
+    s->queue_metrics_ = std::make_unique<QueueMetrics>(*s->registry_);
+    s->queue_->SetMetrics(s->queue_metrics_.get());
     // Disk-bound (cache lookups, input trees, cache writes): more threads than cores.
     s->executor_ = std::make_unique<BoundedExecutor>(
         "execution", std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency())),
@@ -161,10 +164,36 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
                                                  c.worker_listener().listen_address()));
     }
   }
+  if (!c.http_listen_address().empty()) {
+    ASSIGN_OR_RETURN(s->http_, HttpServer::Start(c.http_listen_address(), s->HttpHandlers()));
+  }
+  s->ready_ = true;
   return s;
 }
 
+std::map<std::string, HttpServer::Handler> SchedulerServer::HttpHandlers() {
+  std::map<std::string, HttpServer::Handler> h;
+  h["/metrics"] = [this](const HttpRequest&) {
+    std::vector<prometheus::MetricFamily> families = registry_->Collect();
+    for (auto& f : StoreGauges(storage_)) families.push_back(std::move(f));
+    if (queue_) {
+      for (auto& f : QueueMetrics::Gauges(queue_->Snapshot())) families.push_back(std::move(f));
+    }
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = prometheus::TextSerializer().Serialize(families);
+    return r;
+  };
+  h["/healthz"] = [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok\n"}; };
+  h["/readyz"] = [this](const HttpRequest&) {
+    if (ready_) return HttpResponse{200, "text/plain", "ready\n"};
+    return HttpResponse{503, "text/plain", "shutting down\n"};
+  };
+  return h;
+}
+
 void SchedulerServer::Shutdown() {
+  ready_ = false;
   // In-flight calls get a moment to finish; after that they are cancelled, and clients retry.
   auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(1);
   if (worker_server_) worker_server_->Shutdown(deadline);
@@ -173,6 +202,7 @@ void SchedulerServer::Shutdown() {
 
 SchedulerServer::~SchedulerServer() {
   Shutdown();
+  http_.reset();
   if (worker_server_) worker_server_->Wait();
   if (server_) server_->Wait();
   executor_.reset();  // Its tasks use the services and the queue.

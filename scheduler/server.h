@@ -3,6 +3,7 @@
 #ifndef KFARM_SCHEDULER_SERVER_H_
 #define KFARM_SCHEDULER_SERVER_H_
 
+#include <atomic>
 #include <memory>
 
 #include <grpcpp/server.h>
@@ -10,6 +11,9 @@
 #include "absl/status/statusor.h"
 #include "kfarm/config.pb.h"
 #include "common/bounded_executor.h"
+#include "common/http_server.h"
+#include "prometheus/registry.h"
+#include "scheduler/queue_metrics.h"
 #include "scheduler/authorizer.h"
 #include "scheduler/build_queue.h"
 #include "scheduler/storage.h"
@@ -25,15 +29,18 @@ class SchedulerServer {
   ~SchedulerServer();
 
   int port() const { return port_; }
+  int http_port() const { return http_ ? http_->port() : 0; }  // 0: no HTTP listener.
   // The worker listener's port; port() when workers share the client listener.
   int worker_port() const { return worker_port_ ? worker_port_ : port_; }
   Storage& storage() { return storage_; }
   BuildQueue* queue() { return queue_.get(); }
   void Wait() { server_->Wait(); }
+  // Stops accepting calls; /readyz answers 503 from here on.
   void Shutdown();
 
  private:
   SchedulerServer() = default;
+  std::map<std::string, HttpServer::Handler> HttpHandlers();
 
   config::SchedulerConfig config_;
   Storage storage_;
@@ -45,6 +52,10 @@ class SchedulerServer {
   std::unique_ptr<Authorizer> worker_auth_;  // The worker listener's storage services.
   std::unique_ptr<WorkerGate> gate_;
   std::unique_ptr<UploadTable> uploads_;  // Unfinished ByteStream uploads of every listener.
+  std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<QueueMetrics> queue_metrics_;
+  std::atomic<bool> ready_{false};
+  std::unique_ptr<HttpServer> http_;  // Stopped first: its handlers read everything else.
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> worker_server_;
   int port_ = 0;

@@ -6,6 +6,7 @@
 #include "common/completeness_checking_blob_access.h"
 #include "common/disk_blob_access.h"
 #include "common/memory_blob_access.h"
+#include "common/metrics_blob_access.h"
 #include "common/status.h"
 #include "common/verifying_blob_access.h"
 
@@ -46,25 +47,62 @@ config::SchedulerConfig WithDefaults(config::SchedulerConfig c) {
   return c;
 }
 
-absl::StatusOr<Storage> OpenStorage(const config::SchedulerConfig& c) {
+absl::StatusOr<Storage> OpenStorage(const config::SchedulerConfig& c,
+                                    prometheus::Registry& registry) {
   // The decorators make the stores what they are: a CAS verifies every blob against its digest,
   // the action cache serves a result only while its outputs are in the CAS.
   const auto& s = c.storage();
+  Storage out;
   std::unique_ptr<BlobAccess> cas_base, results_base;
   if (s.backend() == config::StorageConfig::MEMORY) {
     cas_base = std::make_unique<MemoryBlobAccess>(s.cas_max_bytes());
     results_base = std::make_unique<MemoryBlobAccess>(s.ac_max_bytes());
   } else {
-    ASSIGN_OR_RETURN(cas_base, DiskBlobAccess::Open({c.data_dir() + "/cas", s.cas_max_bytes()}));
-    ASSIGN_OR_RETURN(results_base,
-                     DiskBlobAccess::Open({c.data_dir() + "/ac", s.ac_max_bytes()}));
+    ASSIGN_OR_RETURN(auto cas_disk, DiskBlobAccess::Open({c.data_dir() + "/cas", s.cas_max_bytes()}));
+    ASSIGN_OR_RETURN(auto ac_disk, DiskBlobAccess::Open({c.data_dir() + "/ac", s.ac_max_bytes()}));
+    out.disks = {{"cas", cas_disk.get()}, {"ac", ac_disk.get()}};
+    cas_base = std::move(cas_disk);
+    results_base = std::move(ac_disk);
   }
-  Storage out;
-  out.cas = std::make_unique<VerifyingBlobAccess>(std::move(cas_base));
-  out.results =
-      std::make_unique<CompletenessCheckingBlobAccess>(std::move(results_base), out.cas.get());
+  out.cas = std::make_unique<MetricsBlobAccess>(
+      std::make_unique<VerifyingBlobAccess>(std::move(cas_base)), "cas", registry);
+  // Completeness is checked against the CAS's own layers, so its reads do not count as the
+  // clients' CAS traffic.
+  BlobAccess* cas_verified = static_cast<MetricsBlobAccess*>(out.cas.get())->base();
+  out.results = std::make_unique<MetricsBlobAccess>(
+      std::make_unique<CompletenessCheckingBlobAccess>(std::move(results_base), cas_verified),
+      "ac", registry);
   out.action_cache = std::make_unique<ActionCache>(out.results.get());
   return out;
+}
+
+std::vector<prometheus::MetricFamily> StoreGauges(const Storage& storage) {
+  auto family = [](const char* name, const char* help, prometheus::MetricType type) {
+    prometheus::MetricFamily f;
+    f.name = name;
+    f.help = help;
+    f.type = type;
+    return f;
+  };
+  auto bytes = family("kfarm_store_bytes", "Bytes held by a disk store",
+                      prometheus::MetricType::Gauge);
+  auto blobs = family("kfarm_store_blobs", "Blobs held by a disk store",
+                      prometheus::MetricType::Gauge);
+  auto evictions = family("kfarm_store_evictions_total",
+                          "Blobs a disk store removed to stay within its size cap",
+                          prometheus::MetricType::Counter);
+  for (const auto& [name, disk] : storage.disks) {
+    prometheus::ClientMetric m;
+    m.label = {{"store", name}};
+    m.gauge.value = static_cast<double>(disk->total_bytes());
+    bytes.metric.push_back(m);
+    m.gauge.value = static_cast<double>(disk->blob_count());
+    blobs.metric.push_back(m);
+    m.gauge.value = 0;
+    m.counter.value = static_cast<double>(disk->evictions());
+    evictions.metric.push_back(m);
+  }
+  return {bytes, blobs, evictions};
 }
 
 }  // namespace kfarm

@@ -29,12 +29,16 @@ constexpr char kFastConfig[] = R"(
 
 class ExecutionTest : public ::testing::Test {
  protected:
-  // `execution` is added to kFastConfig.
+  // `execution` is added to kFastConfig; the flags go to the scheduler and to every worker.
   void StartFarm(int workers, int slots, const std::string& sandbox = "bubblewrap",
-                 const std::string& execution = "") {
-    farm_ = std::make_unique<Farm>(dir_.path(), kFastConfig + execution);
+                 const std::string& execution = "",
+                 const std::vector<std::string>& scheduler_flags = {},
+                 const std::vector<std::string>& worker_flags = {}) {
+    farm_ = std::make_unique<Farm>(dir_.path(), kFastConfig + execution, scheduler_flags);
     ASSERT_GT(farm_->scheduler().port(), 0);
-    for (int i = 0; i < workers; ++i) farm_->AddWorker(absl::StrCat("w", i), slots, sandbox);
+    for (int i = 0; i < workers; ++i) {
+      farm_->AddWorker(absl::StrCat("w", i), slots, sandbox, {}, worker_flags);
+    }
     cas_ = std::make_unique<CasClient>(farm_->channel(), "");
     exec_ = std::make_unique<ExecutionClient>(farm_->channel(), "");
     if (workers > 0) {

@@ -19,12 +19,16 @@ namespace kfarm {
 
 class Farm {
  public:
-  // `execution` is the text of an ExecutionConfig (heartbeats, grace periods...).
-  Farm(const std::string& dir, const std::string& execution) : dir_(dir) {
+  // `execution` is the text of an ExecutionConfig (heartbeats, grace periods...); `flags` go to
+  // the scheduler as well.
+  Farm(const std::string& dir, const std::string& execution,
+       const std::vector<std::string>& flags = {})
+      : dir_(dir) {
     std::string config = dir + "/scheduler.conf";
     std::ofstream(config) << "execution {\n" << execution << "\n}\n";
-    scheduler_ = std::make_unique<SchedulerProcess>(dir + "/scheduler",
-                                                    std::vector<std::string>{"--config=" + config});
+    std::vector<std::string> args = {"--config=" + config};
+    args.insert(args.end(), flags.begin(), flags.end());
+    scheduler_ = std::make_unique<SchedulerProcess>(dir + "/scheduler", args);
   }
   ~Farm() {
     for (auto& [id, pid] : workers_) Kill(id, SIGTERM);

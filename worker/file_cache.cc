@@ -43,6 +43,8 @@ absl::Status FileCache::Ensure(const std::vector<Want>& wants) {
     }
     if (digests.empty()) continue;
     ASSIGN_OR_RETURN(std::vector<Digest> missing, Store(exec)->FindMissing(digests));
+    hits_ += static_cast<int64_t>(digests.size() - missing.size());
+    misses_ += static_cast<int64_t>(missing.size());
     absl::MutexLock lock(&mu_);
     for (const Digest& d : missing) {
       auto [it, fresh] = flights_.try_emplace({d, exec});

@@ -40,6 +40,9 @@ class FileCache {
   // Large blobs fetched since the last call (reported to the scheduler in heartbeats).
   std::vector<Digest> TakeNewLargeBlobs();
   int64_t bytes_fetched() const { return bytes_fetched_; }
+  // Inputs asked for that were already here, and those that had to be fetched.
+  int64_t hits() const { return hits_; }
+  int64_t misses() const { return misses_; }
 
  private:
   struct Flight {
@@ -63,6 +66,8 @@ class FileCache {
   absl::Mutex mu_;
   absl::flat_hash_map<std::pair<Digest, bool>, std::shared_ptr<Flight>> flights_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> bytes_fetched_{0};
+  std::atomic<int64_t> hits_{0};
+  std::atomic<int64_t> misses_{0};
   std::vector<Digest> new_large_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -56,6 +56,8 @@ struct SandboxOptions {
   ResourceLimits limits;
   // Each sandbox gets a cgroup named this plus its slot, when the machine has cgroups.
   std::string cgroup_prefix;
+  // Told how long each (re)start of a kept-alive sandbox took; may be empty.
+  std::function<void(absl::Duration)> started;
 };
 
 // Wakes a running process's wait so it is killed; safe from any thread.

@@ -194,7 +194,11 @@ void PersistentSandbox::Stop() {
 
 absl::StatusOr<RunResult> PersistentSandbox::Run(const RunSpec& spec, CancelSignal* cancel) {
   if (spec.argv.empty()) return absl::InvalidArgumentError("the command has no arguments");
-  if (pid_ < 0) RETURN_IF_ERROR(Start());
+  if (pid_ < 0) {
+    const absl::Time start = absl::Now();
+    RETURN_IF_ERROR(Start());
+    if (options_.started) options_.started(absl::Now() - start);
+  }
   const std::string cwd =
       spec.working_dir.empty() ? spec.input_root : spec.input_root + "/" + spec.working_dir;
   auto inside = [&](const std::string& host) {

@@ -16,15 +16,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
+#include "common/http_server.h"
 #include "common/host_platform.h"
 #include "common/log.h"
 #include "common/text_config.h"
 #include "common/tool_versions.h"
 #include "kfarm/config.pb.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
 #include "worker/executor.h"
 #include "worker/sandbox.h"
 #include "worker/sandbox_paths.h"
 #include "worker/worker_loop.h"
+#include "worker/worker_metrics.h"
 
 ABSL_FLAG(std::string, config, "", "Worker configuration (text format, kfarm.config.WorkerConfig)");
 ABSL_FLAG(std::string, scheduler, "", "Scheduler address (default grpc://127.0.0.1:8980)");
@@ -34,6 +38,9 @@ ABSL_FLAG(std::string, tls_client_cert, "", "PEM worker certificate, signed by t
 ABSL_FLAG(std::string, tls_client_key, "", "PEM key of --tls_client_cert");
 ABSL_FLAG(std::string, token_file, "", "File holding the worker token");
 ABSL_FLAG(std::string, worker_id, "", "Stable worker name (default host:data_dir)");
+ABSL_FLAG(std::string, http_listen, "",
+          "Operators' HTTP listener for /metrics, /healthz and /readyz (host:port; port 0 = any)");
+ABSL_FLAG(std::string, http_port_file, "", "Write the HTTP listener's port to this file");
 ABSL_FLAG(int, slots, 0, "Concurrent actions (default: number of cores)");
 ABSL_FLAG(int, queue_depth, 0, "Assignments held beyond the slots (default 1; -1: none)");
 ABSL_FLAG(std::string, sandbox, "", "bubblewrap (default) or none (trusted setups only)");
@@ -244,7 +251,11 @@ int main(int argc, char** argv) {
                       "); the file size limit and the disk reserve still hold");
   }
   eo.link_inputs = protect;
+  auto registry = std::make_shared<prometheus::Registry>();
+  kfarm::WorkerMetrics metrics(*registry);
+  eo.sandbox.started = [&metrics](absl::Duration took) { metrics.SandboxStarted(took); };
   kfarm::Executor executor(&cas, &cas, cache->get(), eo);
+  kfarm::MeteredActionRunner metered(&executor, &metrics);
 
   kfarm::WorkerOptions wo;
   wo.scheduler = c.scheduler();
@@ -268,14 +279,44 @@ int main(int argc, char** argv) {
     wo.tools = tools.get();
   }
   wo.properties.insert(wo.properties.end(), c.properties().begin(), c.properties().end());
-  kfarm::WorkerLoop loop(wo, channel, &executor, cache->get());
-
+  // Blocked before the listener's threads start: the signals go to the waiter below only.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  kfarm::WorkerLoop loop(wo, channel, &metered, cache->get());
   std::atomic<bool> stop{false};
+  std::unique_ptr<kfarm::HttpServer> http;
+  if (std::string address = absl::GetFlag(FLAGS_http_listen); !address.empty()) {
+    kfarm::FileCache* file_cache = cache->get();
+    std::map<std::string, kfarm::HttpServer::Handler> handlers;
+    handlers["/metrics"] = [registry, file_cache](const kfarm::HttpRequest&) {
+      std::vector<prometheus::MetricFamily> families = registry->Collect();
+      for (auto& f : kfarm::WorkerMetrics::CacheCounters(*file_cache)) {
+        families.push_back(std::move(f));
+      }
+      return kfarm::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                                 prometheus::TextSerializer().Serialize(families)};
+    };
+    handlers["/healthz"] = [](const kfarm::HttpRequest&) {
+      return kfarm::HttpResponse{200, "text/plain", "ok\n"};
+    };
+    handlers["/readyz"] = [&stop](const kfarm::HttpRequest&) {
+      if (stop) return kfarm::HttpResponse{503, "text/plain", "draining\n"};
+      return kfarm::HttpResponse{200, "text/plain", "ready\n"};
+    };
+    auto started = kfarm::HttpServer::Start(address, std::move(handlers));
+    if (!started.ok()) return Fail(std::string(started.status().message()));
+    http = std::move(*started);
+    kfarm::LogInfo("kfarm-worker serving /metrics, /healthz and /readyz on http port ",
+                   http->port());
+    if (std::string path = absl::GetFlag(FLAGS_http_port_file); !path.empty()) {
+      std::ofstream(path + ".tmp") << http->port() << "\n";
+      std::rename((path + ".tmp").c_str(), path.c_str());
+    }
+  }
+
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
@@ -294,5 +335,6 @@ int main(int argc, char** argv) {
                  ", scheduler ", c.scheduler());
   loop.Run(&stop);
   waiter.join();
+  http.reset();  // Its handlers read the cache and the metrics.
   return 0;
 }
