@@ -2,7 +2,8 @@
 # The README's test command: installs what is missing, builds with CMake and with Bazel, and runs
 # every test — unit and integration tests under ctest, the same tests under Bazel, and a real
 # Bazel 4.2.3 client using kfarm as its remote cache and executor, npm's Bazel 2.1.0 doing the
-# same over TLS (fetched once by deploy/fetch_bazel2.sh, cached outside the clone), and kfarm
+# same over TLS (fetched once by deploy/fetch_bazel2.sh, cached outside the clone), a real
+# Prometheus scraping a farm (unpacked once from Debian's package, cached likewise), and kfarm
 # modfinal on real 6.1, 6.12 and 7.2 kernel fixtures (each built once and cached outside the
 # clone). Ends with "N passed, M failed".
 set -uo pipefail
@@ -57,6 +58,7 @@ step "bazel build and test (g++)" bazel test //... --test_output=errors
 step "bazel 4.2.3 as a client (remote cache, remote execution)" bash tests/bazel_client/run.sh build-san/bin
 step "bazel 2.1.0 as a client over grpcs:// (mTLS workers on their own listener)" \
   bash tests/bazel_client/tls.sh build-san/bin
+step "prometheus 2.42 scrapes a working farm" bash tests/prometheus/scrape_test.sh build-san/bin
 # Every kernel line a distribution builds: Debian 12's 6.1 and 6.12, and 7.2 from Debian's
 # development suite. Each fixture is built once and cached outside the clone. The later fixtures
 # build in the background, niced, while the earlier kernels are tested: those tests leave a core
