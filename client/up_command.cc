@@ -35,8 +35,13 @@ int RunUp(const UpOptions& o) {
   const std::string port_file = data + "/scheduler.port";
   std::filesystem::remove(port_file);
   std::vector<pid_t> children;
+  // The whole farm goes down: a worker's first signal would drain it (for a scheduler that stays),
+  // the second stops it at once.
   auto stop_all = [&] {
-    for (auto it = children.rbegin(); it != children.rend(); ++it) kill(*it, SIGTERM);
+    for (auto it = children.rbegin(); it != children.rend(); ++it) {
+      kill(*it, SIGTERM);
+      if (*it != children.front()) kill(*it, SIGINT);
+    }
     for (pid_t p : children) waitpid(p, nullptr, 0);
   };
 

@@ -12,8 +12,9 @@ bash deploy/setup.sh || exit 1
 
 passed=0
 failed=0
-# Each step's output is also kept in its own log, and a failed step's log is shown again at the
-# very end: a CI that keeps only the tail of a long run still shows why it failed.
+# Each step's output goes to its own log, shown when the step ends (a file, not a pipe: a
+# process a step leaves behind cannot hold the run up), and a failed step's log is shown again at
+# the very end: a CI that keeps only the tail of a long run still shows why it failed.
 logs=$(mktemp -d /tmp/kfarm-test-logs.XXXXXX)
 failed_logs=()
 step() {
@@ -23,7 +24,10 @@ step() {
   local log
   log=$logs/$(printf '%02d' $((passed + failed + 1))).log
   echo "=== $name"
-  if "$@" 2>&1 | tee "$log"; then
+  local rc=0
+  "$@" >"$log" 2>&1 || rc=$?
+  cat "$log"
+  if [ "$rc" -eq 0 ]; then
     passed=$((passed + 1))
     echo "=== $name: passed in $((SECONDS - start)) s"
   else

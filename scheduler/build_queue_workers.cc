@@ -112,6 +112,10 @@ std::optional<BuildQueue::PendingResult> BuildQueue::Receive(const std::string& 
     auto digest = Digest::FromProto(d);
     if (digest.ok()) w->large_blobs.insert(*digest);
   }
+  if (msg.heartbeat().draining() && !w->draining) {  // Shutting down: nothing new goes there.
+    w->draining = true;
+    workers_.Refresh(*w);
+  }
   if (!msg.has_completion()) return std::nullopt;
   std::optional<PendingResult> result = CompleteFromWorkerLocked(worker_id, msg.completion());
   DispatchLocked();  // The slot is free: its next action goes now, before any disk write.

@@ -31,7 +31,11 @@ class Farm {
     scheduler_ = std::make_unique<SchedulerProcess>(dir + "/scheduler", args);
   }
   ~Farm() {
-    for (auto& [id, pid] : workers_) Kill(id, SIGTERM);
+    for (auto& [id, pid] : workers_) {
+      ::kill(pid, SIGTERM);  // Drains...
+      ::kill(pid, SIGINT);   // ...and stops at once: nothing is left to run for.
+    }
+    for (auto& [id, pid] : workers_) ::waitpid(pid, nullptr, 0);
     scheduler_.reset();
   }
 
@@ -60,6 +64,16 @@ class Farm {
   void Signal(const std::string& id, int sig) {
     auto it = workers_.find(id);
     if (it != workers_.end() && it->second > 0) ::kill(it->second, sig);
+  }
+
+  // Waits for the worker to exit on its own; its wait status.
+  int Wait(const std::string& id) {
+    auto it = workers_.find(id);
+    if (it == workers_.end() || it->second <= 0) return -1;
+    int status = 0;
+    ::waitpid(it->second, &status, 0);
+    workers_.erase(it);
+    return status;
   }
 
   void Kill(const std::string& id, int sig) {

@@ -32,6 +32,21 @@ void WorkerLoop::Stop() {
   if (ctx_ != nullptr) ctx_->TryCancel();
 }
 
+void WorkerLoop::Drain() {
+  draining_ = true;
+  worker::WorkerMessage hb;
+  hb.mutable_heartbeat()->set_draining(true);
+  Send(hb);  // Without a stream now, the next one's first heartbeat says it.
+}
+
+bool WorkerLoop::Drained() {
+  absl::MutexLock lock(&mu_);
+  // Completions wait for the scheduler's word only while it is there to give it: one that went
+  // away (the whole farm shutting down) runs what it lost again if it comes back.
+  return draining_ && running_.empty() && queued_.empty() &&
+         (in_doubt_.empty() || stream_ == nullptr);
+}
+
 void WorkerLoop::Run(const std::atomic<bool>* stop) {
   absl::Duration backoff = absl::Milliseconds(100);
   while (!*stop) {
@@ -139,7 +154,7 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
           for (const Digest& d : cache_->TakeNewLargeBlobs()) {
             d.ToProto(hb.mutable_heartbeat()->add_cached_blobs_added());
           }
-          hb.mutable_heartbeat();
+          hb.mutable_heartbeat()->set_draining(draining_);
           Send(hb);
           if (ToolsChanged()) ctx.TryCancel();  // Run registers again at once.
           hb_mu.Lock();

@@ -47,6 +47,13 @@ class WorkerLoop {
   // Returns once `stop` is set (checked between connection attempts and on stream end).
   void Run(const std::atomic<bool>* stop);
   void Stop();  // Ends the current stream so Run notices `stop`.
+  // Takes nothing new from now on: the scheduler hears it at once (and on every heartbeat), and
+  // what the worker holds, running or queued, runs to its end.
+  void Drain();
+  // Draining, and nothing is left to run or (while connected) to be acknowledged: the worker
+  // may exit.
+  bool Drained();
+  bool draining() const { return draining_; }
 
  private:
   using Stream = grpc::ClientReaderWriter<worker::WorkerMessage, worker::SchedulerMessage>;
@@ -94,6 +101,7 @@ class WorkerLoop {
   uint64_t session_ ABSL_GUARDED_BY(mu_) = 0;
   bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
   bool acknowledged_ ABSL_GUARDED_BY(mu_) = false;  // This session's scheduler sends Received.
+  std::atomic<bool> draining_{false};
   absl::Mutex write_mu_;  // One Write at a time on the stream.
   absl::Mutex tools_mu_;  // Around options_.tools.
 };

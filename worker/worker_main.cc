@@ -112,6 +112,14 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("kfarm-worker [--config FILE] [--scheduler grpc://HOST:PORT]");
   absl::ParseCommandLine(argc, argv);
   kfarm::InitServerProcess();
+  // Blocked before any thread starts (the stores' reconcilers, gRPC's, the HTTP listener's), so
+  // SIGTERM and SIGINT reach only the waiter below, which drains; a thread that had them
+  // unblocked would take the default action and kill the worker mid-action.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   kfarm::config::WorkerConfig c;
   if (std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
     auto text = kfarm::ReadFile(path);
@@ -279,14 +287,9 @@ int main(int argc, char** argv) {
     wo.tools = tools.get();
   }
   wo.properties.insert(wo.properties.end(), c.properties().begin(), c.properties().end());
-  // Blocked before the listener's threads start: the signals go to the waiter below only.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   kfarm::WorkerLoop loop(wo, channel, &metered, cache->get());
   std::atomic<bool> stop{false};
+  std::atomic<const char*> stop_reason{"stopped"};
   std::unique_ptr<kfarm::HttpServer> http;
   if (std::string address = absl::GetFlag(FLAGS_http_listen); !address.empty()) {
     kfarm::FileCache* file_cache = cache->get();
@@ -302,8 +305,8 @@ int main(int argc, char** argv) {
     handlers["/healthz"] = [](const kfarm::HttpRequest&) {
       return kfarm::HttpResponse{200, "text/plain", "ok\n"};
     };
-    handlers["/readyz"] = [&stop](const kfarm::HttpRequest&) {
-      if (stop) return kfarm::HttpResponse{503, "text/plain", "draining\n"};
+    handlers["/readyz"] = [&loop](const kfarm::HttpRequest&) {
+      if (loop.draining()) return kfarm::HttpResponse{503, "text/plain", "draining\n"};
       return kfarm::HttpResponse{200, "text/plain", "ready\n"};
     };
     auto started = kfarm::HttpServer::Start(address, std::move(handlers));
@@ -317,9 +320,23 @@ int main(int argc, char** argv) {
     }
   }
 
+  // The first SIGTERM or SIGINT drains: the worker takes nothing new, finishes what it holds,
+  // sees each completion received, and exits. A second one exits at once (the scheduler then
+  // runs what was left elsewhere).
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
+    kfarm::LogInfo("kfarm-worker ", c.worker_id(), ": signal ", sig,
+                   ", draining (send it again to stop at once)");
+    stop_reason = "drained";
+    loop.Drain();
+    const struct timespec tick = {0, 100 * 1000 * 1000};
+    while (!loop.Drained()) {
+      if (sigtimedwait(&signals, nullptr, &tick) > 0) {
+        stop_reason = "stopped before draining";
+        break;
+      }
+    }
     stop = true;
     loop.Stop();
   });
@@ -335,6 +352,7 @@ int main(int argc, char** argv) {
                  ", scheduler ", c.scheduler());
   loop.Run(&stop);
   waiter.join();
+  kfarm::LogInfo("kfarm-worker ", c.worker_id(), ": ", stop_reason.load());
   http.reset();  // Its handlers read the cache and the metrics.
   return 0;
 }

@@ -44,8 +44,15 @@ to_unstripped() {
   pahole -J -j --btf_gen_floats --lang_exclude=rust --btf_encode_detached=.kfarm-other.btf vmlinux >/dev/null
   objcopy --update-section .BTF=.kfarm-other.btf vmlinux
   rm .kfarm-other.btf
-  ! cmp -s <(objcopy -O binary --only-section=.BTF vmlinux /dev/stdout) \
-           <(objcopy -O binary --only-section=.BTF vmlinux.unstripped /dev/stdout)
+  # Through files: cmp -s stops at the first difference, and an objcopy still opening a pipe
+  # whose reader had gone (/dev/stdout of a process substitution) blocked forever, holding the
+  # test's output open.
+  objcopy -O binary --only-section=.BTF vmlinux .kfarm-a.btf
+  objcopy -O binary --only-section=.BTF vmlinux.unstripped .kfarm-b.btf
+  local same=0
+  cmp -s .kfarm-a.btf .kfarm-b.btf && same=1
+  rm -f .kfarm-a.btf .kfarm-b.btf
+  [ "$same" -eq 0 ]
 }
 # kbuild's reference for it, made (once per fixture) before this test's copy of the tree.
 ref_unstripped=""

@@ -1,6 +1,10 @@
-// The farm's operators' listeners against the real binaries: what /metrics says after a few
-// actions (the scheduler's and a worker's), and the health endpoints.
+// What an operator relies on, against the real binaries: what /metrics says after a few actions
+// (the scheduler's and a worker's), the health endpoints, and a worker's shutdown.
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <fstream>
+#include <future>
 #include <string>
 
 #include "absl/strings/numbers.h"
@@ -19,7 +23,7 @@ int ReadPort(const std::string& path) {
   return absl::SimpleAtoi(text, &port) ? port : 0;
 }
 
-class MetricsTest : public ExecutionTest {
+class OperatorsTest : public ExecutionTest {
  protected:
   void SetUp() override {
     StartFarm(1, 2, "bubblewrap", "",
@@ -35,11 +39,20 @@ class MetricsTest : public ExecutionTest {
     return ParseMetrics(got.body);
   }
 
+  // Polls the scheduler's metrics (up to 30 s) until `key` has `value`.
+  bool AwaitMetric(const std::string& key, double value) {
+    for (int i = 0; i < 300; ++i) {
+      if (ParseMetrics(HttpGet(scheduler_http_, "/metrics").body)[key] == value) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+
   int scheduler_http_ = 0;
   int worker_http_ = 0;
 };
 
-TEST_F(MetricsTest, SchedulerAndWorkerCountWhatTheFarmDid) {
+TEST_F(OperatorsTest, SchedulerAndWorkerCountWhatTheFarmDid) {
   ASSERT_GT(scheduler_http_, 0);
   ASSERT_GT(worker_http_, 0);
   ASSERT_TRUE(Run(Shell("echo one > out", {"out"})).ok());
@@ -82,6 +95,34 @@ TEST_F(MetricsTest, SchedulerAndWorkerCountWhatTheFarmDid) {
     EXPECT_EQ(HttpGet(port, "/healthz").status, 200);
     EXPECT_EQ(HttpGet(port, "/readyz").status, 200);
   }
+}
+
+// SIGTERM drains a worker: it takes nothing new, finishes what it runs, and exits with 0.
+TEST_F(OperatorsTest, SigtermDrainsAWorkerThenItExits) {
+  auto first = StartAndAwaitExecuting(Prepare(Shell("sleep 1; echo finished > out", {"out"})).digest);
+  farm_->Signal("w0", SIGTERM);
+  ASSERT_TRUE(AwaitMetric("kfarm_workers{state=\"draining\"}", 1));
+  EXPECT_EQ(HttpGet(worker_http_, "/readyz").status, 503);
+  EXPECT_EQ(HttpGet(worker_http_, "/healthz").status, 200);
+
+  // One of its two slots is free, but a new action waits: the worker is leaving.
+  auto second = std::async(std::launch::async, [this] { return Run(Shell("echo second")); });
+  ASSERT_TRUE(AwaitMetric("kfarm_queue_actions{instance=\"\",platform=\"(none)\"}", 1));
+
+  absl::StatusOr<reapi::ExecuteResponse> r = first.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status().code(), 0) << r->status().message();
+  EXPECT_EQ(r->result().exit_code(), 0);
+  ASSERT_EQ(r->result().output_files_size(), 1);
+  EXPECT_EQ(Blob(r->result().output_files(0).digest()), "finished\n");
+  EXPECT_EQ(r->result().execution_metadata().worker(), "w0");
+
+  const int status = farm_->Wait("w0");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(ParseMetrics(HttpGet(scheduler_http_, "/metrics").body)
+                ["kfarm_queue_actions{instance=\"\",platform=\"(none)\"}"],
+            1);  // Never given to the leaving worker.
+  second.wait();  // Fails once no worker is left to run it; not this test's concern.
 }
 
 }  // namespace
