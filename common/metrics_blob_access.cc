@@ -24,15 +24,13 @@ class MetricsReader : public BlobReader {
   }
 
   absl::StatusOr<size_t> Read(char* buf, size_t max) override {
-    return Count(base_->Read(buf, max));
+    absl::StatusOr<size_t> n = base_->Read(buf, max);
+    Count(n.ok() ? absl::OkStatus() : n.status(), n.ok() ? *n : 0);
+    return n;
   }
   absl::StatusOr<BlobPiece> ReadPiece(size_t max) override {
     absl::StatusOr<BlobPiece> piece = base_->ReadPiece(max);
-    if (piece.ok()) {
-      Count(absl::StatusOr<size_t>(piece->data.size())).IgnoreError();
-    } else {
-      Finish(piece.status());
-    }
+    Count(piece.status(), piece.ok() ? piece->data.size() : 0);
     return piece;
   }
   bool vouched() const override { return base_->vouched(); }
@@ -41,15 +39,13 @@ class MetricsReader : public BlobReader {
   }
 
  private:
-  absl::StatusOr<size_t> Count(absl::StatusOr<size_t> n) {
-    if (!n.ok()) {
-      Finish(n.status());
-    } else if (*n == 0) {
-      Finish(absl::OkStatus());
+  // `n` bytes read, or the end (0), or an error: the end and an error end the operation.
+  void Count(const absl::Status& status, size_t n) {
+    if (!status.ok() || n == 0) {
+      Finish(status);
     } else {
-      op_->bytes->Increment(static_cast<double>(*n));
+      op_->bytes->Increment(static_cast<double>(n));
     }
-    return n;
   }
   void Finish(const absl::Status& s) {
     if (done_) return;

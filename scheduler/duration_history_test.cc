@@ -21,7 +21,9 @@ TEST(DurationHistoryTest, EndlessDistinctShapesStayWithinCapacityAndRecentOnesAr
   for (int i = 0; i < 10000; ++i) {
     h.Record(absl::StrCat("hostile ", i), absl::Milliseconds(1));
     // The farm's own shape is looked up now and then: it stays.
-    if (i % 40 == 0) EXPECT_EQ(h.Expected("the build's link"), absl::Seconds(30)) << i;
+    if (i % 40 == 0) {
+      EXPECT_EQ(h.Expected("the build's link"), absl::Seconds(30)) << i;
+    }
     ASSERT_LE(h.size(), 100u);
   }
   EXPECT_EQ(h.Expected("hostile 9999"), absl::Milliseconds(1));

@@ -125,5 +125,23 @@ TEST_F(OperatorsTest, SigtermDrainsAWorkerThenItExits) {
   second.wait();  // Fails once no worker is left to run it; not this test's concern.
 }
 
+// SIGTERM stops the scheduler: it takes no new calls, the streams it serves end with a status
+// clients retry on (not a hang), and it exits 0.
+TEST_F(OperatorsTest, SigtermStopsTheSchedulerAndEndsItsStreams) {
+  auto running = ExecuteUntilExecuting(Prepare(Shell("sleep 60")).digest);
+  const absl::Time start = absl::Now();
+  const int status = farm_->scheduler().Stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  while (running->reader->Read(&running->op)) {
+  }
+  const grpc::Status ended = running->reader->Finish();
+  EXPECT_TRUE(ended.error_code() == grpc::StatusCode::UNAVAILABLE ||
+              ended.error_code() == grpc::StatusCode::CANCELLED)
+      << ended.error_code() << " " << ended.error_message();
+  // Streams get a second to finish, and the HTTP listener up to two to stop (civetweb 1.15).
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  EXPECT_EQ(HttpGet(scheduler_http_, "/healthz").status, 0);  // Gone.
+}
+
 }  // namespace
 }  // namespace kfarm

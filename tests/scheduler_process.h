@@ -33,12 +33,14 @@ class SchedulerProcess {
     Stop();
     Start();
   }
-  void Stop() {
-    if (pid_ <= 0) return;
+  // SIGTERM, then waits for the exit; its wait status (-1 if not running).
+  int Stop() {
+    if (pid_ <= 0) return -1;
     ::kill(pid_, SIGTERM);
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
+    return status;
   }
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
