@@ -81,6 +81,28 @@ class BlobAccess {
   virtual absl::StatusOr<std::vector<Digest>> DoFindMissing(absl::Span<const Digest> digests) = 0;
 };
 
+// A layer over another store (verification, completeness, metrics): whatever it does not
+// override passes through to the store beneath, which it owns.
+class BlobAccessDecorator : public BlobAccess {
+ public:
+  explicit BlobAccessDecorator(std::unique_ptr<BlobAccess> base) : base_(std::move(base)) {}
+  BlobAccess* base() const { return base_.get(); }
+
+ protected:
+  absl::StatusOr<std::unique_ptr<BlobReader>> DoOpenRead(const Digest& digest) override {
+    return base_->OpenRead(digest);
+  }
+  absl::StatusOr<std::unique_ptr<BlobWriter>> DoOpenWrite(const Digest& digest) override {
+    return base_->OpenWrite(digest);
+  }
+  absl::StatusOr<std::vector<Digest>> DoFindMissing(absl::Span<const Digest> digests) override {
+    return base_->FindMissing(digests);
+  }
+
+ private:
+  std::unique_ptr<BlobAccess> base_;
+};
+
 // Reads a reader to its end into memory.
 // `expected` (the digest's size) sizes the first read: a small blob costs no 64 KiB buffer.
 absl::StatusOr<std::string> ReadAll(BlobReader& reader, size_t expected = 64 << 10);

@@ -8,7 +8,7 @@ namespace kfarm {
 
 absl::StatusOr<std::unique_ptr<BlobReader>> CompletenessCheckingBlobAccess::DoOpenRead(
     const Digest& key) {
-  ASSIGN_OR_RETURN(std::string bytes, results_->Get(key));
+  ASSIGN_OR_RETURN(std::string bytes, base()->Get(key));
   reapi::ActionResult result;
   if (!result.ParseFromString(bytes)) {
     return absl::NotFoundError(
@@ -26,16 +26,6 @@ absl::StatusOr<std::unique_ptr<BlobReader>> CompletenessCheckingBlobAccess::DoOp
                                             ", which is no longer in the CAS"));
   }
   return std::make_unique<StringBlobReader>(std::make_shared<const std::string>(std::move(bytes)));
-}
-
-absl::StatusOr<std::unique_ptr<BlobWriter>> CompletenessCheckingBlobAccess::DoOpenWrite(
-    const Digest& key) {
-  return results_->OpenWrite(key);
-}
-
-absl::StatusOr<std::vector<Digest>> CompletenessCheckingBlobAccess::DoFindMissing(
-    absl::Span<const Digest> keys) {
-  return results_->FindMissing(keys);
 }
 
 }  // namespace kfarm

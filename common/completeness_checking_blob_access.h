@@ -12,22 +12,19 @@
 
 namespace kfarm {
 
-class CompletenessCheckingBlobAccess : public BlobAccess {
+class CompletenessCheckingBlobAccess : public BlobAccessDecorator {
  public:
   // Refusals are NOT_FOUND with a message starting with this, naming what is missing.
   static constexpr absl::string_view kRefusal = "the cached result ";
 
   // `results` holds serialized ActionResults; `cas` (not owned) the blobs they reference.
   CompletenessCheckingBlobAccess(std::unique_ptr<BlobAccess> results, BlobAccess* cas)
-      : results_(std::move(results)), cas_(cas) {}
+      : BlobAccessDecorator(std::move(results)), cas_(cas) {}
 
  protected:
   absl::StatusOr<std::unique_ptr<BlobReader>> DoOpenRead(const Digest& key) override;
-  absl::StatusOr<std::unique_ptr<BlobWriter>> DoOpenWrite(const Digest& key) override;
-  absl::StatusOr<std::vector<Digest>> DoFindMissing(absl::Span<const Digest> keys) override;
 
  private:
-  std::unique_ptr<BlobAccess> results_;
   BlobAccess* cas_;
 };
 

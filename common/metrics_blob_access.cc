@@ -152,7 +152,7 @@ void MetricsBlobAccess::Operation::Done(const absl::Status& status, double s) {
 
 MetricsBlobAccess::MetricsBlobAccess(std::unique_ptr<BlobAccess> base, const std::string& store,
                                      prometheus::Registry& registry)
-    : base_(std::move(base)),
+    : BlobAccessDecorator(std::move(base)),
       read_(MakeOperation(registry, store, "read", true)),
       write_(MakeOperation(registry, store, "write", true)),
       find_missing_(MakeOperation(registry, store, "find_missing", false)),
@@ -166,7 +166,7 @@ MetricsBlobAccess::MetricsBlobAccess(std::unique_ptr<BlobAccess> base, const std
 
 absl::StatusOr<std::unique_ptr<BlobReader>> MetricsBlobAccess::DoOpenRead(const Digest& digest) {
   const Clock::time_point start = Clock::now();
-  absl::StatusOr<std::unique_ptr<BlobReader>> reader = base_->OpenRead(digest);
+  absl::StatusOr<std::unique_ptr<BlobReader>> reader = base()->OpenRead(digest);
   if (!reader.ok()) {
     read_.Done(reader.status(), Since(start));
     return reader;
@@ -176,7 +176,7 @@ absl::StatusOr<std::unique_ptr<BlobReader>> MetricsBlobAccess::DoOpenRead(const 
 
 absl::StatusOr<std::unique_ptr<BlobWriter>> MetricsBlobAccess::DoOpenWrite(const Digest& digest) {
   const Clock::time_point start = Clock::now();
-  absl::StatusOr<std::unique_ptr<BlobWriter>> writer = base_->OpenWrite(digest);
+  absl::StatusOr<std::unique_ptr<BlobWriter>> writer = base()->OpenWrite(digest);
   if (!writer.ok()) {
     write_.Done(writer.status(), Since(start));
     return writer;
@@ -188,7 +188,7 @@ absl::StatusOr<std::vector<Digest>> MetricsBlobAccess::DoFindMissing(
     absl::Span<const Digest> digests) {
   const Clock::time_point start = Clock::now();
   find_missing_digests_->Observe(static_cast<double>(digests.size()));
-  absl::StatusOr<std::vector<Digest>> missing = base_->FindMissing(digests);
+  absl::StatusOr<std::vector<Digest>> missing = base()->FindMissing(digests);
   find_missing_.Done(missing.status(), Since(start));
   return missing;
 }

@@ -15,12 +15,10 @@
 
 namespace kfarm {
 
-class MetricsBlobAccess : public BlobAccess {
+class MetricsBlobAccess : public BlobAccessDecorator {
  public:
   MetricsBlobAccess(std::unique_ptr<BlobAccess> base, const std::string& store,
                     prometheus::Registry& registry);
-
-  BlobAccess* base() const { return base_.get(); }
 
   // One kind of operation's metrics; internal to the readers and writers.
   struct Operation {
@@ -40,7 +38,6 @@ class MetricsBlobAccess : public BlobAccess {
   absl::StatusOr<std::vector<Digest>> DoFindMissing(absl::Span<const Digest> digests) override;
 
  private:
-  std::unique_ptr<BlobAccess> base_;
   Operation read_, write_, find_missing_;
   prometheus::Histogram* find_missing_digests_;
 };

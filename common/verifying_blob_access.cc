@@ -108,20 +108,15 @@ class VerifyingWriter : public BlobWriter {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BlobReader>> VerifyingBlobAccess::DoOpenRead(const Digest& digest) {
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader, base_->OpenRead(digest));
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader, base()->OpenRead(digest));
   if (reader->vouched()) return reader;
   return std::make_unique<VerifyingReader>(std::move(reader), digest);
 }
 
 absl::StatusOr<std::unique_ptr<BlobWriter>> VerifyingBlobAccess::DoOpenWrite(
     const Digest& digest) {
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, base_->OpenWrite(digest));
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, base()->OpenWrite(digest));
   return std::make_unique<VerifyingWriter>(std::move(writer), digest);
-}
-
-absl::StatusOr<std::vector<Digest>> VerifyingBlobAccess::DoFindMissing(
-    absl::Span<const Digest> digests) {
-  return base_->FindMissing(digests);
 }
 
 }  // namespace kfarm

@@ -11,19 +11,13 @@
 
 namespace kfarm {
 
-class VerifyingBlobAccess : public BlobAccess {
+class VerifyingBlobAccess : public BlobAccessDecorator {
  public:
-  explicit VerifyingBlobAccess(std::unique_ptr<BlobAccess> base) : base_(std::move(base)) {}
-
-  BlobAccess* base() const { return base_.get(); }
+  using BlobAccessDecorator::BlobAccessDecorator;
 
  protected:
   absl::StatusOr<std::unique_ptr<BlobReader>> DoOpenRead(const Digest& digest) override;
   absl::StatusOr<std::unique_ptr<BlobWriter>> DoOpenWrite(const Digest& digest) override;
-  absl::StatusOr<std::vector<Digest>> DoFindMissing(absl::Span<const Digest> digests) override;
-
- private:
-  std::unique_ptr<BlobAccess> base_;
 };
 
 }  // namespace kfarm
