@@ -48,6 +48,7 @@ put_aside() {
 fresh_tree() { put_aside; cp -a "$fixture" "$tree"; sync; }
 start_farm() {  # NAME: a fresh local farm, 2 workers x 1 slot; sets $remote
   stop_farm
+  rm -f "$out/$1.port"  # A name used for an earlier kernel: its port is not this farm's.
   "$bin/kfarm" up --listen=127.0.0.1:0 --data_dir="$out/$1" --port_file="$out/$1.port" \
     --workers=2 --slots=1 >"$out/$1.log" 2>&1 &
   farm_pid=$!
