@@ -140,6 +140,10 @@ int Run() {
     }
     if (!CasClient(DialRemote(address), "").UploadMissing(btf_blobs).ok()) return false;
     base_and_files.insert(base_and_files.end(), btf_blobs.begin(), btf_blobs.end());
+    // The BTF steps' own inputs (resolve_btfids, pahole's config): the replicas read them too.
+    for (const auto& b : btf_blobs) {
+      if (!b.path.empty()) digests[b.path] = b.digest;
+    }
     originals = links;
     originals.insert(originals.end(), btfs.begin(), btfs.end());
     return true;
@@ -155,7 +159,17 @@ int Run() {
         InputTree t;
         for (const auto& [path, exec] : ModuleInputs(r, step)) {
           std::string original = absl::StartsWith(path, prefix) ? path.substr(prefix.size()) : path;
-          t.AddFile(InRoot(r, path), digests[PathOf(m, original)], exec).IgnoreError();
+          const std::string file = PathOf(m, original);
+          auto known = digests.find(file);
+          if (known == digests.end()) {
+            std::fprintf(stderr, "no digest for %s, an input of a replicated module\n",
+                         file.c_str());
+            std::exit(1);
+          }
+          if (absl::Status s = t.AddFile(InRoot(r, path), known->second, exec); !s.ok()) {
+            std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+            std::exit(1);
+          }
         }
         if (step == ModuleStep::kBtf) {
           t.AddFile(kBaseBtfPath, builder.base_digest(), false).IgnoreError();
