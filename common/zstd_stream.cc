@@ -2,11 +2,17 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 
 namespace kfarm {
+namespace {
+
+constexpr size_t kMaxFrameHeader = 18;  // ZSTD_FRAMEHEADERSIZE_MAX, in zstd's unstable API.
+
+}  // namespace
 
 ZstdCompressor::ZstdCompressor(int level) : ctx_(ZSTD_createCCtx()) {
   if (ctx_ == nullptr) std::abort();
@@ -57,8 +63,28 @@ absl::Status ZstdDecompressor::Decompress(absl::string_view in, const ByteSink& 
       return absl::InvalidArgumentError(
           absl::StrCat("zstd data is malformed: ", ZSTD_getErrorName(hint)));
     }
+    // A call consumes within one frame only: what it took belongs to the current frame.
+    const size_t took = input.pos - consumed_before;
+    if (header_.size() < kMaxFrameHeader && took > 0) {
+      header_.append(in.data() + consumed_before, std::min(took, kMaxFrameHeader - header_.size()));
+    }
+    produced_ += output.pos;
     // A call that neither consumed nor produced anything only hints at a next frame.
-    if (input.pos > consumed_before || output.pos > 0) at_frame_end_ = hint == 0;
+    if (input.pos > consumed_before || output.pos > 0) {
+      at_frame_end_ = hint == 0;
+      if (at_frame_end_) {
+        const unsigned long long declared = ZSTD_getFrameContentSize(header_.data(), header_.size());
+        // A skippable frame declares 0 and produces nothing.
+        if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR &&
+            declared != produced_) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "zstd data is malformed: a frame declares ", declared, " bytes but holds ",
+              produced_));
+        }
+        header_.clear();
+        produced_ = 0;
+      }
+    }
     if (output.pos > 0) {
       absl::Status s = sink(absl::string_view(buffer_.data(), output.pos));
       if (!s.ok()) return s;

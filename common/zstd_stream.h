@@ -48,6 +48,11 @@ class ZstdDecompressor {
   ZSTD_DCtx* ctx_;
   std::string buffer_;
   bool at_frame_end_ = true;
+  // The current frame's first bytes (its header) and what it has produced: libzstd 1.5.4's
+  // streaming decoder, fed a frame in pieces, can end one that holds fewer bytes than its header
+  // declares (a one-shot decompression calls that corruption), so the count is checked here.
+  std::string header_;
+  uint64_t produced_ = 0;
 };
 
 }  // namespace kfarm

@@ -57,3 +57,27 @@ TEST(ZstdStreamTest, DetectsTruncationAndGarbage) {
 
 }  // namespace
 }  // namespace kfarm
+
+namespace kfarm {
+namespace {
+
+// A frame whose header declares 27392 bytes but whose blocks end at once: libzstd 1.5.4's
+// streaming decoder, given it in two pieces, calls it complete; a one-shot decompression calls it
+// corrupt, and so must this.
+TEST(ZstdStreamTest, AFrameShortOfItsDeclaredSizeIsRefusedInAnyPieces) {
+  const std::string frame("\x28\xb5\x2f\xfd\x40\x00\x00\x6a\x01\x00\x00", 11);
+  for (size_t split : {size_t{5}, size_t{11}}) {
+    ZstdDecompressor d;
+    std::string out;
+    auto sink = [&](absl::string_view p) {
+      out.append(p.data(), p.size());
+      return absl::OkStatus();
+    };
+    absl::Status s = d.Decompress(absl::string_view(frame).substr(0, split), sink);
+    if (s.ok()) s = d.Decompress(absl::string_view(frame).substr(split), sink);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << "split at " << split;
+  }
+}
+
+}  // namespace
+}  // namespace kfarm
