@@ -115,6 +115,11 @@ std::optional<BuildQueue::PendingResult> BuildQueue::Receive(const std::string& 
   if (msg.heartbeat().draining() && !w->draining) {  // Shutting down: nothing new goes there.
     w->draining = true;
     workers_.Refresh(*w);
+    // The reply follows every assignment already sent on the stream: once the worker reads it,
+    // nothing more is on its way, and it may exit when what it holds is done.
+    worker::SchedulerMessage m;
+    m.mutable_drain();
+    SendLocked(w->link, std::move(m));
   }
   if (!msg.has_completion()) return std::nullopt;
   std::optional<PendingResult> result = CompleteFromWorkerLocked(worker_id, msg.completion());

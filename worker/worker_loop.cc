@@ -43,8 +43,9 @@ bool WorkerLoop::Drained() {
   absl::MutexLock lock(&mu_);
   // Completions wait for the scheduler's word only while it is there to give it: one that went
   // away (the whole farm shutting down) runs what it lost again if it comes back.
-  return draining_ && running_.empty() && queued_.empty() &&
-         (in_doubt_.empty() || stream_ == nullptr);
+  // An assignment may be on its way until the scheduler answers the drain on this stream.
+  return draining_ && (drain_heard_ || stream_ == nullptr) && running_.empty() &&
+         queued_.empty() && (in_doubt_.empty() || stream_ == nullptr);
 }
 
 void WorkerLoop::Run(const std::atomic<bool>* stop) {
@@ -132,7 +133,7 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
       stream_ = stream.get();
       ctx_ = &ctx;
       ++session_;
-      welcomed_ = acknowledged_ = false;
+      welcomed_ = acknowledged_ = drain_heard_ = false;
     }
     registered = stream->Write(reg_msg);
   }
@@ -198,6 +199,8 @@ bool WorkerLoop::Session(const std::atomic<bool>* stop) {
       } else if (msg.has_drain()) {
         // The scheduler stops assigning; running work finishes as usual.
         LogInfo("worker ", options_.worker_id, " draining");
+        absl::MutexLock lock(&mu_);
+        drain_heard_ = true;
       }
       ReapFinishedThreads();
     }

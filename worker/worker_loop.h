@@ -102,6 +102,8 @@ class WorkerLoop {
   bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
   bool acknowledged_ ABSL_GUARDED_BY(mu_) = false;  // This session's scheduler sends Received.
   std::atomic<bool> draining_{false};
+  // This session's scheduler has answered the drain: no assignment is still on its way.
+  bool drain_heard_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex write_mu_;  // One Write at a time on the stream.
   absl::Mutex tools_mu_;  // Around options_.tools.
 };
