@@ -7,9 +7,13 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include <unistd.h>
 #include "client/cas_commands.h"
 #include "client/run_command.h"
+#include "client/status_command.h"
 #include "client/up_command.h"
 #include "kbuild/modfinal.h"
 #include "kfarm/worker.grpc.pb.h"
@@ -32,11 +36,18 @@ ABSL_FLAG(std::string, cwd, "", "run: working directory inside the input root");
 ABSL_FLAG(int, timeout, 0, "run: timeout in seconds (0: the server's default)");
 ABSL_FLAG(bool, no_cache, false, "run: do_not_cache, and skip the cache lookup");
 ABSL_FLAG(int, priority, 0, "run: execution priority (lower runs first)");
+ABSL_FLAG(std::string, invocation_id, "",
+          "run: the build this run belongs to (RequestMetadata.tool_invocation_id; default: one "
+          "of its own)");
+ABSL_FLAG(int, recent, 20, "status: finished operations listed");
+ABSL_FLAG(bool, json, false, "status: print the scheduler's answer as JSON");
 ABSL_FLAG(int, workers, 2, "up: number of workers");
 ABSL_FLAG(int, slots, 0, "up: slots per worker (default: cores / workers)");
 ABSL_FLAG(std::string, listen, "127.0.0.1:8980", "up: scheduler address");
 ABSL_FLAG(std::string, data_dir, "kfarm-up", "up: data directory");
 ABSL_FLAG(std::string, port_file, "", "up: write the scheduler's port here once it listens");
+ABSL_FLAG(std::string, http_listen, "",
+          "up: the status page and /metrics (HOST:PORT; default: --listen's port + 1; none: off)");
 ABSL_FLAG(std::string, sandbox, "bubblewrap", "up: worker sandbox (bubblewrap or none)");
 ABSL_FLAG(std::string, C, ".", "modfinal: the kernel build tree");
 ABSL_FLAG(int, j, 2, "modfinal: local make -j for the .mod.o compiles");
@@ -75,6 +86,7 @@ int main(int argc, char** argv) {
       "commands:\n"
       "  up                          start a local farm (scheduler + --workers) until Ctrl-C\n"
       "  drain WORKER_ID             let a worker finish its actions and take no new ones\n"
+      "  status [OPERATION] [--json] the queue, workers, builds and operations; or one operation\n"
       "  modfinal [-C TREE] [M=DIR] [NAME=VALUE...] [--module_hashes] [--follow|--objects_current]\n"
       "                              the kernel's module final stage on the farm\n"
       "  run [--input DIR] [--outputs a,b] -- ARGS...   run a command on the farm\n"
@@ -92,6 +104,7 @@ int main(int argc, char** argv) {
     o.data_dir = absl::GetFlag(FLAGS_data_dir);
     o.port_file = absl::GetFlag(FLAGS_port_file);
     o.sandbox = absl::GetFlag(FLAGS_sandbox);
+    o.http_listen = absl::GetFlag(FLAGS_http_listen);
     return kfarm::RunUp(o);
   }
   if (cmd == "modfinal") {
@@ -155,7 +168,18 @@ int main(int argc, char** argv) {
     o.spec.do_not_cache = absl::GetFlag(FLAGS_no_cache);
     o.skip_cache_lookup = absl::GetFlag(FLAGS_no_cache);
     o.priority = absl::GetFlag(FLAGS_priority);
+    o.invocation_id = absl::GetFlag(FLAGS_invocation_id);
+    if (o.invocation_id.empty()) {
+      o.invocation_id = absl::StrFormat("kfarm-run-%d-%d", getpid(), absl::ToUnixNanos(absl::Now()));
+    }
     return kfarm::RunRemote(cas, exec, o);
+  }
+  if (cmd == "status" && args.size() <= 2) {
+    kfarm::StatusOptions o;
+    if (args.size() == 2) o.operation = args[1];
+    o.recent = absl::GetFlag(FLAGS_recent);
+    o.json = absl::GetFlag(FLAGS_json);
+    return kfarm::RunStatus(channel, o, std::cout, std::cerr);
   }
   if (cmd == "drain" && args.size() == 2) {
     auto stub = kfarm::worker::WorkerService::NewStub(channel);
@@ -171,6 +195,6 @@ int main(int argc, char** argv) {
     std::cout << "worker " << args[1] << " is draining\n";
     return 0;
   }
-  std::cerr << "kfarm: expected a command: up, run, drain, cas (try --help)\n";
+  std::cerr << "kfarm: expected a command: up, run, status, drain, cas, modfinal (try --help)\n";
   return 2;
 }

@@ -82,6 +82,7 @@ int RunRemote(CasClient& cas, ExecutionClient& exec, RunOptions o) {
   ExecuteOptions eo;
   eo.skip_cache_lookup = o.skip_cache_lookup;
   eo.priority = o.priority;
+  eo.invocation_id = o.invocation_id;
   auto resp = exec.Execute(action.digest, eo);
   if (!resp.ok()) return fail(resp.status());
   const reapi::ActionResult& r = resp->result();

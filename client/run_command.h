@@ -17,6 +17,8 @@ struct RunOptions {
   ActionSpec spec;
   bool skip_cache_lookup = false;
   int32_t priority = 0;
+  // RequestMetadata.tool_invocation_id: runs sharing one are one build on the status page.
+  std::string invocation_id;
 };
 
 // Returns the process exit code: the command's, or 1 (and a message) on a farm error.

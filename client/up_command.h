@@ -13,6 +13,9 @@ struct UpOptions {
   std::string data_dir = "kfarm-up";
   std::string port_file;     // Written once the scheduler listens.
   std::string sandbox = "bubblewrap";
+  // The scheduler's status page and /metrics: "" puts it on listen's host at listen's port + 1
+  // (port 0 stays 0: a free one); "none" serves none.
+  std::string http_listen;
 };
 
 int RunUp(const UpOptions& options);

@@ -18,12 +18,22 @@ const char* Reason(int status) {
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
+    case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return "Status";
   }
 }
 
 }  // namespace
+
+std::string HttpRequest::Param(const std::string& name) const {
+  // A decoded value is never longer than its encoding.
+  std::string out(query.size() + 1, '\0');
+  const int n = mg_get_var(query.data(), query.size(), name.c_str(), out.data(), out.size());
+  if (n < 0) return "";
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
 
 std::string CivetListeningPort(const std::string& address) {
   if (!address.empty() && address[0] == ':') return address.substr(1);
@@ -72,11 +82,13 @@ int HttpServer::Dispatch(mg_connection* conn, void* self) {
   } else {
     resp = it->second(req);
   }
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-            "Connection: close\r\n\r\n",
-            resp.status, Reason(resp.status), resp.content_type.c_str(), resp.body.size());
+  std::string head = absl::StrCat(
+      "HTTP/1.1 ", resp.status, " ", Reason(resp.status), "\r\nContent-Type: ", resp.content_type,
+      "\r\nContent-Length: ", resp.body.size(),
+      "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+  for (const auto& [name, value] : resp.headers) absl::StrAppend(&head, name, ": ", value, "\r\n");
+  absl::StrAppend(&head, "Connection: close\r\n\r\n");
+  mg_write(conn, head.data(), head.size());
   mg_write(conn, resp.body.data(), resp.body.size());
   return resp.status;
 }

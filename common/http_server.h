@@ -8,6 +8,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -20,12 +22,16 @@ struct HttpRequest {
   std::string path;
   std::string query;          // After '?', undecoded; "" if none.
   std::string authorization;  // The Authorization header; "" if none.
+
+  // The query parameter `name`, URL-decoded; "" when absent.
+  std::string Param(const std::string& name) const;
 };
 
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // Beyond the usual ones.
 };
 
 class HttpServer {

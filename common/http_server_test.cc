@@ -54,6 +54,23 @@ TEST(HttpServerTest, ServesExactPathsAndNothingElse) {
   EXPECT_EQ(HttpGet(port, "/metrics").status, 0);
 }
 
+TEST(HttpServerTest, DecodesParametersAndSendsExtraHeaders) {
+  std::map<std::string, HttpServer::Handler> handlers;
+  handlers["/page"] = [](const HttpRequest& r) {
+    HttpResponse resp{401, "text/plain", "name=[" + r.Param("name") + "] missing=[" +
+                                             r.Param("missing") + "] auth=[" + r.authorization + "]"};
+    resp.headers.emplace_back("WWW-Authenticate", "Basic realm=\"kfarm\"");
+    return resp;
+  };
+  auto server = HttpServer::Start("127.0.0.1:0", handlers);
+  ASSERT_TRUE(server.ok()) << server.status();
+  HttpGot got = HttpGet((*server)->port(), "/page?x=1&name=operations%2Fab%20c%3C",
+                        "Authorization: Bearer t0k\r\n");
+  EXPECT_EQ(got.status, 401);
+  EXPECT_EQ(got.body, "name=[operations/ab c<] missing=[] auth=[Bearer t0k]");
+  EXPECT_EQ(got.headers["WWW-Authenticate"], "Basic realm=\"kfarm\"");
+}
+
 TEST(HttpServerTest, AnAddressInUseIsNamed) {
   auto first = HttpServer::Start("127.0.0.1:0", {});
   ASSERT_TRUE(first.ok());

@@ -12,6 +12,8 @@ packages=(
   bazel-bootstrap bazel-bootstrap-source
   openssl python3 python3-grpcio python3-protobuf bubblewrap util-linux bc
   clang-14  # bench/fuzz.sh: libFuzzer, ASan, UBSan
+  chromium fonts-dejavu-core  # tests/status_page: the status page in headless Chromium
+  systemd kubernetes-client   # tests/deploy: systemd-analyze verify, kubectl kustomize
   # The kernel fixtures and `kfarm modfinal`: kbuild's build dependencies, pahole (dwarves).
   bison flex dwarves cpio kmod xz-utils rsync
 )

@@ -46,6 +46,7 @@ absl::string_view PermissionName(config::Permission p) {
     case config::EXECUTE: return "execute";
     case config::AC_WRITE: return "ac-write";
     case config::ADMIN: return "admin";
+    case config::STATUS: return "status";
     default: return "unknown";
   }
 }
@@ -96,7 +97,7 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(const config::Aut
                                                      "\" ends in '/'"));
     }
     for (int p : g.permissions()) {
-      if (p <= config::PERMISSION_UNSPECIFIED || p > config::ADMIN) {
+      if (p <= config::PERMISSION_UNSPECIFIED || p > config::STATUS) {
         return absl::InvalidArgumentError(absl::StrCat(field, ".permissions: unknown value ", p));
       }
       rule.permissions |= 1u << p;
@@ -134,7 +135,9 @@ bool Authorizer::Granted(const std::string& principal, config::Permission p,
   for (const Rule& r : rules_) {
     const bool anyone = r.principal == "*" && principal != kAnonymousPrincipal;
     if (!anyone && r.principal != principal) continue;
-    if (!(r.permissions & (1u << p))) continue;
+    // Admin sees everything the status page shows anyway.
+    const uint32_t wanted = p == config::STATUS ? (1u << p) | (1u << config::ADMIN) : 1u << p;
+    if (!(r.permissions & wanted)) continue;
     if (any_instance || PrefixCovers(r.prefix, instance)) return true;
   }
   return false;

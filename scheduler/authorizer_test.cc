@@ -73,6 +73,27 @@ TEST_F(AuthorizerTest, GrantsArePerPermission) {
             absl::StatusCode::kPermissionDenied);
 }
 
+TEST(AuthorizerStatusTest, TheStatusPageNeedsStatusOrAdmin) {
+  auto a = Authorizer::Create(Parse(
+      "tokens { principal: 'ci' token_sha256: '" + TokenHash("ci-secret") + "' }\n"
+      "tokens { principal: 'ops' token_sha256: '" + TokenHash("ops-secret") + "' }\n"
+      "tokens { principal: 'viewer' token_sha256: '" + TokenHash("view-secret") + "' }\n"
+      "grants { principal: 'ci' permissions: [READ, WRITE, EXECUTE, AC_WRITE] }\n"
+      "grants { principal: 'ops' permissions: [ADMIN] }\n"
+      "grants { principal: 'viewer' permissions: [STATUS] }\n"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE((*a)->CheckAnyInstance(Bearer("view-secret"), config::STATUS).ok());
+  EXPECT_TRUE((*a)->CheckAnyInstance(Bearer("ops-secret"), config::STATUS).ok());
+  absl::Status s = (*a)->CheckAnyInstance(Bearer("ci-secret"), config::STATUS);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(s.message(), HasSubstr("status permission"));
+  // Status grants nothing else.
+  EXPECT_EQ((*a)->CheckAnyInstance(Bearer("view-secret"), config::ADMIN).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ((*a)->Check(Bearer("view-secret"), config::READ, "").code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
 TEST_F(AuthorizerTest, PrefixesMatchAtPathBoundaries) {
   EXPECT_TRUE(auth_->Check(Bearer("dev-secret"), config::EXECUTE, "team/a").ok());
   EXPECT_TRUE(auth_->Check(Bearer("dev-secret"), config::EXECUTE, "team/a/x86").ok());

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "scheduler/command_summary.h"
 
 namespace kfarm {
 namespace {
@@ -113,14 +114,15 @@ absl::StatusOr<std::string> BuildQueue::Submit(ExecuteParams params) {
   Locked lock(this);
   const absl::Time now = clock_();
   // Each operation is its caller's, even when joined to another's execution.
-  std::string owner = params.principal;
-  if (absl::Status s = operations_.Admit(owner); !s.ok()) return s;
+  Requester who{params.principal, params.invocation_id, params.tool};
+  if (absl::Status s = operations_.Admit(who.principal); !s.ok()) return s;
   const bool cacheable = !params.action.do_not_cache();
   std::shared_ptr<Execution> e = cacheable ? operations_.InFlight(params) : nullptr;
   if (e != nullptr && metrics_ != nullptr) metrics_->Merged();
   if (e == nullptr) {
     e = std::make_shared<Execution>();
     e->id = RandomId();
+    e->summary = CommandSummary(params.command);
     e->params = std::move(params);
     e->cacheable = cacheable;
     e->seq = next_seq_++;
@@ -129,7 +131,7 @@ absl::StatusOr<std::string> BuildQueue::Submit(ExecuteParams params) {
     if (cacheable) operations_.AddInFlight(e);
     EnqueueLocked(e);
   }
-  std::string name = operations_.Add(std::move(owner), e, now).name;
+  std::string name = operations_.Add(std::move(who), e, now).name;
   DispatchLocked();
   return name;
 }

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "common/action_cache.h"
 #include "kfarm/config.pb.h"
+#include "kfarm/status.pb.h"
 #include "kfarm/worker.pb.h"
 #include "scheduler/deferred_calls.h"
 #include "scheduler/dispatcher.h"
@@ -77,6 +78,19 @@ class BuildQueue {
   // Reports to `metrics` from now on (not owned; outlives the queue).
   void SetMetrics(QueueMetrics* metrics);
   QueueSnapshot Snapshot();
+
+  // For the status page (build_queue_status.cc). An Execute the action cache answered counts
+  // toward its build.
+  void CacheHit(const std::string& invocation_id, const std::string& tool);
+  // The queue, workers, builds, unfinished operations and the `max_recent` finished last.
+  status::StatusReport Status(int max_recent);
+  // What the queue knows of one operation; the command and output are the caller's to read from
+  // the CAS. NOT_FOUND naming the operation once it is forgotten.
+  struct OperationStory {
+    status::OperationDetail detail;
+    reapi::ActionResult result;  // Set when it ran to completion.
+  };
+  absl::StatusOr<OperationStory> Describe(const std::string& name);
 
  private:
   // Holds mu_; on release runs what was deferred meanwhile (watchers told, messages to workers),

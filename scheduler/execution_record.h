@@ -25,6 +25,7 @@ struct ExecuteParams {
   absl::Duration timeout;
   bool skip_cache_lookup = false;
   std::string invocation_id;  // RequestMetadata.tool_invocation_id: which build asked.
+  std::string tool;           // RequestMetadata.tool_details: "name version".
   std::string principal;      // Who asked: the operation's owner.
   std::string shape;          // Arguments and outputs without digests (duration history key).
   Digest largest_input;       // The biggest input file (>= 1 MiB), for cache affinity.
@@ -37,6 +38,7 @@ enum class Stage { kQueued, kExecuting, kCompleted };
 struct Execution {
   std::string id;
   ExecuteParams params;
+  std::string summary;  // The command, shortened: kept after the command itself is dropped.
   bool cacheable = true;
   Stage stage = Stage::kQueued;
   uint64_t seq = 0;

@@ -64,20 +64,24 @@ OperationWriter* ExecutionService::Execute(grpc::CallbackServerContext* ctx,
   if (!digest.ok()) return fail(ToGrpcStatus(digest.status()));
 
   // Builds are told apart by the invocation id Bazel (and kfarm) send in every request.
-  std::string invocation_id;
+  std::string invocation_id, tool;
   auto md = ctx->client_metadata().find("build.bazel.remote.execution.v2.requestmetadata-bin");
   if (md != ctx->client_metadata().end()) {
     reapi::RequestMetadata meta;
     if (meta.ParseFromArray(md->second.data(), static_cast<int>(md->second.size()))) {
       invocation_id = meta.tool_invocation_id();
+      tool = meta.tool_details().tool_name();
+      if (!meta.tool_details().tool_version().empty()) {
+        absl::StrAppend(&tool, " ", meta.tool_details().tool_version());
+      }
     }
   }
   // The cache lookup and the input tree read go to disk: not on gRPC's callback threads.
   std::shared_ptr<OperationStream> stream = OperationStream::Pending(queue_);
   bool accepted = executor_->TrySubmit(
       [this, stream, req = *req, digest = *digest, invocation_id = std::move(invocation_id),
-       principal = auth_->PrincipalOf(*ctx).value_or("")]() mutable {
-        Prepare(stream, req, digest, std::move(invocation_id), std::move(principal));
+       tool = std::move(tool), principal = auth_->PrincipalOf(*ctx).value_or("")]() mutable {
+        Prepare(stream, req, digest, {std::move(principal), std::move(invocation_id), std::move(tool)});
       });
   if (!accepted) {
     stream->Conclude(std::nullopt,
@@ -91,10 +95,11 @@ OperationWriter* ExecutionService::Execute(grpc::CallbackServerContext* ctx,
 
 void ExecutionService::Prepare(const std::shared_ptr<OperationStream>& stream,
                                const reapi::ExecuteRequest& req, const Digest& digest,
-                               std::string invocation_id, std::string principal) {
+                               Requester who) {
   if (!req.skip_cache_lookup()) {
     auto hit = cache_->Get(req.instance_name(), digest);
     if (hit.ok()) {
+      queue_->CacheHit(who.invocation_id, who.tool);
       OperationView v = CachedOperationView(CachedOperationName(req.instance_name(), digest),
                                             digest, std::move(*hit));
       stream->Conclude(ToOperation(v), grpc::Status::OK);
@@ -104,8 +109,9 @@ void ExecutionService::Prepare(const std::shared_ptr<OperationStream>& stream,
   ExecuteParams params;
   grpc::Status loaded = loader_.Load(req, digest, &params);
   if (!loaded.ok()) return stream->Conclude(std::nullopt, loaded);
-  params.principal = std::move(principal);
-  params.invocation_id = std::move(invocation_id);
+  params.principal = std::move(who.principal);
+  params.invocation_id = std::move(who.invocation_id);
+  params.tool = std::move(who.tool);
   absl::Status s = queue_->CheckServable(params.platform);
   if (!s.ok()) return stream->Conclude(std::nullopt, ToGrpcStatus(s));
   auto name = queue_->Submit(std::move(params));

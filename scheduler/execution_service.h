@@ -36,7 +36,7 @@ class ExecutionService final : public reapi::Execution::CallbackService {
  private:
   // Looks the action up in the cache, else loads it and submits it; tells `stream` the outcome.
   void Prepare(const std::shared_ptr<OperationStream>& stream, const reapi::ExecuteRequest& req,
-               const Digest& digest, std::string invocation_id, std::string principal);
+               const Digest& digest, Requester who);
 
   BuildQueue* queue_;
   ActionCache* cache_;

@@ -49,11 +49,15 @@ void OperationTable::RemoveInFlight(const std::shared_ptr<Execution>& e) {
   if (it != in_flight_.end() && it->second == e) in_flight_.erase(it);
 }
 
-OperationRecord& OperationTable::Add(std::string owner, const std::shared_ptr<Execution>& e,
-                               absl::Time now) {
+OperationRecord& OperationTable::Add(Requester who, const std::shared_ptr<Execution>& e,
+                                     absl::Time now) {
   OperationRecord op;
   op.name = "operations/" + RandomId();
-  op.owner = std::move(owner);
+  op.owner = std::move(who.principal);
+  op.invocation_id = std::move(who.invocation_id);
+  op.tool = std::move(who.tool);
+  op.created = now;
+  builds_.Submitted(op.invocation_id, op.tool, now);
   op.execution = e;
   op.unwatched_since = now;
   e->operation_names.push_back(op.name);
@@ -109,6 +113,12 @@ std::vector<OperationView> OperationTable::List() const {
 void OperationTable::Done(OperationRecord& op, absl::Time now) {
   if (op.done_at != absl::InfiniteFuture()) return;
   op.done_at = now;
+  const reapi::ExecuteResponse& r = op.execution->response;
+  builds_.Finished(op.invocation_id,
+                   op.cancelled ? Outcome::kCancelled
+                   : r.status().code() != 0 || r.result().exit_code() != 0 ? Outcome::kFailed
+                                                                           : Outcome::kSucceeded,
+                   now);
   auto it = pending_by_owner_.find(op.owner);
   if (it != pending_by_owner_.end() && --it->second <= 0) pending_by_owner_.erase(it);
 }

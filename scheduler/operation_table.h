@@ -13,6 +13,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "scheduler/build_table.h"
 #include "scheduler/deferred_calls.h"
 #include "scheduler/execution_record.h"
 
@@ -37,9 +38,19 @@ class OperationWatcher {
   virtual void OperationChanged(bool keepalive) = 0;
 };
 
+// Who asked for an operation: the principal, and the build (RequestMetadata) it belongs to.
+struct Requester {
+  std::string principal;
+  std::string invocation_id;
+  std::string tool;
+};
+
 struct OperationRecord {
   std::string name;
   std::string owner;
+  std::string invocation_id;
+  std::string tool;
+  absl::Time created;
   std::shared_ptr<Execution> execution;
   int watchers = 0;  // Streams and WaitOperation calls: while any, it is not abandoned.
   absl::Time unwatched_since;
@@ -63,8 +74,8 @@ class OperationTable {
   void AddInFlight(const std::shared_ptr<Execution>& e);
   void RemoveInFlight(const std::shared_ptr<Execution>& e);
 
-  // A new operation on `e` for an owner already admitted.
-  OperationRecord& Add(std::string owner, const std::shared_ptr<Execution>& e, absl::Time now);
+  // A new operation on `e` for a principal already admitted.
+  OperationRecord& Add(Requester who, const std::shared_ptr<Execution>& e, absl::Time now);
   OperationRecord* Find(const std::string& name);
   OperationView View(const OperationRecord& op) const;
   std::vector<OperationView> List() const;
@@ -90,6 +101,12 @@ class OperationTable {
   // Wakes every waiter (shutdown).
   void WakeAll();
   size_t size() const { return operations_.size(); }
+  // Each build's operations, counted as they are added and finish.
+  BuildTable& builds() { return builds_; }
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (const auto& [name, op] : operations_) f(op);
+  }
 
  private:
   static std::string DedupKey(const ExecuteParams& p);
@@ -99,6 +116,7 @@ class OperationTable {
   absl::node_hash_map<std::string, OperationRecord> operations_;
   absl::flat_hash_map<std::string, std::shared_ptr<Execution>> in_flight_;
   absl::flat_hash_map<std::string, int> pending_by_owner_;
+  BuildTable builds_;
 };
 
 // A random 128-bit id in hex, for operation names and execution ids.

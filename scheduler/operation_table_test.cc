@@ -29,9 +29,9 @@ TEST(OperationTableTest, APrincipalIsAdmittedUpToItsLimitAndFinishedOnesStopCoun
   OperationTable table(2);
   auto e = NewExecution("", "a");
   ASSERT_TRUE(table.Admit("alice").ok());
-  OperationRecord& first = table.Add("alice", e, kStart);
+  OperationRecord& first = table.Add({"alice"}, e, kStart);
   ASSERT_TRUE(table.Admit("alice").ok());
-  table.Add("alice", e, kStart);
+  table.Add({"alice"}, e, kStart);
   absl::Status third = table.Admit("alice");
   EXPECT_EQ(third.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(third.message(), HasSubstr("principal \"alice\" already has 2 unfinished"));
@@ -61,7 +61,7 @@ TEST(OperationTableTest, OnlyTheSameActionOnTheSameInstanceIsJoined) {
 TEST(OperationTableTest, ViewsFollowTheExecutionUnlessCancelled) {
   OperationTable table(10);
   auto e = NewExecution("", "a");
-  OperationRecord& op = table.Add("alice", e, kStart);
+  OperationRecord& op = table.Add({"alice"}, e, kStart);
   EXPECT_EQ(table.View(op).stage, reapi::ExecutionStage::QUEUED);
   e->stage = Stage::kExecuting;
   EXPECT_EQ(table.View(op).stage, reapi::ExecutionStage::EXECUTING);
@@ -81,7 +81,7 @@ TEST(OperationTableTest, ViewsFollowTheExecutionUnlessCancelled) {
 TEST(OperationTableTest, WatchersAreToldOnlyWhenTheDeferredCallsRun) {
   OperationTable table(10);
   auto e = NewExecution("", "a");
-  OperationRecord& op = table.Add("alice", e, kStart);
+  OperationRecord& op = table.Add({"alice"}, e, kStart);
   auto watcher = std::make_shared<CountingWatcher>();
   table.Watch(op, watcher);
   DeferredCalls calls;
@@ -101,9 +101,9 @@ TEST(OperationTableTest, SweepCancelsTheAbandonedAndForgetsTheLongFinished) {
   auto running = NewExecution("", "running");
   auto finished = NewExecution("", "finished");
   auto watched = NewExecution("", "watched");
-  OperationRecord& abandoned = table.Add("alice", running, kStart);
-  OperationRecord& done = table.Add("alice", finished, kStart);
-  OperationRecord& waited = table.Add("alice", watched, kStart);
+  OperationRecord& abandoned = table.Add({"alice"}, running, kStart);
+  OperationRecord& done = table.Add({"alice"}, finished, kStart);
+  OperationRecord& waited = table.Add({"alice"}, watched, kStart);
   table.BeginWait(waited);
   finished->stage = Stage::kCompleted;
   table.ExecutionDone(*finished, kStart);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace kfarm {
@@ -27,6 +28,16 @@ std::string OfferedPlatform::Offered(const std::string& name) const {
   std::vector<std::string> v(it->second.begin(), it->second.end());
   std::sort(v.begin(), v.end());
   return absl::StrJoin(v, "|");
+}
+
+std::string OfferedPlatform::Label() const {
+  std::vector<std::string> names;
+  for (const auto& [name, values] : values_) names.push_back(name);
+  if (names.empty()) return "(none)";
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> parts;
+  for (const auto& n : names) parts.push_back(absl::StrCat(n, "=", Offered(n)));
+  return absl::StrJoin(parts, ",");
 }
 
 }  // namespace kfarm

@@ -21,6 +21,8 @@ class OfferedPlatform {
   bool Satisfies(const build::bazel::remote::execution::v2::Platform& wanted) const;
   // "value1|value2" offered for `name`, for error messages.
   std::string Offered(const std::string& name) const;
+  // Everything offered, "name=value1|value2,..." sorted, or "(none)": for operators.
+  std::string Label() const;
 
  private:
   absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> values_;

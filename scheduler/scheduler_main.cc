@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     std::rename(tmp.c_str(), path.c_str());
   };
   if ((*server)->http_port() != 0) {
-    kfarm::LogInfo("kfarm-scheduler serving /metrics, /healthz and /readyz on http://",
+    kfarm::LogInfo("kfarm-scheduler serving its status page, /metrics, /healthz and /readyz on http://",
                    Bound(config.http_listen_address(), (*server)->http_port()));
   }
   write_port(absl::GetFlag(FLAGS_http_port_file), (*server)->http_port());

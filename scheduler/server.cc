@@ -16,6 +16,8 @@
 #include "scheduler/cas_service.h"
 #include "scheduler/config_loader.h"
 #include "scheduler/execution_service.h"
+#include "scheduler/status_http.h"
+#include "scheduler/status_service.h"
 #include "scheduler/tls_credentials.h"
 #include "scheduler/worker_service.h"
 
@@ -116,8 +118,10 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
       s->storage_.action_cache.get(), cas, !c.disable_action_cache_updates(),
       c.allow_absolute_symlinks(), auth));
   std::vector<std::unique_ptr<grpc::Service>> worker_services;
+  if (exec) s->queue_ = std::make_unique<BuildQueue>(c.execution(), s->storage_.action_cache.get());
+  s->status_ = std::make_unique<StatusSource>(s->queue_.get(), s->storage_.action_cache.get(), cas);
+  s->services_.push_back(std::make_unique<StatusService>(s->status_.get(), auth));
   if (exec) {
-    s->queue_ = std::make_unique<BuildQueue>(c.execution(), s->storage_.action_cache.get());
     s->queue_metrics_ = std::make_unique<QueueMetrics>(*s->registry_);
     s->queue_->SetMetrics(s->queue_metrics_.get());
     // Disk-bound (cache lookups, input trees, cache writes): more threads than cores.
@@ -184,6 +188,7 @@ std::map<std::string, HttpServer::Handler> SchedulerServer::HttpHandlers() {
     r.body = prometheus::TextSerializer().Serialize(families);
     return r;
   };
+  AddStatusPages(status_.get(), auth_.get(), h);
   h["/healthz"] = [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok\n"}; };
   h["/readyz"] = [this](const HttpRequest&) {
     if (ready_) return HttpResponse{200, "text/plain", "ready\n"};

@@ -16,6 +16,7 @@
 #include "scheduler/queue_metrics.h"
 #include "scheduler/authorizer.h"
 #include "scheduler/build_queue.h"
+#include "scheduler/status_source.h"
 #include "scheduler/storage.h"
 #include "scheduler/upload_table.h"
 
@@ -54,6 +55,7 @@ class SchedulerServer {
   std::unique_ptr<UploadTable> uploads_;  // Unfinished ByteStream uploads of every listener.
   std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
   std::unique_ptr<QueueMetrics> queue_metrics_;
+  std::unique_ptr<StatusSource> status_;
   std::atomic<bool> ready_{false};
   std::unique_ptr<HttpServer> http_;  // Stopped first: its handlers read everything else.
   std::unique_ptr<grpc::Server> server_;

@@ -97,6 +97,77 @@ TEST_F(OperatorsTest, SchedulerAndWorkerCountWhatTheFarmDid) {
   }
 }
 
+// Runs `kfarm ARGS...` against the farm; its stdout, and the exit code in `*code`.
+std::string KfarmCli(const std::string& address, const std::string& args, int* code) {
+  const std::string cmd = std::string(KFARM_BIN_DIR) + "/kfarm --remote=grpc://" + address + " " + args;
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  *code = ::pclose(p);
+  return out;
+}
+
+// The status page, its JSON and `kfarm status` tell the same story of a build, and nothing a
+// client wrote reaches the page unescaped.
+TEST_F(OperatorsTest, TheStatusPageShowsEachBuildAndEscapesWhatClientsWrote) {
+  const std::string build = "build-<b>1</b>";
+  ExecuteOptions o;
+  o.invocation_id = build;
+  ActionSpec hostile = Shell("echo '<script>alert(1)</script>'; echo 'err <i>' >&2; exit 4");
+  absl::StatusOr<reapi::ExecuteResponse> r = Run(hostile, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->result().exit_code(), 4);
+  ASSERT_TRUE(Run(Shell("echo fine"), o).ok());
+
+  HttpGot page = HttpGet(scheduler_http_, "/");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  EXPECT_THAT(page.body, ::testing::HasSubstr("build-&lt;b&gt;1&lt;/b&gt;"));
+  EXPECT_THAT(page.body, ::testing::HasSubstr("exit 4"));
+  EXPECT_THAT(page.body, ::testing::HasSubstr("2/2"));  // Both of the build's actions done.
+  EXPECT_THAT(page.body, ::testing::Not(::testing::HasSubstr("<script>")));
+  EXPECT_THAT(page.body, ::testing::Not(::testing::HasSubstr("<b>1")));
+  EXPECT_THAT(page.body, ::testing::HasSubstr("data-worker=\"w0\""));
+
+  // The failed operation, found through `kfarm status`.
+  int code = -1;
+  const std::string overview = KfarmCli(farm_->scheduler().address(), "status", &code);
+  EXPECT_EQ(code, 0) << overview;
+  EXPECT_THAT(overview, ::testing::HasSubstr("WORKERS\nWORKER"));
+  EXPECT_THAT(overview, ::testing::HasSubstr(build + "  "));
+  const size_t exit4 = overview.find("exit 4");
+  ASSERT_NE(exit4, std::string::npos) << overview;
+  const size_t line = overview.rfind('\n', exit4) + 1;
+  const std::string name = "operations/" + overview.substr(line, overview.find(' ', line) - line);
+
+  HttpGot op = HttpGet(scheduler_http_, "/operation?name=" + name);
+  ASSERT_EQ(op.status, 200) << op.body;
+  EXPECT_THAT(op.body, ::testing::HasSubstr("<pre id=\"stdout\">&lt;script&gt;alert(1)&lt;/script&gt;\n</pre>"));
+  EXPECT_THAT(op.body, ::testing::HasSubstr("<pre id=\"stderr\">err &lt;i&gt;\n</pre>"));
+  EXPECT_THAT(op.body, ::testing::HasSubstr("/bin/sh -c &#39;echo &#39;\\&#39;&#39;&lt;script&gt;"));
+  for (const char* phase : {"queued", "input fetch", "execution", "output upload"}) {
+    EXPECT_THAT(op.body, ::testing::HasSubstr(absl::StrCat("data-phase=\"", phase, "\"")));
+  }
+  EXPECT_THAT(op.body, ::testing::Not(::testing::HasSubstr("<script>")));
+
+  const std::string story = KfarmCli(farm_->scheduler().address(), "status " + name, &code);
+  EXPECT_EQ(code, 0) << story;
+  EXPECT_THAT(story, ::testing::HasSubstr("result:   exit 4"));
+  EXPECT_THAT(story, ::testing::HasSubstr("stdout:\n<script>alert(1)</script>"));
+  EXPECT_THAT(story, ::testing::HasSubstr("execution: "));
+
+  HttpGot json = HttpGet(scheduler_http_, "/api/status");
+  EXPECT_EQ(json.status, 200);
+  EXPECT_EQ(json.content_type, "application/json");
+  EXPECT_THAT(json.body, ::testing::HasSubstr("\"invocation_id\":\"build-"));
+
+  const std::string unknown = KfarmCli(farm_->scheduler().address(), "status operations/nope 2>&1", &code);
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(unknown, ::testing::HasSubstr("operations/nope"));
+}
+
 // SIGTERM drains a worker: it takes nothing new, finishes what it runs, and exits with 0.
 TEST_F(OperatorsTest, SigtermDrainsAWorkerThenItExits) {
   auto first = StartAndAwaitExecuting(Prepare(Shell("sleep 1; echo finished > out", {"out"})).digest);

@@ -16,14 +16,16 @@ struct HttpGot {
   int status = 0;  // 0: no answer.
   std::string body;
   std::string content_type;
+  std::map<std::string, std::string> headers;
 };
 
-inline HttpGot HttpGet(int port, const std::string& path) {
+// `extra` is more request header lines, each ending in "\r\n".
+inline HttpGot HttpGet(int port, const std::string& path, const std::string& extra = "") {
   HttpGot got;
   char error[256] = {0};
   mg_connection* conn = mg_download("127.0.0.1", port, 0, error, sizeof error,
-                                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                                    path.c_str());
+                                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n",
+                                    path.c_str(), extra.c_str());
   if (conn == nullptr) {
     got.body = error;
     return got;
@@ -31,6 +33,7 @@ inline HttpGot HttpGet(int port, const std::string& path) {
   const mg_response_info* info = mg_get_response_info(conn);
   got.status = info->status_code;
   for (int i = 0; i < info->num_headers; ++i) {
+    got.headers[info->http_headers[i].name] = info->http_headers[i].value;
     if (std::string(info->http_headers[i].name) == "Content-Type") {
       got.content_type = info->http_headers[i].value;
     }
