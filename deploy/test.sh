@@ -64,6 +64,7 @@ step "bazel 2.1.0 as a client over grpcs:// (mTLS workers on their own listener)
   bash tests/bazel_client/tls.sh build-san/bin
 step "prometheus 2.42 scrapes a working farm" bash tests/prometheus/scrape_test.sh build-san/bin
 step "the status page in headless chromium" bash tests/status_page/chromium_test.sh build-san/bin
+step "deploy/farm: configs, systemd units, kubernetes manifests" bash tests/deploy/deploy_test.sh build-san/bin
 # Every kernel line a distribution builds: Debian 12's 6.1 and 6.12, and 7.2 from Debian's
 # development suite. Each fixture is built once and cached outside the clone. The later fixtures
 # build in the background, niced, while the earlier kernels are tested: those tests leave a core

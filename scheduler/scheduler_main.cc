@@ -28,6 +28,8 @@ ABSL_FLAG(std::string, http_listen, "",
 ABSL_FLAG(std::string, http_port_file, "", "Write the HTTP listener's port to this file");
 ABSL_FLAG(std::string, worker_port_file, "",
           "Write the worker listener's port to this file once serving (with worker_listener)");
+ABSL_FLAG(bool, check_config, false,
+          "Check the configuration (with the other flags applied) and exit: 0 when it would serve");
 ABSL_FLAG(bool, insecure, false,
           "Serve a non-loopback address without TLS or authentication (trusted networks only)");
 
@@ -76,6 +78,13 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (absl::GetFlag(FLAGS_check_config)) {
+    if (absl::Status s = kfarm::SchedulerServer::Validate(config); !s.ok()) {
+      return Fail(std::string(s.message()));
+    }
+    std::cout << "kfarm-scheduler: the configuration is valid\n";
+    return 0;
+  }
   // Signals are taken by a dedicated thread so shutdown runs outside a signal handler.
   sigset_t signals;
   sigemptyset(&signals);

@@ -79,6 +79,14 @@ absl::Status CheckExposure(const config::SchedulerConfig& c, const Authorizer& a
 
 }  // namespace
 
+absl::Status SchedulerServer::Validate(const config::SchedulerConfig& config) {
+  const config::SchedulerConfig c = WithDefaults(config);
+  RETURN_IF_ERROR(CheckSchedulerConfig(c));
+  ASSIGN_OR_RETURN(auto auth, Authorizer::Create(c.auth()));
+  ASSIGN_OR_RETURN(WorkerGate gate, WorkerGate::Create(c.worker_listener(), auth->open()));
+  return CheckExposure(c, *auth, gate);
+}
+
 absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     config::SchedulerConfig config) {
   auto s = std::unique_ptr<SchedulerServer>(new SchedulerServer());

@@ -27,6 +27,9 @@ class SchedulerServer {
   // Opens storage and starts listening; a port of 0 in listen_address picks a free one. Refuses
   // a plaintext, unauthenticated listener on a non-loopback address unless config.insecure().
   static absl::StatusOr<std::unique_ptr<SchedulerServer>> Start(config::SchedulerConfig config);
+  // What Start checks before it opens storage or listens (values, auth, exposure), for
+  // `kfarm-scheduler --check_config`. TLS files are read only by Start.
+  static absl::Status Validate(const config::SchedulerConfig& config);
   ~SchedulerServer();
 
   int port() const { return port_; }

@@ -41,6 +41,8 @@ ABSL_FLAG(std::string, worker_id, "", "Stable worker name (default host:data_dir
 ABSL_FLAG(std::string, http_listen, "",
           "Operators' HTTP listener for /metrics, /healthz and /readyz (host:port; port 0 = any)");
 ABSL_FLAG(std::string, http_port_file, "", "Write the HTTP listener's port to this file");
+ABSL_FLAG(bool, check_config, false,
+          "Check the configuration (with the other flags applied) and exit: 0 when it is valid");
 ABSL_FLAG(int, slots, 0, "Concurrent actions (default: number of cores)");
 ABSL_FLAG(int, queue_depth, 0, "Assignments held beyond the slots (default 1; -1: none)");
 ABSL_FLAG(std::string, sandbox, "", "bubblewrap (default) or none (trusted setups only)");
@@ -137,6 +139,7 @@ int main(int argc, char** argv) {
   if (auto v = absl::GetFlag(FLAGS_tls_client_key); !v.empty()) c.mutable_credentials()->set_key_file(v);
   if (auto v = absl::GetFlag(FLAGS_token_file); !v.empty()) c.mutable_credentials()->set_token_file(v);
   if (auto v = absl::GetFlag(FLAGS_worker_id); !v.empty()) c.set_worker_id(v);
+  if (auto v = absl::GetFlag(FLAGS_http_listen); !v.empty()) c.set_http_listen_address(v);
   if (int v = absl::GetFlag(FLAGS_slots); v > 0) c.set_slots(v);
   if (int v = absl::GetFlag(FLAGS_queue_depth); v != 0) c.set_queue_depth(v);
   if (auto v = absl::GetFlag(FLAGS_sandbox); !v.empty()) {
@@ -169,6 +172,10 @@ int main(int argc, char** argv) {
   }
   if (c.sandbox_uid() == 0) c.set_sandbox_uid(1000);
   if (c.sandbox_uid() < 0) return Fail(absl::StrCat("sandbox_uid ", c.sandbox_uid(), " is negative"));
+  if (absl::GetFlag(FLAGS_check_config)) {
+    std::cout << "kfarm-worker: the configuration is valid\n";
+    return 0;
+  }
   // Looked up once: the sandbox must not change under running actions with $PATH.
   const std::string bwrap = kfarm::FindExecutable(c.bubblewrap_path().empty() ? "bwrap" : c.bubblewrap_path());
   const std::string setpriv = kfarm::FindExecutable(c.setpriv_path().empty() ? "setpriv" : c.setpriv_path());
@@ -291,7 +298,7 @@ int main(int argc, char** argv) {
   std::atomic<bool> stop{false};
   std::atomic<const char*> stop_reason{"stopped"};
   std::unique_ptr<kfarm::HttpServer> http;
-  if (std::string address = absl::GetFlag(FLAGS_http_listen); !address.empty()) {
+  if (std::string address = c.http_listen_address(); !address.empty()) {
     kfarm::FileCache* file_cache = cache->get();
     std::map<std::string, kfarm::HttpServer::Handler> handlers;
     handlers["/metrics"] = [registry, file_cache](const kfarm::HttpRequest&) {
