@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark table, one command: sets up, builds, runs every benchmark side by side on this
 # machine, prints each one's own table, then the summary table, and writes the summary into
-# README.md (between the bench markers) with the date and the machine.
+# docs/benchmarks.md (between the bench markers) with the date and the machine.
 #  1. fixture modfinal on 6.12 and 7.2: kbuild -j2 vs farm cold vs warm; and pipelined with the
 #     vmlinux link
 #  2. per-action overhead and throughput (exec_bench)
@@ -10,7 +10,7 @@
 #  5. replicated real modules at 1k/2k/4k and 6. bytes moved (distro_bench)
 #  plus the storage figures (storage_bench).
 # Usage: bench/run_all.sh [--no-readme | --modfinal-only]   (about 25 minutes on 2 cores with the
-# fixtures cached; --modfinal-only: section 1 alone, its rows printed, README left alone;
+# fixtures cached; --modfinal-only: section 1 alone, its rows printed, docs/benchmarks.md left alone;
 # KFARM_BENCH_KERNELS chooses the kernels of section 1, default "6.12 7.2")
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,7 +88,11 @@ modfinal_rows() {  # VERSION: section 1 on that version's fixture; appends its s
   fresh_tree; unlink_vmlinux; start_farm seq
   vmlinux_then_modfinal() { make -s -C "$tree" -j2 vmlinux && modfinal; }
   sequential=$(seconds vmlinux_then_modfinal)
-  fresh_tree; unlink_vmlinux; start_farm follow; follow=$(seconds modfinal --follow)
+  fresh_tree; unlink_vmlinux; start_farm follow
+  follow=$(seconds modfinal --follow --timeline="$out/follow-$v.tsv")
+  # The run's own data, drawn: when each module's link and BTF step ran against the vmlinux link.
+  bash bench/plot_timeline.sh "$out/follow-$v.tsv" "docs/modfinal-follow-$v.png" \
+    "kfarm modfinal --follow, linux $v, 2 workers" >/dev/null
   early=$(grep -oE "with [0-9]+ modules already linked" "$out/last.log" | grep -oE "[0-9]+" || echo 0)
   btf_early=$(grep -oE "\([0-9]+ BTF steps done before\)" "$out/last.log" | grep -oE "[0-9]+" || echo 0)
   stop_farm
@@ -151,16 +155,16 @@ echo
 echo "== summary"
 cat "$summary"
 if [ "${1:-}" != "--no-readme" ]; then
-  python3 - "$summary" README.md <<'EOF'
+  python3 - "$summary" docs/benchmarks.md <<'EOF'
 import sys
 summary, readme = sys.argv[1], sys.argv[2]
 text = open(readme).read()
 begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
 if begin not in text or end not in text:
-    sys.exit("README.md has no bench markers")
+    sys.exit(readme + " has no bench markers")
 head, rest = text.split(begin, 1)
 _, tail = rest.split(end, 1)
 open(readme, "w").write(head + begin + "\n" + open(summary).read() + end + tail)
 EOF
-  echo "README.md updated"
+  echo "docs/benchmarks.md updated"
 fi

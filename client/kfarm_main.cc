@@ -58,6 +58,8 @@ ABSL_FLAG(bool, objects_current, false,
           "run kbuild's modfinal makefile without walking the tree");
 ABSL_FLAG(bool, follow, false,
           "modfinal: link vmlinux locally while the farm links the modules; BTF once it exists");
+ABSL_FLAG(std::string, timeline, "",
+          "modfinal: write when make, the vmlinux link and each module's steps ran (TSV) here");
 ABSL_FLAG(bool, module_hashes, false, "modfinal: write the module-hashes Merkle tree");
 ABSL_FLAG(std::vector<std::string>, make_args, {}, "modfinal: extra make arguments, comma-separated");
 
@@ -120,6 +122,7 @@ int main(int argc, char** argv) {
     o.follow = absl::GetFlag(FLAGS_follow);
     o.objects_current = absl::GetFlag(FLAGS_objects_current);
     o.make_args = absl::GetFlag(FLAGS_make_args);
+    o.timeline = absl::GetFlag(FLAGS_timeline);
     // As with make: NAME=VALUE words are make's variables; M= (or KBUILD_EXTMOD=) names an
     // external module's directory, built against the tree.
     for (size_t i = 1; i < args.size(); ++i) {

@@ -58,9 +58,14 @@ kfarm modfinal -C "$linux" --module_hashes --make_args=KBUILD_BUILD_TIMESTAMP=20
 echo "== again: every module is an action-cache hit"
 kfarm modfinal -C "$linux" --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 | tail -2
 
+echo "== kfarm status: the builds the farm saw (the status page shows the same, per action too)"
+kfarm status --recent=1 | sed -n '/^BUILDS/,/^$/p'
+
 echo
 echo "The farm serves REAPI at $remote (data in $data)."
 echo "Bazel: bazel build --remote_executor=$remote //..."
+[ -s "$data/scheduler.http-port" ] &&
+  echo "Status page: http://127.0.0.1:$(cat "$data/scheduler.http-port")/ (metrics at /metrics)"
 if [ "${1:-}" = "--serve" ]; then
   echo "Serving until Ctrl-C."
   wait "$farm_pid"

@@ -28,6 +28,7 @@
 #include "kbuild/module_hashes.h"
 #include "kbuild/modules_make.h"
 #include "kbuild/recipe.h"
+#include "kbuild/timeline.h"
 
 namespace kfarm {
 namespace {
@@ -72,6 +73,7 @@ class Modfinal {
   CasClient cas_;
   ModuleActionBuilder builder_;
   const std::string invocation_;
+  Timeline timeline_{start_};
   std::deque<Module> modules_;  // Stable addresses: farm threads hold pointers.
   Jobs jobs_;
   std::unique_ptr<Progress> progress_;
@@ -249,6 +251,7 @@ absl::Status Modfinal::FollowMake() {
     RETURN_IF_ERROR(*linked);
     vmlinux_linked = true;
     vmlinux_done_ = absl::Now();
+    timeline_.Add("vmlinux", "", link_start, vmlinux_done_, false);
     if (early_base_at_ != absl::Time()) RETURN_IF_ERROR(ConfirmBase(base_.file()));
     RETURN_IF_ERROR(read_base());
   }
@@ -315,7 +318,10 @@ void Modfinal::FarmThread() {
     const ModuleStep step = m->step;
     running_++;
     progress_->Update(done_, cached_, running_, failed_);
+    const absl::Time sent = absl::Now();
     auto r = exec.Execute(m->action.digest, run);
+    timeline_.Add(step == ModuleStep::kLink ? "link" : "btf", m->recipe.ko, sent, absl::Now(),
+                  r.ok() && r->cached_result());
     running_--;
     if (r.ok() && r->status().code() == 0) {
       steps_[step == ModuleStep::kLink ? 0 : 1][r->cached_result() ? 1 : 0]++;
@@ -393,6 +399,10 @@ int Modfinal::Run() {
   }
   const absl::Time end = absl::Now();
   if (make_done_ == absl::Time()) make_done_ = end;  // Stopped before make ended.
+  timeline_.Add("make", "", start_, make_done_, false);
+  if (!o_.timeline.empty()) {
+    if (absl::Status s = timeline_.Write(o_.timeline); !s.ok()) return Fail(s);
+  }
   std::string phases = absl::StrFormat(
       "make with the .mod.o compiles %.1f s%s", absl::ToDoubleSeconds(make_done_ - start_),
       top_makefile_skipped_ ? ", top Makefile not read: nothing it reads changed since the last run"

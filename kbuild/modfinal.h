@@ -34,6 +34,7 @@ struct ModfinalOptions {
   // warm run on the fixture). Sources changed since are then not recompiled.
   bool objects_current = false;
   std::vector<std::string> make_args;  // Passed to make (e.g. KBUILD_BUILD_TIMESTAMP=...).
+  std::string timeline;  // Written with when each phase and step ran (kbuild/timeline.h).
 };
 
 // Returns the process exit status.
