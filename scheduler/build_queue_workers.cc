@@ -83,7 +83,10 @@ absl::Status BuildQueue::Connected(const worker::Register& reg, std::shared_ptr<
 }
 
 void BuildQueue::SendAssignmentLocked(Worker& w, const Execution& e) {
-  if (metrics_ != nullptr) metrics_->Assigned(e.assigned_at - e.queued_at);
+  if (metrics_ != nullptr) {
+    metrics_->Assigned(e.assigned_at - e.queued_at);
+    if (e.params.largest_input.valid()) metrics_->LargeInput(e.largest_input_held);
+  }
   worker::SchedulerMessage m;
   auto* a = m.mutable_assignment();
   a->set_execution_id(e.id);

@@ -63,7 +63,9 @@ void Dispatcher::Dispatch(
     e->expected = history_.Expected(e->params.shape);
     chosen->running[e->id] = e;
     chosen->last_assigned = workers_->NextAssignment();
-    if (e->params.largest_input.valid()) chosen->large_blobs.insert(e->params.largest_input);
+    if (e->params.largest_input.valid()) {
+      e->largest_input_held = !chosen->large_blobs.insert(e->params.largest_input).second;
+    }
     workers_->Refresh(*chosen);
     assigned(*chosen, e);
   }

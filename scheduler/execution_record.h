@@ -47,6 +47,8 @@ struct Execution {
   std::string platform_key;  // The platform, serialized: equal platforms match alike.
   std::string worker;                      // While executing.
   absl::Duration expected;                 // Learned duration when assigned (0: unknown).
+  // Whether the worker it went to held its largest input already, by the dispatcher's account.
+  bool largest_input_held = false;
   std::vector<std::string> dead_workers;   // Workers that died running it, or how they failed.
   std::vector<std::string> failed_on;      // Their ids: other workers are preferred.
   absl::Time queued_at;

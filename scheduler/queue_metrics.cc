@@ -51,6 +51,8 @@ QueueMetrics::QueueMetrics(prometheus::Registry& r)
                     .Help("Actions queued again after their worker died or failed itself")
                     .Register(r)
                     .Add({})),
+      large_held_(nullptr),
+      large_fetched_(nullptr),
       queued_(&prometheus::BuildHistogram()
                    .Name("kfarm_execution_queued_seconds")
                    .Help("Time from Execute to a worker being given the action")
@@ -64,7 +66,16 @@ QueueMetrics::QueueMetrics(prometheus::Registry& r)
       results_(&prometheus::BuildCounter()
                     .Name("kfarm_execution_results_total")
                     .Help("Finished executions by status and the command's exit code")
-                    .Register(r)) {}
+                    .Register(r)) {
+  auto& large = prometheus::BuildCounter()
+                    .Name("kfarm_large_input_assignments_total")
+                    .Help("Actions with an input of 1 MiB or more (a kernel module's BTF step: "
+                          "the base BTF) given to a worker that held it already, or that "
+                          "fetched it (input=\"fetched\": base-BTF fetches)")
+                    .Register(r);
+  large_held_ = &large.Add({{"input", "held"}});
+  large_fetched_ = &large.Add({{"input", "fetched"}});
+}
 
 void QueueMetrics::Completed(const reapi::ExecuteResponse& response, absl::Duration executing_for,
                              bool executed) {

@@ -42,6 +42,9 @@ class QueueMetrics {
   void Merged() { merged_->Increment(); }  // An Execute joined an identical one in flight.
   void Retried() { retried_->Increment(); }  // Its worker died or failed; queued again.
   void Assigned(absl::Duration queued_for) { queued_->Observe(absl::ToDoubleSeconds(queued_for)); }
+  // An action with an input of 1 MiB or more (a module's BTF step: the base BTF) went to a worker
+  // that held it already, or that fetches it now.
+  void LargeInput(bool held) { (held ? large_held_ : large_fetched_)->Increment(); }
   // A worker's result, or the queue's own failure of the action (never started: no time).
   void Completed(const reapi::ExecuteResponse& response, absl::Duration executing_for,
                  bool executed);
@@ -52,6 +55,8 @@ class QueueMetrics {
  private:
   prometheus::Counter* merged_;
   prometheus::Counter* retried_;
+  prometheus::Counter* large_held_;
+  prometheus::Counter* large_fetched_;
   prometheus::Histogram* queued_;
   prometheus::Histogram* executing_;
   prometheus::Family<prometheus::Counter>* results_;
