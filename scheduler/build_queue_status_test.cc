@@ -1,8 +1,8 @@
 // What the queue tells the status page: builds, workers, operations and one operation's story.
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "prometheus/registry.h"
 #include "scheduler/testing/build_queue_fixture.h"
+#include "scheduler/testing/metric_totals.h"
 
 namespace kfarm {
 namespace {
@@ -11,8 +11,10 @@ using ::testing::ElementsAre;
 
 class BuildQueueStatusTest : public BuildQueueTest {
  protected:
-  std::string SubmitFor(const std::string& invocation, const std::string& tag) {
+  std::string SubmitFor(const std::string& invocation, const std::string& tag,
+                        const Digest& largest_input = Digest()) {
     ExecuteParams p;
+    p.largest_input = largest_input;
     p.command.add_arguments("/usr/bin/cc");
     p.command.add_arguments(tag);
     p.action.set_do_not_cache(true);
@@ -103,12 +105,6 @@ TEST_F(BuildQueueStatusTest, DescribeTellsAnOperationsStory) {
   EXPECT_THAT(unknown.status().message(), ::testing::HasSubstr("operations/nope"));
 }
 
-}  // namespace
-}  // namespace kfarm
-
-namespace kfarm {
-namespace {
-
 // The base BTF of a kernel's BTF steps is their largest input: the first step a worker runs
 // fetches it, the next ones find it held.
 TEST_F(BuildQueueStatusTest, LargeInputsAreCountedFetchedThenHeld) {
@@ -117,26 +113,12 @@ TEST_F(BuildQueueStatusTest, LargeInputsAreCountedFetchedThenHeld) {
   queue_.SetMetrics(&metrics);
   auto link = Connect("w1", 1, 0);
   const Digest base = Digest::Of(std::string(2 << 20, 'b'));
-  for (const char* tag : {"m1", "m2"}) {
-    ExecuteParams p;
-    p.command.add_arguments("pahole");
-    p.command.add_arguments(tag);
-    p.action.set_do_not_cache(true);
-    p.action_digest = Digest::Of(tag);
-    p.timeout = absl::Minutes(1);
-    p.largest_input = base;
-    ASSERT_TRUE(queue_.Submit(std::move(p)).ok());
-  }
+  SubmitFor("inv", "m1", base);
+  SubmitFor("inv", "m2", base);
   Complete("w1", *link, "m1", absl::Milliseconds(5));  // m2 goes to w1 too.
-  std::map<std::string, double> seen;
-  for (const auto& f : registry.Collect()) {
-    for (const auto& m : f.metric) {
-      if (f.name != "kfarm_large_input_assignments_total") continue;
-      seen[m.label.at(0).value] = m.counter.value;
-    }
-  }
-  EXPECT_EQ(seen["fetched"], 1);
-  EXPECT_EQ(seen["held"], 1);
+  std::map<std::string, double> seen = MetricTotals(registry);
+  EXPECT_EQ(seen["kfarm_large_input_assignments_total{input=\"fetched\"}"], 1);
+  EXPECT_EQ(seen["kfarm_large_input_assignments_total{input=\"held\"}"], 1);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "scheduler/storage.h"
 #include "scheduler/testing/build_queue_fixture.h"
+#include "scheduler/testing/metric_totals.h"
 
 namespace kfarm {
 namespace {
@@ -349,17 +350,7 @@ TEST_F(BuildQueueTest, TheSnapshotAndTheMetricsFollowTheQueue) {
   EXPECT_TRUE(s.queued.empty());
   EXPECT_EQ(s.executing, 2);
 
-  std::map<std::string, double> seen;
-  for (const auto& f : registry.Collect()) {
-    for (const auto& m : f.metric) {
-      if (f.type == prometheus::MetricType::Histogram) {
-        seen[f.name + "_count"] += static_cast<double>(m.histogram.sample_count);
-        seen[f.name + "_sum"] += m.histogram.sample_sum;
-      } else if (f.type == prometheus::MetricType::Counter) {
-        seen[f.name] += m.counter.value;
-      }
-    }
-  }
+  std::map<std::string, double> seen = MetricTotals(registry);
   EXPECT_EQ(seen["kfarm_execution_queued_seconds_count"], 3);
   EXPECT_DOUBLE_EQ(seen["kfarm_execution_queued_seconds_sum"], 0.25);
   EXPECT_EQ(seen["kfarm_execution_executing_seconds_count"], 1);

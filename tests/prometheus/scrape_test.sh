@@ -24,20 +24,8 @@ if [ -z "$prometheus" ]; then
   prometheus="$unpacked/usr/bin/prometheus"
 fi
 
-work=$(mktemp -d /tmp/kfarm-prometheus.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "not ok - $*" >&2
-  for log in "$work"/*.log; do echo "--- $log" >&2; tail -15 "$log" >&2; done
-  exit 1
-}
-wait_file() { for _ in $(seq 300); do [ -s "$1" ] && return 0; sleep 0.1; done; fail "no $1"; }
+source "$(dirname "$0")/../farm_lib.sh"
+farm_test_init prometheus
 
 "$bin/kfarm-scheduler" --listen=127.0.0.1:0 --data_dir="$work/scheduler" --port_file="$work/port" \
   --http_listen=127.0.0.1:0 --http_port_file="$work/scheduler.http" 2>"$work/scheduler.log" &

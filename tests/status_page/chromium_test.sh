@@ -14,20 +14,8 @@ mkdir -p "$artifacts"
 chromium=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$chromium" ] || { echo "not ok - no chromium: deploy/setup.sh installs Debian's" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/kfarm-chromium.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "not ok - $*" >&2
-  for log in "$work"/*.log; do echo "--- $log" >&2; tail -15 "$log" >&2; done
-  exit 1
-}
-wait_file() { for _ in $(seq 300); do [ -s "$1" ] && return 0; sleep 0.1; done; fail "no $1"; }
+source "$(dirname "$0")/../farm_lib.sh"
+farm_test_init chromium
 
 "$bin/kfarm" up --listen=127.0.0.1:0 --http_listen=127.0.0.1:0 --data_dir="$work/farm" \
   --port_file="$work/port" --workers=2 --slots=2 --sandbox=bubblewrap >"$work/up.log" 2>&1 &
