@@ -3,6 +3,7 @@
 #include <map>
 
 #include <google/protobuf/util/time_util.h>
+#include <grpcpp/support/status.h>
 
 #include "absl/strings/str_cat.h"
 #include "scheduler/build_queue.h"
