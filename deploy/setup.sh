@@ -13,10 +13,15 @@ packages=(
   openssl python3 python3-grpcio python3-protobuf bubblewrap util-linux bc
   clang-14  # bench/fuzz.sh: libFuzzer, ASan, UBSan
   chromium fonts-dejavu-core  # tests/status_page: the status page in headless Chromium
-  systemd kubernetes-client   # tests/deploy: systemd-analyze verify, kubectl kustomize
+  systemd python3-yaml  # tests/deploy: systemd-analyze verify, the manifests' cross-checks
+  gnuplot-nox graphviz  # bench/plot_timeline.sh, docs/render.sh
   # The kernel fixtures and `kfarm modfinal`: kbuild's build dependencies, pahole (dwarves).
   bison flex dwarves cpio kmod xz-utils rsync
 )
+# tests/deploy: `kubectl kustomize` renders the Kubernetes manifests offline. Debian's
+# kubernetes-client, unless some kubectl (another vendor's package) is already there: the two
+# packages both own /usr/bin/kubectl.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 
 missing=()
 for p in "${packages[@]}"; do

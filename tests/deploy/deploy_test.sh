@@ -5,7 +5,8 @@
 # Kubernetes manifests render with `kubectl kustomize` (TLS material from deploy/make_certs.sh)
 # and hang together: every Service selects a pod template, every port it targets exists, every
 # volume mounted is declared, every ConfigMap and Secret named is generated, every probe hits an
-# HTTP port, and the config files inside are the ones the binaries accepted.
+# HTTP port, and the config files inside are the ones the binaries accepted. (Debian's python3,
+# which has python3-yaml: another python3 first on PATH may not.)
 # Usage: tests/deploy/deploy_test.sh BIN_DIR
 set -euo pipefail
 bin=$(cd "${1:?usage: deploy_test.sh BIN_DIR}" && pwd)
@@ -60,7 +61,7 @@ rm -rf "$work/farm/tls"
 bash "$root/deploy/make_certs.sh" "$work/farm/tls" kfarm-scheduler kfarm-scheduler.kfarm.svc >/dev/null
 kubectl kustomize "$work/farm" >"$work/rendered.yaml" 2>"$work/kustomize.err" ||
   fail "kubectl kustomize deploy/farm: $(cat "$work/kustomize.err")"
-python3 - "$work/rendered.yaml" "$farm" <<'PY' || fail "the rendered manifests do not hang together"
+"${KFARM_PYTHON:-/usr/bin/python3}" - "$work/rendered.yaml" "$farm" <<'PY' || fail "the rendered manifests do not hang together"
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 farm = sys.argv[2]
