@@ -26,14 +26,14 @@ for f in make vmlinux link link-cached btf btf-cached; do [ -e "$work/$f.dat" ] 
 end=$(awk -F'\t' '!/^#/ && $4 > m { m = $4 } END { print m * 1.02 }' "$in")
 
 gnuplot <<GP
-set terminal pngcairo size 1400,820 font "DejaVu Sans,11"
+set terminal pngcairo size 1400,820 font "DejaVu Sans,11" noenhanced
 set output "$out"
 set title "$title: $rows modules, when each step ran (from the client's Execute to its result)"
 set xlabel "seconds since kfarm modfinal started"
 set ylabel "module (by when its link was sent)"
 set xrange [0:$end]
 set yrange [0:$rows + 1]
-set key outside right top
+set key outside bottom center horizontal maxrows 2
 set grid xtics
 set style fill solid 0.35 noborder
 plot \
