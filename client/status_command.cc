@@ -1,34 +1,21 @@
 #include "client/status_command.h"
 
 #include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/time_util.h>
 #include <grpcpp/client_context.h>
 
 #include <algorithm>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/human_duration.h"
+#include "common/status_text.h"
 #include "kfarm/status.grpc.pb.h"
 
 namespace kfarm {
 namespace {
 
 using google::protobuf::Timestamp;
-using google::protobuf::util::TimeUtil;
-
-bool IsSet(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
-
-absl::Duration Between(const Timestamp& from, const Timestamp& to) {
-  return absl::Nanoseconds(TimeUtil::TimestampToNanoseconds(to) -
-                           TimeUtil::TimestampToNanoseconds(from));
-}
-
-std::string Ago(const Timestamp& t, const Timestamp& now) {
-  return IsSet(t) ? HumanDuration(Between(t, now)) + " ago" : "-";
-}
 
 // Columns padded to their widest cell; the last column is left ragged.
 class Table {
@@ -55,13 +42,6 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-std::string Outcome(const status::OperationSummary& s) {
-  if (s.stage() != "COMPLETED") return absl::AsciiStrToLower(s.stage());
-  if (s.status_code() != 0) return absl::StrCat("error ", s.status_code());
-  if (s.exit_code() != 0) return absl::StrCat("exit ", s.exit_code());
-  return s.cached_result() ? "ok (cached)" : "ok";
-}
-
 std::string Short(const std::string& name) { return name.substr(name.rfind('/') + 1); }
 
 void PrintOperations(const google::protobuf::RepeatedPtrField<status::OperationSummary>& ops,
@@ -69,7 +49,7 @@ void PrintOperations(const google::protobuf::RepeatedPtrField<status::OperationS
   Table t({"OPERATION", "BUILD", finished ? "RESULT" : "STAGE", "WORKER",
            finished ? "FINISHED" : "QUEUED", "COMMAND"});
   for (const auto& s : ops) {
-    t.Add({Short(s.name()), s.invocation_id().empty() ? "-" : s.invocation_id(), Outcome(s),
+    t.Add({Short(s.name()), s.invocation_id().empty() ? "-" : s.invocation_id(), OutcomeText(s),
            s.worker().empty() ? "-" : s.worker(), Ago(finished ? s.finished() : s.queued(), now),
            s.summary()});
   }
@@ -80,7 +60,7 @@ void PrintOperations(const google::protobuf::RepeatedPtrField<status::OperationS
 
 void PrintStatus(const status::StatusReport& r, std::ostream& out) {
   const Timestamp& now = r.now();
-  out << "scheduler up " << HumanDuration(Between(r.started(), now)) << "; " << r.operations()
+  out << "scheduler up " << HumanDuration(ToTime(now) - ToTime(r.started())) << "; " << r.operations()
       << " operations held, " << r.running_total() << " unfinished\n\nQUEUE\n";
   Table queue({"INSTANCE", "PLATFORM", "QUEUED", "EXECUTING"});
   for (const auto& q : r.queues()) {
@@ -93,7 +73,7 @@ void PrintStatus(const status::StatusReport& r, std::ostream& out) {
   for (const auto& w : r.workers()) {
     std::vector<std::string> running;
     for (const auto& a : w.running()) {
-      running.push_back(absl::StrCat(a.summary(), " (", HumanDuration(Between(a.started(), now)), ")"));
+      running.push_back(absl::StrCat(a.summary(), " (", HumanDuration(ToTime(now) - ToTime(a.started())), ")"));
     }
     workers.Add({w.id(),
                  !w.connected() ? "lost" : w.draining() ? "draining" : w.resting() ? "resting" : "ready",
@@ -126,7 +106,7 @@ void PrintStatus(const status::StatusReport& r, std::ostream& out) {
 
 void PrintOperation(const status::OperationDetail& d, std::ostream& out) {
   const status::OperationSummary& s = d.summary();
-  out << s.name() << "\n  result:   " << Outcome(s);
+  out << s.name() << "\n  result:   " << OutcomeText(s);
   if (!s.status_message().empty()) out << ": " << s.status_message();
   out << "\n  action:   " << s.action_digest() << "\n  build:    "
       << (s.invocation_id().empty() ? "-" : s.invocation_id()) << "\n  worker:   "
@@ -134,19 +114,11 @@ void PrintOperation(const status::OperationDetail& d, std::ostream& out) {
   for (const auto& f : d.failures()) out << "  lost attempt: " << f << "\n";
   if (!d.unavailable().empty()) out << "  unavailable: " << d.unavailable() << "\n";
   out << "\ncommand:\n  " << absl::StrJoin(d.arguments(), " ") << "\n";
-  const auto& m = d.metadata();
-  struct Phase { const char* name; const Timestamp& from; const Timestamp& to; };
-  const Phase phases[] = {
-      {"queued", m.queued_timestamp(), m.worker_start_timestamp()},
-      {"input fetch", m.input_fetch_start_timestamp(), m.input_fetch_completed_timestamp()},
-      {"execution", m.execution_start_timestamp(), m.execution_completed_timestamp()},
-      {"output upload", m.output_upload_start_timestamp(), m.output_upload_completed_timestamp()},
-  };
   out << "\ntimeline:\n";
-  for (const Phase& p : phases) {
-    if (!IsSet(p.from)) continue;
+  for (const Phase& p : Phases(d.metadata())) {
     out << "  " << p.name << ": "
-        << (IsSet(p.to) ? HumanDuration(Between(p.from, p.to)) : std::string("not ended")) << "\n";
+        << (IsSet(p.to) ? HumanDuration(ToTime(p.to) - ToTime(p.from)) : std::string("not ended"))
+        << "\n";
   }
   if (!d.stdout().empty()) out << "\nstdout:\n" << d.stdout() << (d.stdout_truncated() ? "\n(cut)\n" : "");
   if (!d.stderr().empty()) out << "\nstderr:\n" << d.stderr() << (d.stderr_truncated() ? "\n(cut)\n" : "");

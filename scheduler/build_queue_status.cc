@@ -69,9 +69,10 @@ status::StatusReport BuildQueue::Status(int max_recent) {
 
   std::map<std::pair<std::string, std::string>, status::QueueLine> lines;
   auto line = [&](const Execution& e) -> status::QueueLine& {
-    status::QueueLine& l = lines[{e.params.instance_name, PlatformLabel(e.params.platform)}];
+    std::string platform = PlatformLabel(e.params.platform);
+    status::QueueLine& l = lines[{e.params.instance_name, platform}];
     l.set_instance_name(e.params.instance_name);
-    l.set_platform(PlatformLabel(e.params.platform));
+    l.set_platform(std::move(platform));
     return l;
   };
   dispatcher_.ForEachQueued([&](const std::shared_ptr<Execution>& e) {

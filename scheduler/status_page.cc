@@ -1,6 +1,5 @@
 #include "scheduler/status_page.h"
 
-#include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
 #include <string_view>
@@ -13,24 +12,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/human_duration.h"
+#include "common/status_text.h"
 
 namespace kfarm {
 namespace {
 
 using google::protobuf::Timestamp;
-
-absl::Time ToTime(const Timestamp& t) {
-  return absl::FromUnixNanos(google::protobuf::util::TimeUtil::TimestampToNanoseconds(t));
-}
-
-bool IsSet(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
-
-std::string Span(absl::Duration d) { return HumanDuration(d); }
-
-std::string Ago(const Timestamp& t, const Timestamp& now) {
-  if (!IsSet(t)) return "-";
-  return Span(ToTime(now) - ToTime(t)) + " ago";
-}
 
 constexpr char kStyle[] =
     "body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}"
@@ -57,15 +44,8 @@ std::string OperationLink(const std::string& name, absl::string_view text) {
 }
 
 std::string Outcome(const status::OperationSummary& s) {
-  if (s.stage() == "CANCELLED") return "<span class=\"failed\">cancelled</span>";
-  if (s.stage() != "COMPLETED") return HtmlEscape(absl::AsciiStrToLower(s.stage()));
-  if (s.status_code() != 0) {
-    return absl::StrCat("<span class=\"failed\">error ", s.status_code(), "</span>");
-  }
-  if (s.exit_code() != 0) {
-    return absl::StrCat("<span class=\"failed\">exit ", s.exit_code(), "</span>");
-  }
-  return s.cached_result() ? "ok (cached)" : "ok";
+  const std::string text = HtmlEscape(OutcomeText(s));
+  return OutcomeFailed(s) ? absl::StrCat("<span class=\"failed\">", text, "</span>") : text;
 }
 
 void OperationRows(std::string& out, const char* id,
@@ -126,7 +106,7 @@ std::string RenderStatusPage(const status::StatusReport& r) {
   const Timestamp& now = r.now();
   std::string out = Head("kfarm scheduler", true);
   absl::StrAppend(&out, "<h1>kfarm scheduler</h1><p class=\"muted\">up ",
-                  Span(ToTime(now) - ToTime(r.started())), "; ", r.operations(),
+                  HumanDuration(ToTime(now) - ToTime(r.started())), "; ", r.operations(),
                   " operations held, ", r.running_total(),
                   " unfinished. <a href=\"/api/status\">JSON</a> · <a href=\"/metrics\">metrics</a>"
                   "</p>");
@@ -176,7 +156,7 @@ std::string RenderStatusPage(const status::StatusReport& r) {
     std::vector<std::string> running;
     for (const auto& a : w.running()) {
       running.push_back(absl::StrCat(OperationLink(a.operation(), a.summary()), " <span class=\"muted\">",
-                                     Span(ToTime(now) - ToTime(a.started())), "</span>"));
+                                     HumanDuration(ToTime(now) - ToTime(a.started())), "</span>"));
     }
     absl::StrAppend(&out, "<tr class=\"worker\" data-worker=\"", HtmlEscape(w.id()), "\"><td>",
                     HtmlEscape(w.id()), "</td><td>", state, "</td><td class=\"n\">",
@@ -253,13 +233,6 @@ std::string RenderOperationPage(const status::OperationDetail& d, const Timestam
 
   // The timeline: each phase the worker reported, against the whole from queued to done.
   const auto& m = d.metadata();
-  struct Phase { const char* name; const char* cls; Timestamp from, to; };
-  std::vector<Phase> phases = {
-      {"queued", "wait", m.queued_timestamp(), m.worker_start_timestamp()},
-      {"input fetch", "fetch", m.input_fetch_start_timestamp(), m.input_fetch_completed_timestamp()},
-      {"execution", "exec", m.execution_start_timestamp(), m.execution_completed_timestamp()},
-      {"output upload", "upload", m.output_upload_start_timestamp(), m.output_upload_completed_timestamp()},
-  };
   absl::Time first = absl::InfiniteFuture(), last = absl::InfinitePast();
   for (const Timestamp* t : {&m.queued_timestamp(), &m.worker_start_timestamp(),
                              &m.worker_completed_timestamp(), &m.output_upload_completed_timestamp()}) {
@@ -269,8 +242,7 @@ std::string RenderOperationPage(const status::OperationDetail& d, const Timestam
   }
   out += "<h2>Timeline</h2><table id=\"timeline\"><tr><th>phase</th><th>took</th><th></th></tr>";
   const double whole = first < last ? absl::ToDoubleMicroseconds(last - first) : 0;
-  for (const Phase& p : phases) {
-    if (!IsSet(p.from)) continue;
+  for (const Phase& p : Phases(m)) {
     const bool ended = IsSet(p.to);
     const absl::Time from = ToTime(p.from), to = ended ? ToTime(p.to) : ToTime(now);
     double left = whole > 0 ? 100 * absl::ToDoubleMicroseconds(from - first) / whole : 0;
@@ -281,7 +253,7 @@ std::string RenderOperationPage(const status::OperationDetail& d, const Timestam
                           "<tr class=\"phase\" data-phase=\"%s\"><td>%s</td><td class=\"n\">%s%s</td>"
                           "<td><div class=\"bar\" style=\"width:32em\"><span class=\"%s\" "
                           "style=\"left:%.2f%%;width:max(%.2f%%,1px)\"></span></div></td></tr>",
-                          p.name, p.name, Span(to - from), ended ? "" : " so far", p.cls, left, width);
+                          p.name, p.name, HumanDuration(to - from), ended ? "" : " so far", p.css, left, width);
   }
   out += "</table>";
 
