@@ -55,9 +55,8 @@ OperationRecord& OperationTable::Add(Requester who, const std::shared_ptr<Execut
   op.name = "operations/" + RandomId();
   op.owner = std::move(who.principal);
   op.invocation_id = std::move(who.invocation_id);
-  op.tool = std::move(who.tool);
   op.created = now;
-  builds_.Submitted(op.invocation_id, op.tool, now);
+  builds_.Submitted(op.invocation_id, who.tool, now);
   op.execution = e;
   op.unwatched_since = now;
   e->operation_names.push_back(op.name);

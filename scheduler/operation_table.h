@@ -48,8 +48,7 @@ struct Requester {
 struct OperationRecord {
   std::string name;
   std::string owner;
-  std::string invocation_id;
-  std::string tool;
+  std::string invocation_id;  // The build it belongs to (its counts are in the BuildTable).
   absl::Time created;
   std::shared_ptr<Execution> execution;
   int watchers = 0;  // Streams and WaitOperation calls: while any, it is not abandoned.
