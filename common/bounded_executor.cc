@@ -1,5 +1,7 @@
 #include "common/bounded_executor.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -7,7 +9,13 @@ namespace kfarm {
 
 BoundedExecutor::BoundedExecutor(std::string name, int threads, size_t capacity)
     : name_(std::move(name)), capacity_(capacity) {
-  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Run(); });
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    threads_.emplace_back([this] {
+      // Named for top -H and perf: the kernel keeps 15 characters.
+      pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+      Run();
+    });
+  }
 }
 
 BoundedExecutor::~BoundedExecutor() {

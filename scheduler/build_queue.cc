@@ -36,7 +36,7 @@ void BuildQueue::RunDeferredLocked() {
 }
 
 void BuildQueue::SendLocked(const std::shared_ptr<WorkerLink>& link, worker::SchedulerMessage msg) {
-  deferred_.Add([link, msg = std::move(msg)] { link->Send(msg); });
+  deferred_.Add([link, msg = std::move(msg)]() mutable { link->Send(std::move(msg)); });
 }
 
 void BuildQueue::CloseLocked(const std::shared_ptr<WorkerLink>& link) {

@@ -25,7 +25,7 @@ namespace kfarm {
 class WorkerLink {
  public:
   virtual ~WorkerLink() = default;
-  virtual void Send(const worker::SchedulerMessage& msg) = 0;
+  virtual void Send(worker::SchedulerMessage msg) = 0;
   virtual void Close() = 0;  // Ends the stream (the worker is presumed dead).
 };
 

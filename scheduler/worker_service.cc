@@ -1,5 +1,6 @@
 #include "scheduler/worker_service.h"
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 
@@ -25,30 +26,34 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
   }
 
   // Queues the message, or starts the one write.
-  void Send(const worker::SchedulerMessage& msg) override {
+  void Send(worker::SchedulerMessage msg) override {
     {
       absl::MutexLock lock(&mu_);
       if (broken_) return;
+      if (msg.has_assignment()) ++unanswered_;
       if (writing_) {
-        outbox_.push_back(msg);
+        outbox_.push_back(std::move(msg));
         return;
       }
       writing_ = true;
-      out_ = msg;
+      out_ = std::move(msg);
       TakeAcknowledgementsLocked(&out_);
     }
     StartWrite(&out_);
   }
 
-  // Tells the worker its completion of `execution_id` is recorded. While a write is in flight
-  // the word waits for the next message (under load, one per assignment at most), else it goes
-  // alone at once.
+  // Tells the worker its completion of `execution_id` is recorded. The word rides on the next
+  // message to the worker when one is sure to come: a write is in flight, or the worker still
+  // holds an assignment, whose completion will be answered in turn. Only a worker with nothing
+  // left gets it alone, at once. Under load that halves the messages down the stream (one
+  // assignment per completion instead of an assignment and an acknowledgement); a worker
+  // holds its completions a little longer, which costs it nothing.
   void Acknowledge(const std::string& execution_id) {
     {
       absl::MutexLock lock(&mu_);
       if (broken_) return;
       acks_.push_back(execution_id);
-      if (writing_) return;
+      if (writing_ || unanswered_ > 0) return;
       writing_ = true;
       out_.Clear();
       TakeAcknowledgementsLocked(&out_);
@@ -109,6 +114,12 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
       }
       id_ = in_.register_().worker_id();
     } else {
+      if (in_.has_completion()) {
+        absl::MutexLock lock(&mu_);
+        unanswered_ = std::max(0, unanswered_ - 1);
+      } else {
+        FlushAcknowledgements();  // A worker whose completion went unmatched still hears.
+      }
       std::optional<BuildQueue::PendingResult> result = queue_->Receive(id_, in_);
       if (in_.has_completion()) {
         const std::string& id = in_.completion().execution_id();
@@ -138,6 +149,18 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
   }
 
  private:
+  // Sends the acknowledgements still waiting, if no write is in flight to carry them.
+  void FlushAcknowledgements() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (broken_ || writing_ || acks_.empty()) return;
+      writing_ = true;
+      out_.Clear();
+      TakeAcknowledgementsLocked(&out_);
+    }
+    StartWrite(&out_);
+  }
+
   void TakeAcknowledgementsLocked(worker::SchedulerMessage* msg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (std::string& id : acks_) msg->add_received(std::move(id));
     acks_.clear();
@@ -154,6 +177,8 @@ class WorkerStream : public grpc::ServerBidiReactor<worker::WorkerMessage, worke
   std::deque<worker::SchedulerMessage> outbox_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> acks_ ABSL_GUARDED_BY(mu_);  // For the next message out.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // Assignments sent whose completions have not been read: each will be answered.
+  int unanswered_ ABSL_GUARDED_BY(mu_) = 0;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   worker::SchedulerMessage out_;  // The write in flight.
   absl::Mutex close_mu_;

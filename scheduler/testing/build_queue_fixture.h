@@ -19,7 +19,7 @@ using google::protobuf::util::TimeUtil;
 // Records what the queue sends a worker.
 class FakeLink : public WorkerLink {
  public:
-  void Send(const worker::SchedulerMessage& msg) override {
+  void Send(worker::SchedulerMessage msg) override {
     absl::MutexLock lock(&mu_);
     if (msg.has_assignment()) assigned_.push_back(msg.assignment());
     if (msg.has_cancel()) cancelled_.push_back(msg.cancel().execution_id());

@@ -14,7 +14,7 @@ namespace kfarm {
 
 class NullLink : public WorkerLink {
  public:
-  void Send(const worker::SchedulerMessage&) override {}
+  void Send(worker::SchedulerMessage) override {}
   void Close() override {}
 };
 
