@@ -292,6 +292,15 @@ int Main() {
     std::printf("| kfarm / bare | %s | %.2f× |\n", Spread(ratio, "%.2f").c_str(),
                 Median(cpu[0]) / Median(cpu[1]));
   }
+  std::printf("\n");
+  for (int s = 0; s < 3; ++s) {  // Run by run, for bench/summarize.py.
+    if (rate[s].empty()) continue;
+    std::printf("raw dispatch_%s_rate", sides[s]);
+    for (double r : rate[s]) std::printf(" %.0f", r);
+    std::printf("\nraw dispatch_%s_cpu_us", sides[s]);
+    for (double c : cpu[s]) std::printf(" %.2f", c);
+    std::printf("\n");
+  }
   return 0;
 }
 

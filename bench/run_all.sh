@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The benchmark table, one command: sets up, builds, runs every benchmark side by side on this
 # machine, prints each one's own table, then the summary table, and writes the summary into
-# docs/benchmarks.md (between the bench markers) with the date and the machine.
+# docs/benchmarks.md (between the bench markers) with the date, the CPU and the kernel.
+# Every row of the summary is kfarm's figure against a baseline measured in the same run, on the
+# same machine, both as median (min–max) over the repeats, with their ratio run by run and a
+# verdict (bench/summarize.py): machines differ several-fold in what a process or a page fault
+# costs, and only a ratio to what the same machine does without kfarm carries over.
 #  1. fixture modfinal on 6.12 and 7.2: kbuild -j2 vs farm cold vs warm; and pipelined with the
 #     vmlinux link
 #  2. per-action overhead and throughput (exec_bench)
@@ -11,7 +15,9 @@
 #  plus the storage figures (storage_bench).
 # Usage: bench/run_all.sh [--no-readme | --modfinal-only]   (about 25 minutes on 2 cores with the
 # fixtures cached; --modfinal-only: section 1 alone, its rows printed, docs/benchmarks.md left alone;
-# KFARM_BENCH_KERNELS chooses the kernels of section 1, default "6.12 7.2")
+# KFARM_BENCH_KERNELS chooses the kernels of section 1, default "6.12 7.2";
+# KFARM_BENCH_REPEATS the repeats of each measure, default 3, KFARM_BENCH_MODFINAL_REPEATS those
+# of section 1, default 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
@@ -61,8 +67,12 @@ seconds() {  # COMMAND...: runs it quietly, prints its wall time in seconds
   t0=$(date +%s.%N)
   "$@" >"$out/last.log" 2>&1 || { cat "$out/last.log" >&2; echo "FAILED: $*" >&2; exit 1; }
   t1=$(date +%s.%N)
-  echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}'
+  echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}'
 }
+repeats=${KFARM_BENCH_REPEATS:-3}
+modfinal_repeats=${KFARM_BENCH_MODFINAL_REPEATS:-2}
+samples=$out/samples
+sample() { echo "$1 $2" >>"$samples"; }  # KEY VALUE: one repeat's figure, for summarize.py
 modfinal() { "$bin/kfarm" modfinal --remote="$remote" -C "$tree" --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 "$@"; }
 
 # 7.x links vmlinux.unstripped, then copies it to vmlinux: both go for "an unlinked vmlinux".
@@ -70,8 +80,7 @@ unlink_vmlinux() { rm -f "$tree/vmlinux" "$tree/vmlinux.unstripped"; }
 modfinal_rows() {  # VERSION: section 1 on that version's fixture; appends its summary rows
   local v=$1
   use_fixture "$v"
-  echo "== 1. modfinal on linux $v ($(wc -l <"$fixture/modules.order") modules)"
-  fresh_tree; kbuild=$(seconds make -s -C "$tree" -j2 modules)
+  echo "== 1. modfinal on linux $v ($(wc -l <"$fixture/modules.order") modules, $modfinal_repeats repeats)"
   # kbuild's modfinal makefile alone, run the way `make modules` runs it after modpost: the step
   # that --objects_current replaces (no walk of the tree).
   kbuild_modfinal_only() {
@@ -79,77 +88,97 @@ modfinal_rows() {  # VERSION: section 1 on that version's fixture; appends its s
       '--eval=kfarm-bench-modfinal: ; $(Q)$(MAKE) -f $(srctree)/scripts/Makefile.modfinal __modfinal' \
       kfarm-bench-modfinal
   }
-  fresh_tree; kbuild_final=$(seconds kbuild_modfinal_only)
-  fresh_tree; start_farm cold; cold=$(seconds modfinal)
-  warm=$(seconds modfinal)
-  fresh_tree; start_farm current; cold_current=$(seconds modfinal --objects_current)
-  warm_current=$(seconds modfinal --objects_current)
-  fresh_tree; unlink_vmlinux; kbuild_link=$(seconds make -s -C "$tree" -j2 modules)
-  fresh_tree; unlink_vmlinux; start_farm seq
   vmlinux_then_modfinal() { make -s -C "$tree" -j2 vmlinux && modfinal; }
-  sequential=$(seconds vmlinux_then_modfinal)
-  fresh_tree; unlink_vmlinux; start_farm follow
-  follow=$(seconds modfinal --follow --timeline="$out/follow-$v.tsv")
-  # The run's own data, drawn: when each module's link and BTF step ran against the vmlinux link.
+  local k=mf_${v}_ r
+  for r in $(seq "$modfinal_repeats"); do
+    # kbuild and kfarm alternate, each on a fresh copy of the tree.
+    fresh_tree; kbuild=$(seconds make -s -C "$tree" -j2 modules)
+    fresh_tree; start_farm cold; cold=$(seconds modfinal)
+    warm=$(seconds modfinal)
+    fresh_tree; kbuild_final=$(seconds kbuild_modfinal_only)
+    fresh_tree; start_farm current; cold_current=$(seconds modfinal --objects_current)
+    warm_current=$(seconds modfinal --objects_current)
+    fresh_tree; unlink_vmlinux; kbuild_link=$(seconds make -s -C "$tree" -j2 modules)
+    fresh_tree; unlink_vmlinux; start_farm follow
+    follow=$(seconds modfinal --follow --timeline="$out/follow-$v.tsv")
+    early=$(grep -oE "with [0-9]+ modules already linked" "$out/last.log" | grep -oE "[0-9]+" || echo 0)
+    btf_early=$(grep -oE "\([0-9]+ BTF steps done before\)" "$out/last.log" | grep -oE "[0-9]+" || echo 0)
+    fresh_tree; unlink_vmlinux; start_farm seq
+    sequential=$(seconds vmlinux_then_modfinal)
+    stop_farm
+    printf 'run %s: kbuild -j2 %s s (its modfinal makefile alone %s s); kfarm cold %s s; warm %s s; with --objects_current cold %s s, warm %s s\n' \
+      "$r" "$kbuild" "$kbuild_final" "$cold" "$warm" "$cold_current" "$warm_current"
+    printf 'run %s, from an unlinked vmlinux: kbuild -j2 %s s; vmlinux then kfarm %s s; kfarm --follow %s s (%s modules linked, %s BTF steps done before vmlinux)\n' \
+      "$r" "$kbuild_link" "$sequential" "$follow" "$early" "$btf_early"
+    sample "${k}kbuild" "$kbuild"; sample "${k}cold" "$cold"; sample "${k}warm" "$warm"
+    sample "${k}kbuild_final" "$kbuild_final"; sample "${k}current_cold" "$cold_current"
+    sample "${k}current_warm" "$warm_current"
+    sample "${k}walk" "$(awk -v a="$warm" -v b="$warm_current" 'BEGIN {printf "%.2f", a - b}')"
+    sample "${k}kbuild_link" "$kbuild_link"; sample "${k}follow" "$follow"
+    sample "${k}sequential" "$sequential"
+  done
+  # The last run's own data, drawn: when each module's link and BTF step ran against the vmlinux
+  # link.
   bash bench/plot_timeline.sh "$out/follow-$v.tsv" "docs/modfinal-follow-$v.png" \
     "kfarm modfinal --follow, linux $v, 2 workers" >/dev/null
-  early=$(grep -oE "with [0-9]+ modules already linked" "$out/last.log" | grep -oE "[0-9]+" || echo 0)
-  btf_early=$(grep -oE "\([0-9]+ BTF steps done before\)" "$out/last.log" | grep -oE "[0-9]+" || echo 0)
-  stop_farm
-  printf 'kbuild -j2 %s s (its modfinal makefile alone %s s); kfarm cold %s s; warm %s s; with --objects_current cold %s s, warm %s s\n' \
-    "$kbuild" "$kbuild_final" "$cold" "$warm" "$cold_current" "$warm_current"
-  printf 'from an unlinked vmlinux: kbuild -j2 %s s; vmlinux then kfarm %s s; kfarm --follow %s s (%s modules linked, %s BTF steps done before vmlinux)\n' \
-    "$kbuild_link" "$sequential" "$follow" "$early" "$btf_early"
-  rows1+="| 1 | linux $v: kbuild -j2 / kfarm cold (2 workers) / warm (all AC hits) | $kbuild s / $cold s ($(ratio "$cold" "$kbuild")×) / $warm s ($(ratio "$warm" "$kbuild")×) | cold ≤ 1.0×, warm ≤ 0.1× |
-| 1 | linux $v, \`--objects_current\` (make does not walk the tree again): cold / warm | $cold_current s ($(ratio "$cold_current" "$kbuild")×) / $warm_current s ($(ratio "$warm_current" "$kbuild")×) | cold ≤ 1.0×, warm ≤ 0.1× |
-| 1 | linux $v, \`--objects_current\` against kbuild's modfinal makefile alone (no walk either): kbuild / cold / warm | $kbuild_final s / $cold_current s ($(ratio "$cold_current" "$kbuild_final")×) / $warm_current s ($(ratio "$warm_current" "$kbuild_final")×) | — |
-| 1 | linux $v from an unlinked vmlinux: kbuild -j2 / make vmlinux then kfarm / kfarm --follow | $kbuild_link s / $sequential s / $follow s ($(ratio "$follow" "$kbuild_link")×; $early module links and $btf_early BTF steps done before vmlinux was linked) | ≤ 1.0× |
-"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-rows1=""
-for v in ${KFARM_BENCH_KERNELS:-6.12 7.2}; do modfinal_rows "$v"; done
+kernels=${KFARM_BENCH_KERNELS:-6.12 7.2}
+for v in $kernels; do modfinal_rows "$v"; done
 put_aside
+machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r)"
 if [ "${1:-}" = "--modfinal-only" ]; then
-  printf '\n== section 1 (%s)\n%s' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$rows1"
+  printf '\n== section 1 (%s)\n' "$machine"
+  python3 bench/summarize.py "$samples" "$kernels"
   exit 0
 fi
 use_fixture 6.12
 
-echo "== 2. per-action overhead";  "$bin/exec_bench" 2>/dev/null | tee "$out/exec.txt"
-echo "== 3. dispatch rate";        "$bin/dispatch_bench" 2>/dev/null | tee "$out/dispatch.txt"
-echo "== 4. scale simulation";     "$bin/scale_bench" 2>/dev/null | tee "$out/scale.txt"
+raw() { grep '^raw ' "$1" | cut -d' ' -f2- >>"$samples"; }  # FILE: a benchmark's raw figures
+echo "== 2. per-action overhead, $repeats runs"
+for r in $(seq "$repeats"); do
+  "$bin/exec_bench" 2>/dev/null | tee "$out/exec.txt"
+  ms() { grep -F -- "$1" "$out/exec.txt" | head -1 | grep -oE "[0-9.]+ ms" | head -1 | cut -d' ' -f1; }
+  sample exec_median_ms "$(ms "runs, median")"; sample exec_p99_ms "$(ms "runs, p99")"
+  sample exec_spawn_ms "$(ms "bare posix_spawn")"; sample exec_bwrap_ms "$(ms "bare bubblewrap")"
+done
+echo "== 3. dispatch rate";        "$bin/dispatch_bench" --repeats="$repeats" 2>/dev/null | tee "$out/dispatch.txt"
+raw "$out/dispatch.txt"
+echo "== 4. scale simulation";     "$bin/scale_bench" --repeats="$repeats" 2>/dev/null | tee "$out/scale.txt"
+raw "$out/scale.txt"
+sample scale_trivial_cpu_us "$(grep -F "4000 distinct trivial" "$out/scale.txt" | grep -oE "[0-9]+ us/action" | cut -d' ' -f1)"
 echo "== 5./6. distro scale";      fresh_tree
 "$bin/distro_bench" --tree="$tree" --make_args=KBUILD_BUILD_TIMESTAMP=2026-01-01 2>/dev/null | tee "$out/distro.txt"
+sample distro_cpu_us_per_module "$(grep -F "4000 modules: wall" "$out/distro.txt" | grep -oE "[0-9]+ us/module" | cut -d' ' -f1)"
 put_aside
 echo "== storage";                 "$bin/storage_bench" 2>/dev/null | tee "$out/storage.txt"
+raw "$out/storage.txt"
 
 cell() {  # FILE PATTERN [COLUMN]: a cell of the first table row matching PATTERN
   grep -F -- "$2" "$1" | head -1 | awk -F'|' -v c="${3:-3}" '{gsub(/^ +| +$/, "", $c); print $c}'
 }
 summary=$out/summary.md
 {
-  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), client, scheduler and workers sharing them; \`bench/run_all.sh\`."
+  echo "Measured $(date -u +%Y-%m-%d) on $machine; client, scheduler and workers sharing the cores; \`bench/run_all.sh\`, $repeats repeats of each measure ($modfinal_repeats of section 1)."
   echo
-  echo "| # | measure | result | target |"
-  echo "| --- | --- | --- | --- |"
-  printf '%s' "$rows1"
-  echo "| 2 | Execute → COMPLETED, trivial action, bubblewrap: median / p99 | $(cell "$out/exec.txt" "median") / $(cell "$out/exec.txt" "p99") (bwrap alone $(cell "$out/exec.txt" "bare bubblewrap")) | ≤ 5 ms / ≤ 20 ms |"
-  echo "| 2 | 16 concurrent clients | $(cell "$out/exec.txt" "concurrent clients") | — |"
-  echo "| 3 | dispatch rate, fake workers over loopback | $(grep -oE "[0-9]+ assignments/s" "$out/dispatch.txt") ($(grep -oE "[0-9]+ fake workers x [0-9]+ slots" "$out/dispatch.txt"), queue filled first) | ≥ 20,000/s |"
-  echo "| 4 | 2000 × sleep 50 ms on 64 worker processes | $(cell "$out/scale.txt" "wall vs ideal") | ≥ 90 % |"
-  echo "| 4 | same, per action: run (spawn to reap, mean), gap before the worker's next; CPU: scheduler, workers, client; the action itself | $(cell "$out/scale.txt" "run (spawn to reap"); $(cell "$out/scale.txt" "CPU per action") | — |"
+  python3 bench/summarize.py "$samples" "$kernels"
+  echo
+  echo "Other figures from the same run, absolute (context, no baseline):"
+  echo
+  echo "| # | measure | result |"
+  echo "| --- | --- | --- |"
+  echo "| 2 | 16 concurrent clients | $(cell "$out/exec.txt" "concurrent clients") |"
+  echo "| 4 | same simulation, per action: run (spawn to reap, mean), gap before the worker's next; CPU: scheduler, workers, client; the action itself | $(cell "$out/scale.txt" "run (spawn to reap"); $(cell "$out/scale.txt" "CPU per action") |"
   for n in 1000 2000 4000; do
-    echo "| 4 | $n trivial actions: wall, scheduler CPU | $(cell "$out/scale.txt" "$n distinct trivial") | linear |"
+    echo "| 4 | $n trivial actions: wall, scheduler CPU | $(cell "$out/scale.txt" "$n distinct trivial") |"
   done
   for n in 1000 2000 4000; do
-    echo "| 5 | $n replicated real modules: wall, scheduler CPU | $(cell "$out/distro.txt" "$n modules: wall") | linear |"
+    echo "| 5 | $n replicated real modules: wall, scheduler CPU | $(cell "$out/distro.txt" "$n modules: wall") |"
   done
-  echo "| 6 | bytes per module over the wire, 4000 modules ($(grep -oE "inputs [0-9]+ KiB per module" "$out/distro.txt") besides the base BTF) | $(cell "$out/distro.txt" "4000 modules: bytes") | — |"
-  echo "| 6 | base BTF, 8 workers, modules 2 at a time: affinity on / off | $(cell "$out/distro.txt" "affinity on") / $(cell "$out/distro.txt" "affinity off") | on < off |"
-  echo "| 6 | 8 workers, 40 actions sharing 2 MiB: affinity on / off | $(cell "$out/scale.txt" "affinity on") / $(cell "$out/scale.txt" "affinity off") | on < off |"
-  echo "| — | ByteStream write / read 256 MiB, verified | $(cell "$out/storage.txt" "ByteStream write") / $(cell "$out/storage.txt" "ByteStream read") ($(cell "$out/storage.txt" "ByteStream read" 4)) | ≥ 1 GB/s / ≥ 90 % of bare |"
-  echo "| — | FindMissingBlobs 10k digests | $(cell "$out/storage.txt" "FindMissingBlobs") | ≤ 10 ms |"
+  echo "| 6 | bytes per module over the wire, 4000 modules ($(grep -oE "inputs [0-9]+ KiB per module" "$out/distro.txt") besides the base BTF) | $(cell "$out/distro.txt" "4000 modules: bytes") |"
+  echo "| 6 | base BTF, 8 workers, modules 2 at a time: affinity on / off | $(cell "$out/distro.txt" "affinity on") / $(cell "$out/distro.txt" "affinity off") |"
+  echo "| 6 | 8 workers, 40 actions sharing 2 MiB: affinity on / off | $(cell "$out/scale.txt" "affinity on") / $(cell "$out/scale.txt" "affinity off") |"
+  echo "| — | ByteStream write 256 MiB, verified | $(cell "$out/storage.txt" "ByteStream write") |"
+  echo "| — | FindMissingBlobs 10k digests | $(cell "$out/storage.txt" "FindMissingBlobs") |"
 } >"$summary"
 echo
 echo "== summary"

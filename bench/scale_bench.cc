@@ -1,6 +1,7 @@
 // Scheduling at scale on this machine, with real processes over loopback:
-//  1. scale simulation: W worker processes, N actions that each sleep S ms; wall time against the
-//     ideal N*S/W;
+//  1. scale simulation: W worker processes, N actions that each sleep S ms; wall time against a
+//     local pool running the very same commands W at a time on the same cores (the baseline,
+//     alternated with the farm's runs) and against the ideal N*S/W;
 //  2. growth: scheduler CPU per action as the number of distinct actions grows (1k, 2k, 4k) —
 //     it must stay flat, i.e. total cost linear in the count.
 // Workers use --sandbox=none here: the figure is the scheduler's, not bubblewrap's.
@@ -29,6 +30,7 @@
 #include "bench/bench_farm.h"
 #include "common/execution_client.h"
 #include "common/input_tree.h"
+#include "common/spawn.h"
 #include "google/protobuf/util/time_util.h"
 
 ABSL_FLAG(int, workers, 64, "Worker processes (1 slot each)");
@@ -37,6 +39,7 @@ ABSL_FLAG(int, sleep_ms, 50, "What each simulated action sleeps");
 ABSL_FLAG(std::vector<std::string>, growth, (std::vector<std::string>{"1000", "2000", "4000"}),
           "Action counts for growth");
 ABSL_FLAG(int, clients, 256, "Concurrent client streams");
+ABSL_FLAG(int, repeats, 3, "Runs of the simulation and of the local pool, alternated");
 
 namespace kfarm {
 namespace {
@@ -74,6 +77,36 @@ RoundTimes Rounds(const std::vector<reapi::ExecutedActionMetadata>& timeline) {
     t.gap_ms = static_cast<double>(gaps[gaps.size() / 2]) / 1e6;
   }
   return t;
+}
+
+// The baseline: the simulation's commands, with the same environment, run here `width` at a time
+// by the same spawn the workers use, and waited for. Returns the wall time.
+double RunLocalPool(const std::vector<std::vector<std::string>>& commands, int width) {
+  std::atomic<size_t> next{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> pool;
+  for (int i = 0; i < width; ++i) {
+    pool.emplace_back([&] {
+      for (size_t k; (k = next.fetch_add(1)) < commands.size();) {
+        SpawnOptions o;
+        o.argv = {commands[k][0], commands[k][1]};
+        o.set_env = true;
+        o.env = {commands[k][2], "PATH=/usr/bin:/bin"};
+        absl::StatusOr<pid_t> pid = Spawn(o);
+        int status;
+        if (pid.ok()) waitpid(*pid, &status, 0);
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string Spread(std::vector<double> v, const char* unit, double scale = 1) {
+  std::sort(v.begin(), v.end());
+  const double median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  return absl::StrFormat("%.2f%s (%.2f–%.2f)", median * scale, unit, v.front() * scale,
+                         v.back() * scale);
 }
 
 std::vector<Digest> Prepare(CasClient& cas, int n, const std::vector<std::string>& command,
@@ -155,16 +188,34 @@ int Run() {
     for (pid_t w : farm->workers) total += CpuSeconds(w, with_actions);
     return total;
   };
-  const double sched0 = CpuSeconds(farm->scheduler), workers0 = workers_cpu(false);
-  const double with_actions0 = workers_cpu(true), self0 = CpuSeconds(getpid());
   std::fprintf(stderr, "scale_bench: simulation starting\n");  // For profilers to attach.
   std::vector<reapi::ExecutedActionMetadata> timeline;
-  double wall = RunAll(address, sim, clients, &failures, &timeline);
+  const int repeats = std::max(1, absl::GetFlag(FLAGS_repeats));
+  std::vector<double> walls, pool_walls, ratios;
+  std::vector<std::vector<std::string>> commands;
+  for (int i = 0; i < nactions; ++i) {
+    commands.push_back({"/bin/sleep", absl::StrFormat("%.3f", sleep_ms / 1000.0),
+                        absl::StrCat("MODULE=sim-", i)});
+  }
+  double sim_sched = 0, sim_workers = 0, sim_actions = 0, sim_client = 0;
+  for (int r = 0; r < repeats; ++r) {
+    const double s0 = CpuSeconds(farm->scheduler), w0 = workers_cpu(false);
+    const double a0 = workers_cpu(true), c0 = CpuSeconds(getpid());
+    timeline.clear();
+    walls.push_back(RunAll(address, sim, clients, &failures, &timeline));
+    sim_sched += CpuSeconds(farm->scheduler) - s0;
+    const double w = workers_cpu(false) - w0;
+    sim_workers += w;
+    sim_actions += workers_cpu(true) - a0 - w;
+    sim_client += CpuSeconds(getpid()) - c0;
+    pool_walls.push_back(RunLocalPool(commands, nworkers));
+    ratios.push_back(walls.back() / pool_walls.back());
+  }
+  sim_sched /= repeats, sim_workers /= repeats, sim_actions /= repeats, sim_client /= repeats;
   const RoundTimes rounds = Rounds(timeline);
-  const double sim_sched = CpuSeconds(farm->scheduler) - sched0;
-  const double sim_workers = workers_cpu(false) - workers0;
-  const double sim_actions = workers_cpu(true) - with_actions0 - sim_workers;
-  const double sim_client = CpuSeconds(getpid()) - self0;
+  std::vector<double> sorted_walls = walls;
+  std::sort(sorted_walls.begin(), sorted_walls.end());
+  const double wall = sorted_walls[sorted_walls.size() / 2];
   double ideal = nactions * sleep_ms / 1000.0 / nworkers;
 
   std::vector<std::tuple<int, double, double>> growth;
@@ -188,6 +239,13 @@ int Run() {
               absl::StrFormat("%.2f s vs %.2f s = %.0f%%", wall, ideal, 100 * ideal / wall).c_str(),
               ">= 90%");
   std::printf("| %-58s | %-24s | %-16s |\n",
+              absl::StrFormat("  same on a local pool, %d at a time (baseline): wall", nworkers).c_str(),
+              Spread(pool_walls, " s").c_str(), "");
+  std::printf("| %-58s | %-24s | %-16s |\n", "  farm / local pool, run by run",
+              Spread(ratios, "×").c_str(), "<= 1.10×");
+  std::printf("| %-58s | %-24s | %-16s |\n", "  farm wall, every run", Spread(walls, " s").c_str(),
+              "");
+  std::printf("| %-58s | %-24s | %-16s |\n",
               "  per action: run (spawn to reap, mean), then gap to next",
               absl::StrFormat("%.1f ms, %.2f ms (median)", rounds.run_ms, rounds.gap_ms).c_str(),
               absl::StrFormat("%d ms, 0", sleep_ms).c_str());
@@ -209,6 +267,11 @@ int Run() {
                 absl::StrFormat("%.1f MiB", bytes / 1048576.0).c_str(), "on < off");
   }
   std::printf("| %-58s | %-24d | %-16s |\n", "failed executions", failures, "0");
+  std::printf("\nraw scale_farm_s");  // Run by run, for bench/summarize.py.
+  for (double w : walls) std::printf(" %.3f", w);
+  std::printf("\nraw scale_pool_s");
+  for (double w : pool_walls) std::printf(" %.3f", w);
+  std::printf("\n");
   return failures == 0 ? 0 : 1;
 }
 

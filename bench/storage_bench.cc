@@ -203,9 +203,16 @@ int Run() {
     }
   }
   variant.reset();
+  std::vector<double> read_ratios;  // Round by round: the store's read rate over the bare one's.
+  std::vector<double> read_gbps, bare_read_gbps;
   for (int round = 0; round < 3; ++round) {
-    bare_read_s = std::min(bare_read_s, TimedRead(bare_stub.get(), "x", blob));
-    read_s = std::min(read_s, TimedRead(stub.get(), MakeReadResourceName("", digest), blob));
+    const double bare_s = TimedRead(bare_stub.get(), "x", blob);
+    const double store_s = TimedRead(stub.get(), MakeReadResourceName("", digest), blob);
+    bare_read_s = std::min(bare_read_s, bare_s);
+    read_s = std::min(read_s, store_s);
+    read_ratios.push_back(bare_s / store_s);
+    read_gbps.push_back(blob / store_s / 1e9);
+    bare_read_gbps.push_back(blob / bare_s / 1e9);
   }
   bare_server->Shutdown();
   const double bare_read = blob / bare_read_s / 1e9, bare_write = blob / bare_write_s / 1e9;
@@ -286,6 +293,13 @@ int Run() {
       "off the hot path");
   Row("peak RSS of the whole benchmark", absl::StrFormat("%ld MB", ru.ru_maxrss / 1024),
       absl::StrFormat("includes the %d MiB test blob", blob >> 20));
+  std::printf("\nraw bytestream_read_vs_bare");  // Per round, for bench/summarize.py.
+  for (double r : read_ratios) std::printf(" %.3f", r);
+  std::printf("\nraw bytestream_read_gbps");
+  for (double r : read_gbps) std::printf(" %.3f", r);
+  std::printf("\nraw bytestream_bare_read_gbps");
+  for (double r : bare_read_gbps) std::printf(" %.3f", r);
+  std::printf("\n");
   return 0;
 }
 
