@@ -21,6 +21,14 @@ std::shared_ptr<const MappedFile> MappedFile::Map(int fd, size_t size) {
   return std::shared_ptr<const MappedFile>(new MappedFile(static_cast<const char*>(m), size));
 }
 
+void MappedFile::Populate(size_t offset, size_t length) const {
+  if (data_ == nullptr || offset >= size_) return;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t start = offset / page * page;
+  const size_t end = std::min(size_, offset + length);
+  ::madvise(const_cast<char*>(data_) + start, end - start, MADV_POPULATE_READ);
+}
+
 MappedFile::~MappedFile() {
   if (size_ > 0) ::munmap(const_cast<char*>(data_), size_);
 }
