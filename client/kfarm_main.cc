@@ -56,6 +56,9 @@ ABSL_FLAG(bool, v, false, "modfinal: print the commands (like V=1)");
 ABSL_FLAG(bool, objects_current, false,
           "modfinal: objects and modpost are current (make KBUILD_MODPOST_NOFINAL=1 just ran); "
           "run kbuild's modfinal makefile without walking the tree");
+ABSL_FLAG(bool, always_walk, false,
+          "modfinal: let make walk the tree even when nothing it reads changed since its last "
+          "successful walk here (otherwise skipped)");
 ABSL_FLAG(bool, follow, false,
           "modfinal: link vmlinux locally while the farm links the modules; BTF once it exists");
 ABSL_FLAG(std::string, timeline, "",
@@ -121,6 +124,7 @@ int main(int argc, char** argv) {
     o.module_hashes = absl::GetFlag(FLAGS_module_hashes);
     o.follow = absl::GetFlag(FLAGS_follow);
     o.objects_current = absl::GetFlag(FLAGS_objects_current);
+    o.always_walk = absl::GetFlag(FLAGS_always_walk);
     o.make_args = absl::GetFlag(FLAGS_make_args);
     o.timeline = absl::GetFlag(FLAGS_timeline);
     // As with make: NAME=VALUE words are make's variables; M= (or KBUILD_EXTMOD=) names an

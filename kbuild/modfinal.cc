@@ -29,6 +29,7 @@
 #include "kbuild/modules_make.h"
 #include "kbuild/recipe.h"
 #include "kbuild/timeline.h"
+#include "kbuild/walk_record.h"
 
 namespace kfarm {
 namespace {
@@ -47,6 +48,10 @@ class Modfinal {
 
  private:
   absl::Status FollowMake();
+  // The scope of `make modules` in the default path: kbuild's modfinal makefile alone when the
+  // walk's record says nothing it reads changed (in-tree builds; an external module walks).
+  ModulesMake::Scope CheckWalk();
+  WalkInputs WalkInputsNow() const { return {o_.make_args, CurrentEnvironment()}; }
   // Adds newly captured modules (building and uploading their first actions).
   absl::Status AddModules(std::vector<ModuleRecipe> recipes);
   // The base is loaded (from `base_file`, or already, early): sends every linked module on to
@@ -91,6 +96,10 @@ class Modfinal {
   int btf_before_vmlinux_ = 0;
   absl::Time make_done_, vmlinux_done_;
   bool top_makefile_skipped_ = false;
+  // Make's walk of the tree ran, and when make exited by the files' clock (for the record).
+  bool walked_ = false;
+  absl::Time make_started_, make_exited_;
+  std::string walk_skipped_;  // For the summary: the walk skipped, and what was checked.
 };
 
 absl::Status Modfinal::AddModules(std::vector<ModuleRecipe> recipes) {
@@ -163,6 +172,22 @@ absl::Status Modfinal::BaseReady(const std::string& base_file, bool early) {
   return StartBtf(linked);
 }
 
+ModulesMake::Scope Modfinal::CheckWalk() {
+  if (!o_.extmod.empty()) return ModulesMake::Scope::kModules;
+  const absl::Time t0 = absl::Now();
+  int checked = 0;
+  const std::string why = o_.always_walk ? "--always_walk" : WhyWalk(o_.tree, WalkInputsNow(), &checked);
+  if (why.empty()) {
+    walk_skipped_ = absl::StrFormat("walk skipped: none of the %d files it reads changed (%.0f ms)",
+                                    checked, absl::ToDoubleMilliseconds(absl::Now() - t0));
+    return ModulesMake::Scope::kModfinalOnly;
+  }
+  std::cout << "  make walks the tree: " << why << "\n";
+  ForgetWalkRecord(o_.tree);  // Whatever happens now, it no longer describes the tree.
+  walked_ = true;
+  return ModulesMake::Scope::kModules;
+}
+
 absl::Status Modfinal::FollowMake() {
   if (o_.follow) {
     // Everything but the vmlinux link and the modules' final stage: vmlinux.o, the modules'
@@ -178,9 +203,11 @@ absl::Status Modfinal::FollowMake() {
     if (o_.verbose) std::cout << (*prep)->command() << "\n";
     RETURN_IF_ERROR((*prep)->Wait());
   }
-  const ModulesMake::Scope scope = o_.follow            ? ModulesMake::Scope::kBeforeVmlinux
-                                   : o_.objects_current ? ModulesMake::Scope::kModfinalOnly
-                                                        : ModulesMake::Scope::kModules;
+  ModulesMake::Scope scope = o_.follow            ? ModulesMake::Scope::kBeforeVmlinux
+                             : o_.objects_current ? ModulesMake::Scope::kModfinalOnly
+                                                  : ModulesMake::Scope::kModules;
+  if (scope == ModulesMake::Scope::kModules) scope = CheckWalk();
+  make_started_ = FileClockNow();
   ASSIGN_OR_RETURN(auto make, ModulesMake::Start(o_.tree, o_.extmod, o_.jobs, o_.make_args, scope));
   if (o_.verbose) std::cout << make->command() << "\n";
   top_makefile_skipped_ = make->top_makefile_skipped();
@@ -211,7 +238,10 @@ absl::Status Modfinal::FollowMake() {
         RETURN_IF_ERROR(base_.Named(PathOf(r, r.btf_base), r.ko));
       }
       RETURN_IF_ERROR(AddModules(std::move(batch)));
-      if (finished) make_done_ = absl::Now();
+      if (finished) {
+        make_done_ = absl::Now();
+        make_exited_ = FileClockNow();
+      }
     } else {
       // Until the link writes a file in the tree (the early base, the file after it) or ends;
       // at most a moment, so a stop from the farm threads is seen.
@@ -397,6 +427,12 @@ int Modfinal::Run() {
     std::cout << "  HASHES  modules.hashes.root: " << HexOf(tree->root()) << " (" << tree->levels()
               << " levels, " << ordered.size() << " modules)\n";
   }
+  if (walked_ && failed_ == 0 && done_ == static_cast<int>(ordered.size())) {
+    // The next run may skip the walk while nothing it reads changes.
+    if (absl::Status s = SaveWalkRecord(o_.tree, WalkInputsNow(), make_started_, make_exited_); !s.ok()) {
+      std::cout << "  the walk is not recorded, the next run walks again: " << s.message() << "\n";
+    }
+  }
   const absl::Time end = absl::Now();
   if (make_done_ == absl::Time()) make_done_ = end;  // Stopped before make ended.
   timeline_.Add("make", "", start_, make_done_, false);
@@ -404,7 +440,8 @@ int Modfinal::Run() {
     if (absl::Status s = timeline_.Write(o_.timeline); !s.ok()) return Fail(s);
   }
   std::string phases = absl::StrFormat(
-      "make with the .mod.o compiles %.1f s%s", absl::ToDoubleSeconds(make_done_ - start_),
+      "make with the .mod.o compiles %.1f s%s%s", absl::ToDoubleSeconds(make_done_ - start_),
+      walk_skipped_.empty() ? "" : ", " + walk_skipped_,
       top_makefile_skipped_ ? ", top Makefile not read: nothing it reads changed since the last run"
                             : "");
   if (o_.follow && vmlinux_done_ != absl::Time()) {

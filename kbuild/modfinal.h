@@ -33,6 +33,9 @@ struct ModfinalOptions {
   // only kbuild's modfinal makefile runs, without make walking the tree again (about 2 s of a
   // warm run on the fixture). Sources changed since are then not recompiled.
   bool objects_current = false;
+  // Make walks the tree even when nothing it reads changed since its last successful walk here
+  // (kbuild/walk_record.h), which is otherwise skipped.
+  bool always_walk = false;
   std::vector<std::string> make_args;  // Passed to make (e.g. KBUILD_BUILD_TIMESTAMP=...).
   std::string timeline;  // Written with when each phase and step ran (kbuild/timeline.h).
 };

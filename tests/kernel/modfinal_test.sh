@@ -11,6 +11,8 @@
 #    tool and both versions;
 #  - --follow, from a tree whose vmlinux is not linked, overlaps the module links with the vmlinux
 #    link and still writes kbuild's bytes; --objects_current (no walk of the tree) too.
+#  - the default path skips make's walk while nothing it reads changed, with the same bytes, and
+#    walks again when a source or the environment changed.
 # Usage: tests/kernel/modfinal_test.sh BIN_DIR [VERSION]   (default 6.12)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -195,5 +197,30 @@ touch "$tree/Makefile"
 modfinal --objects_current >"$work/run10.log" 2>&1 || { cat "$work/run10.log"; fail "--objects_current after touching the Makefile"; }
 if grep -q "top Makefile not read" "$work/run10.log"; then fail "a touched Makefile was not read"; fi
 pass "kept make environment: .mod.o recompiled in it, kbuild's bytes; a touched Makefile is read again"
+
+# Make's walk of the tree is skipped while nothing it reads changed since its last successful walk
+# (kbuild/walk_record.h): the same actions and bytes; a changed source, or environment, walks.
+find "$tree" -name "*.ko" -delete
+modfinal >"$work/run11.log" 2>&1 || { cat "$work/run11.log"; fail "default path after --objects_current"; }
+grep -q "make walks the tree: " "$work/run11.log" || { grep "^kfarm modfinal:" "$work/run11.log"; fail "the first default run did not walk"; }
+modfinal >"$work/run12.log" 2>&1 || { cat "$work/run12.log"; fail "default path, nothing changed"; }
+grep -qE "walk skipped: none of the [0-9]+ files it reads changed" "$work/run12.log" ||
+  { grep -E "^kfarm modfinal:|make walks" "$work/run12.log"; fail "an unchanged tree was walked again"; }
+grep -q "$nmods modules, 0 executed on the farm, $nmods cache hits, 0 failed" "$work/run12.log" ||
+  { tail -3 "$work/run12.log"; fail "walk skipped: cache hits"; }
+differ=$(differ_from_kbuild "$ref" "$tree")
+[ "$differ" -eq 0 ] || fail "walk skipped: $differ files differ from kbuild's"
+skipped_in=$(grep "^kfarm modfinal:" "$work/run12.log" | grep -oE "[0-9.]+ s \(" | head -1)
+touch "$tree/fs/nls/nls_cp437.c"
+modfinal >"$work/run13.log" 2>&1 || { cat "$work/run13.log"; fail "default path, a source touched"; }
+grep -q "make walks the tree: fs/nls/nls_cp437.c changed" "$work/run13.log" ||
+  { grep -E "^kfarm modfinal:|make walks" "$work/run13.log"; fail "a touched source did not make make walk"; }
+[ "$tree/fs/nls/nls_cp437.o" -nt "$tree/fs/nls/nls_cp437.c" ] || fail "make did not recompile the touched source"
+modfinal >"$work/run14.log" 2>&1 || { cat "$work/run14.log"; fail "default path after the walk"; }
+grep -q "walk skipped" "$work/run14.log" || fail "the walk after a touched source was not recorded"
+KFARM_TEST_UNRELATED=1 modfinal >"$work/run15.log" 2>&1 || { cat "$work/run15.log"; fail "default path, another environment"; }
+grep -q "make walks the tree: the environment differs from the last walk's (KFARM_TEST_UNRELATED)" "$work/run15.log" ||
+  { grep -E "^kfarm modfinal:|make walks" "$work/run15.log"; fail "another environment did not make make walk"; }
+pass "the walk skipped while nothing changed ($nmods cache hits, kbuild's bytes, ${skipped_in% (}); a touched source or another environment walks"
 
 echo "$checks passed, 0 failed"

@@ -1,0 +1,414 @@
+#include "kbuild/walk_record.h"
+
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace kfarm {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kRecordName[] = ".kfarm-walk";
+constexpr char kHeader[] = "kfarm-walk-record 1";
+
+std::string Under(const std::string& tree, const std::string& path) {
+  return path.empty() || path[0] == '/' ? path : tree + "/" + path;
+}
+
+struct FileStat {
+  bool exists = false;
+  int64_t mtime_ns = 0;
+  int64_t size = 0;
+  uint64_t inode = 0;
+};
+
+FileStat StatOf(const std::string& path) {
+  struct stat st;
+  FileStat f;
+  if (::stat(path.c_str(), &st) != 0) return f;
+  f.exists = true;
+  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  f.size = st.st_size;
+  f.inode = st.st_ino;
+  return f;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// One kbuild .cmd file: its target, and what fixdep listed (`deps_T := \` and its continuation
+// lines; `$(wildcard X)` for a file that may not exist) plus `T: $(wildcard X)` lines.
+struct CmdFile {
+  std::string target;
+  std::vector<std::pair<std::string, bool>> deps;  // Path, wildcard.
+};
+
+CmdFile ParseCmd(const std::string& text) {
+  CmdFile c;
+  bool in_deps = false;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (in_deps) {
+      absl::string_view item = absl::StripAsciiWhitespace(line);
+      in_deps = absl::ConsumeSuffix(&item, "\\");
+      item = absl::StripAsciiWhitespace(item);
+      if (absl::ConsumePrefix(&item, "$(wildcard ") && absl::ConsumeSuffix(&item, ")")) {
+        c.deps.emplace_back(std::string(item), true);
+      } else if (!item.empty()) {
+        c.deps.emplace_back(std::string(item), false);
+      }
+      continue;
+    }
+    for (absl::string_view key : {"savedcmd_", "cmd_", "deps_", "source_"}) {
+      absl::string_view rest = line;
+      if (!absl::ConsumePrefix(&rest, key)) continue;
+      const size_t eq = rest.find(" := ");
+      if (eq == absl::string_view::npos) continue;
+      if (c.target.empty()) c.target = std::string(rest.substr(0, eq));
+      absl::string_view value = absl::StripAsciiWhitespace(rest.substr(eq + 4));
+      if (key == absl::string_view("deps_")) {
+        in_deps = absl::ConsumeSuffix(&value, "\\");
+      } else if (key == absl::string_view("source_") && !value.empty()) {
+        c.deps.emplace_back(std::string(value), false);
+      }
+      break;
+    }
+    // "T: $(wildcard X)": one more prerequisite of the target that may not exist.
+    const size_t colon = line.find(": $(wildcard ");
+    if (colon != absl::string_view::npos && absl::EndsWith(line, ")") &&
+        line.substr(0, colon) == c.target) {
+      absl::string_view x = line.substr(colon + 13);
+      x.remove_suffix(1);
+      c.deps.emplace_back(std::string(x), true);
+    }
+  }
+  return c;
+}
+
+// Every kbuild .cmd file under `tree`, relative to it; `.git` is not entered.
+std::vector<std::string> CmdFiles(const std::string& tree) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(tree, fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (it->is_directory(ec)) {
+      if (name == ".git") it.disable_recursion_pending();
+      continue;
+    }
+    if (name.size() > 5 && name[0] == '.' && absl::EndsWith(name, ".cmd") && it->is_regular_file(ec)) {
+      out.push_back(fs::relative(it->path(), tree, ec).string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// `ifneq "$(VAR)" "VALUE"` lines of include/config/auto.conf.cmd: the configuration was made
+// with these; kbuild configures again when one differs.
+std::map<std::string, std::string> ConfiguredWith(const std::string& tree) {
+  std::map<std::string, std::string> vars;
+  for (absl::string_view line : absl::StrSplit(ReadAll(tree + "/include/config/auto.conf.cmd"), '\n')) {
+    absl::string_view rest = line;
+    if (!absl::ConsumePrefix(&rest, "ifneq \"$(")) continue;
+    const size_t close = rest.find(")\" \"");
+    if (close == absl::string_view::npos || !absl::EndsWith(rest, "\"")) continue;
+    absl::string_view value = rest.substr(close + 4);
+    value.remove_suffix(1);
+    vars[std::string(rest.substr(0, close))] = std::string(value);
+  }
+  return vars;
+}
+
+// The Kconfig files the configuration was read from (`deps_config` of auto.conf.cmd).
+std::vector<std::string> KconfigFiles(const std::string& tree) {
+  std::vector<std::string> out;
+  bool in = false;
+  for (absl::string_view line : absl::StrSplit(ReadAll(tree + "/include/config/auto.conf.cmd"), '\n')) {
+    if (!in) {
+      in = absl::StartsWith(line, "deps_config := ");
+      continue;
+    }
+    absl::string_view item = absl::StripAsciiWhitespace(line);
+    in = absl::ConsumeSuffix(&item, "\\");
+    item = absl::StripAsciiWhitespace(item);
+    if (!item.empty()) out.emplace_back(item);
+  }
+  return out;
+}
+
+// A configured tool (CC=gcc, PAHOLE=pahole...) as found in PATH now: "path size mtime inode",
+// or "absent".
+std::string ToolIdentity(const std::string& name, const std::vector<std::string>& env) {
+  std::string path_var;
+  for (const std::string& e : env) {
+    if (absl::StartsWith(e, "PATH=")) path_var = e.substr(5);
+  }
+  std::vector<std::string> candidates;
+  if (name.find('/') != std::string::npos) {
+    candidates.push_back(name);
+  } else {
+    for (absl::string_view dir : absl::StrSplit(path_var, ':', absl::SkipEmpty())) {
+      candidates.push_back(absl::StrCat(dir, "/", name));
+    }
+  }
+  for (const std::string& c : candidates) {
+    if (::access(c.c_str(), X_OK) != 0) continue;
+    std::error_code ec;
+    const std::string real = fs::canonical(c, ec).string();
+    const FileStat f = StatOf(ec ? c : real);
+    return absl::StrCat(ec ? c : real, " ", f.size, " ", f.mtime_ns, " ", f.inode);
+  }
+  return "absent";
+}
+
+// Tools the configuration names, by their value when it is a plain command (no spaces).
+std::map<std::string, std::string> ToolIdentities(const std::string& tree,
+                                                  const std::vector<std::string>& env) {
+  std::map<std::string, std::string> tools;
+  for (const auto& [var, value] : ConfiguredWith(tree)) {
+    if (var == "ARCH" || var == "SRCARCH" || var == "KERNELVERSION" || var == "srctree" ||
+        value.empty() || value.find(' ') != std::string::npos) {
+      continue;
+    }
+    tools[var] = ToolIdentity(value, env);
+  }
+  return tools;
+}
+
+// What make reads besides the dependencies: configuration, and the makefiles of every directory
+// with objects (and its parents), the top one, scripts' and the architecture's.
+std::set<std::string> Makefiles(const std::string& tree, const std::vector<std::string>& cmd_files) {
+  const auto configured = ConfiguredWith(tree);
+  std::string src = configured.count("srctree") ? configured.at("srctree") : ".";
+  const std::string arch = configured.count("SRCARCH") ? configured.at("SRCARCH") : "";
+  auto in_src = [&](const std::string& p) { return src == "." ? p : src + "/" + p; };
+  std::set<std::string> out = {".config", "include/config/auto.conf",
+                               "include/config/auto.conf.cmd", in_src("Makefile"), in_src("Kbuild")};
+  for (const std::string& k : KconfigFiles(tree)) out.insert(in_src(k));
+  std::set<std::string> dirs;
+  for (const std::string& c : cmd_files) {
+    for (fs::path d = fs::path(c).parent_path(); !d.empty(); d = d.parent_path()) {
+      if (!dirs.insert(d.string()).second) break;
+    }
+  }
+  for (const std::string& d : dirs) {
+    out.insert(in_src(d + "/Makefile"));
+    out.insert(in_src(d + "/Kbuild"));
+  }
+  for (const std::string& dir : {std::string("scripts"), "arch/" + arch}) {
+    if (dir == "arch/") continue;  // No architecture configured.
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(Under(tree, in_src(dir)), ec)) {
+      const std::string n = e.path().filename().string();
+      if (absl::StartsWith(n, "Makefile") || absl::StartsWith(n, "Kbuild") ||
+          absl::EndsWith(n, ".include") || absl::EndsWith(n, ".mk")) {
+        out.insert(in_src(dir + "/" + n));
+      }
+    }
+  }
+  return out;
+}
+
+int64_t Nanos(absl::Time t) { return absl::ToUnixNanos(t); }
+
+// The files a path in a .cmd file may name. Kbuild's are relative to the tree. The tools/ build
+// (objtool, resolve_btfids) runs make in its own directories and writes its objects elsewhere:
+// its relative paths are those of the .cmd file's directory or one above it, or, for a source
+// compiled from a library's directory, of some directory under the same top one; every file there ending so is taken
+// (conservative: any of them changing walks). Empty when none exists.
+class PathResolver {
+ public:
+  explicit PathResolver(std::string tree) : tree_(std::move(tree)) {}
+
+  std::vector<std::string> Resolve(const std::string& cmd_file, const std::string& path) {
+    if (path.empty() || path[0] == '/' || StatOf(Under(tree_, path)).exists) return {path};
+    const fs::path dir = fs::path(cmd_file).parent_path();
+    for (fs::path d = dir; !d.empty(); d = d.parent_path()) {  // Make ran in d, or above it.
+      const std::string there = (d / path).lexically_normal().string();
+      if (!absl::StartsWith(there, "..") && StatOf(Under(tree_, there)).exists) return {there};
+    }
+    const std::string top = dir.empty() ? "" : dir.begin()->string();
+    if (top.empty() || path.find("..") != std::string::npos) return {};
+    auto [it, fresh] = by_name_.try_emplace(top);
+    if (fresh) {  // Every file under that top directory, by name, once.
+      std::error_code ec;
+      for (fs::recursive_directory_iterator f(Under(tree_, top), ec), end; !ec && f != end;
+           f.increment(ec)) {
+        if (f->is_regular_file(ec)) {
+          it->second.emplace(f->path().filename().string(),
+                             fs::relative(f->path(), tree_, ec).string());
+        }
+      }
+    }
+    std::vector<std::string> out;
+    const std::string name = fs::path(path).filename().string();
+    for (auto [m, end] = it->second.equal_range(name); m != end; ++m) {
+      if (absl::EndsWith(m->second, "/" + path)) out.push_back(m->second);
+    }
+    return out;
+  }
+
+ private:
+  const std::string tree_;
+  std::map<std::string, std::multimap<std::string, std::string>> by_name_;  // Top dir -> files.
+};
+
+}  // namespace
+
+absl::Time FileClockNow() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return absl::TimeFromTimespec(ts);
+}
+
+std::vector<std::string> CurrentEnvironment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string kv = *e;
+    const std::string name = kv.substr(0, kv.find('='));
+    if (name == "PWD" || name == "OLDPWD" || name == "SHLVL" || name == "_") continue;
+    env.push_back(kv);
+  }
+  std::sort(env.begin(), env.end());
+  return env;
+}
+
+void ForgetWalkRecord(const std::string& tree) { ::unlink((tree + "/" + kRecordName).c_str()); }
+
+absl::Status SaveWalkRecord(const std::string& tree, const WalkInputs& inputs,
+                            absl::Time make_started, absl::Time make_exited) {
+  ForgetWalkRecord(tree);
+  const int64_t started = Nanos(make_started), exited = Nanos(make_exited);
+  std::set<std::string> files, absent;
+  const std::vector<std::string> cmd_files = CmdFiles(tree);
+  PathResolver resolver(tree);
+  for (const std::string& c : cmd_files) {
+    const CmdFile cmd = ParseCmd(ReadAll(Under(tree, c)));
+    // A module's .ko is modfinal's own output, written after make: not make's to judge.
+    if (cmd.target.empty() || absl::EndsWith(cmd.target, ".ko")) continue;
+    const FileStat target = StatOf(Under(tree, cmd.target));
+    if (!target.exists) continue;  // An intermediate kbuild removes; nothing depends on it.
+    files.insert(cmd.target);
+    for (const auto& [listed, wildcard] : cmd.deps) {
+      const std::vector<std::string> found = resolver.Resolve(c, listed);
+      if (found.empty()) {
+        if (!wildcard) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              listed, " (a dependency of ", cmd.target, " in ", c, ") does not exist"));
+        }
+        absent.insert(listed);
+        continue;
+      }
+      for (const std::string& dep : found) {
+        const FileStat d = StatOf(Under(tree, dep));
+        if (d.mtime_ns > target.mtime_ns && d.mtime_ns >= started) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              dep, " is newer than ", cmd.target, ", which depends on it: it changed during the build"));
+        }
+        files.insert(dep);
+      }
+    }
+  }
+  for (const std::string& m : Makefiles(tree, cmd_files)) {
+    (StatOf(Under(tree, m)).exists ? files : absent).insert(m);
+  }
+  std::string out = absl::StrCat(kHeader, "\ntime ", exited, "\n");
+  for (const std::string& a : inputs.make_args) absl::StrAppend(&out, "arg ", a, "\n");
+  for (const std::string& e : inputs.env) absl::StrAppend(&out, "env ", e, "\n");
+  for (const auto& [var, id] : ToolIdentities(tree, inputs.env)) {
+    absl::StrAppend(&out, "tool ", var, " ", id, "\n");
+  }
+  for (const std::string& f : files) absl::StrAppend(&out, "file ", f, "\n");
+  for (const std::string& a : absent) absl::StrAppend(&out, "absent ", a, "\n");
+  const std::string path = tree + "/" + kRecordName, tmp = path + ".tmp";
+  {
+    std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
+    o << out;
+    if (!o.flush()) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  // From here on, a file written gets a later time than make's exit.
+  while (FileClockNow() <= make_exited) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return absl::OkStatus();
+}
+
+std::string WhyWalk(const std::string& tree, const WalkInputs& inputs, int* files_checked) {
+  int checked = 0;
+  if (files_checked == nullptr) files_checked = &checked;
+  *files_checked = 0;
+  const std::string text = ReadAll(tree + "/" + kRecordName);
+  if (text.empty()) return "no record of an earlier walk in this tree";
+  std::vector<absl::string_view> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  if (lines.size() < 2 || lines[0] != kHeader) return absl::StrCat(kRecordName, " is not a record");
+  int64_t exited = 0;
+  absl::string_view t = lines[1];
+  if (!absl::ConsumePrefix(&t, "time ") || !absl::SimpleAtoi(t, &exited)) {
+    return absl::StrCat(kRecordName, " has no time");
+  }
+  std::vector<std::string> args, env;
+  std::map<std::string, std::string> tools;
+  for (size_t i = 2; i < lines.size(); ++i) {
+    const absl::string_view line = lines[i];
+    const size_t sp = line.find(' ');
+    const absl::string_view kind = line.substr(0, sp);
+    const std::string value(sp == absl::string_view::npos ? "" : line.substr(sp + 1));
+    if (kind == "arg") {
+      args.push_back(value);
+    } else if (kind == "env") {
+      env.push_back(value);
+    } else if (kind == "tool") {
+      tools[value.substr(0, value.find(' '))] = value.substr(value.find(' ') + 1);
+    } else if (kind == "file" || kind == "absent") {
+      ++*files_checked;
+      const FileStat f = StatOf(Under(tree, value));
+      if (kind == "absent" && f.exists) return absl::StrCat(value, " appeared");
+      if (kind == "file" && !f.exists) return absl::StrCat(value, " is gone");
+      if (kind == "file" && f.mtime_ns > exited) return absl::StrCat(value, " changed");
+    } else {
+      return absl::StrCat(kRecordName, ": unknown line \"", line, "\"");
+    }
+  }
+  if (args != inputs.make_args) return "the make arguments differ from the last walk's";
+  if (env != inputs.env) {
+    std::vector<std::string> changed;
+    std::set_symmetric_difference(env.begin(), env.end(), inputs.env.begin(), inputs.env.end(),
+                                  std::back_inserter(changed));
+    std::set<std::string> names;
+    for (const std::string& kv : changed) names.insert(kv.substr(0, kv.find('=')));
+    std::string list;
+    for (const std::string& n : names) absl::StrAppend(&list, list.empty() ? "" : ", ", n);
+    return absl::StrCat("the environment differs from the last walk's (", list, ")");
+  }
+  const std::map<std::string, std::string> now = ToolIdentities(tree, inputs.env);
+  for (const auto& [var, id] : now) {
+    auto it = tools.find(var);
+    if (it == tools.end() || it->second != id) {
+      return absl::StrCat("the tool kbuild was configured with as ", var, " changed (", id, ")");
+    }
+  }
+  if (now.size() != tools.size()) return "the tools kbuild was configured with differ";
+  return "";
+}
+
+}  // namespace kfarm
