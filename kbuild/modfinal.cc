@@ -9,9 +9,11 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <future>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -99,6 +101,8 @@ class Modfinal {
   // Make's walk of the tree ran, and when make exited by the files' clock (for the record).
   bool walked_ = false;
   absl::Time make_started_, make_exited_;
+  // The walk's record, written while the farm finishes (it reads only what make left).
+  std::future<absl::Status> walk_record_;
   std::string walk_skipped_;  // For the summary: the walk skipped, and what was checked.
 };
 
@@ -241,6 +245,17 @@ absl::Status Modfinal::FollowMake() {
       if (finished) {
         make_done_ = absl::Now();
         make_exited_ = FileClockNow();
+        if (walked_) {
+          walk_record_ = std::async(std::launch::async, [this, in = WalkInputsNow()] {
+            const absl::Time t0 = absl::Now();
+            absl::Status s = SaveWalkRecord(o_.tree, in, make_started_, make_exited_);
+            if (s.ok() && o_.verbose) {
+              std::cout << absl::StrFormat("  the walk is recorded (%.0f ms)\n",
+                                           absl::ToDoubleMilliseconds(absl::Now() - t0));
+            }
+            return s;
+          });
+        }
       }
     } else {
       // Until the link writes a file in the tree (the early base, the file after it) or ends;
@@ -403,6 +418,12 @@ int Modfinal::Run() {
   jobs_.NoMore();
   for (auto& t : threads) t.join();
   progress_->Finish();
+  const absl::Status recorded = walk_record_.valid() ? walk_record_.get() : absl::OkStatus();
+  // The record stands only for a run that made every module.
+  bool keep_record = false;
+  absl::Cleanup forget_record = [&] {
+    if (walked_ && !keep_record) ForgetWalkRecord(o_.tree);
+  };
   if (!made.ok()) return Fail(made);
 
   // Every module kbuild lists must have been captured; module hashes follow modules.order.
@@ -429,8 +450,10 @@ int Modfinal::Run() {
   }
   if (walked_ && failed_ == 0 && done_ == static_cast<int>(ordered.size())) {
     // The next run may skip the walk while nothing it reads changes.
-    if (absl::Status s = SaveWalkRecord(o_.tree, WalkInputsNow(), make_started_, make_exited_); !s.ok()) {
-      std::cout << "  the walk is not recorded, the next run walks again: " << s.message() << "\n";
+    keep_record = recorded.ok();
+    if (!recorded.ok()) {
+      std::cout << "  the walk is not recorded, the next run walks again: " << recorded.message()
+                << "\n";
     }
   }
   const absl::Time end = absl::Now();

@@ -11,12 +11,15 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/status.h"
 
 namespace kfarm {
 namespace {
@@ -48,11 +51,28 @@ FileStat StatOf(const std::string& path) {
   return f;
 }
 
+// Stat results by path: the .cmd files of one tree name the same headers thousands of times.
+class StatCache {
+ public:
+  explicit StatCache(std::string tree) : tree_(std::move(tree)) {}
+  const FileStat& Get(const std::string& path) {
+    auto [it, fresh] = stats_.try_emplace(path);
+    if (fresh) it->second = StatOf(Under(tree_, path));
+    return it->second;
+  }
+
+ private:
+  const std::string tree_;
+  std::unordered_map<std::string, FileStat> stats_;
+};
+
 std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return "";
+  std::string text(static_cast<size_t>(in.tellg()), '\0');
+  in.seekg(0);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  return text;
 }
 
 // One kbuild .cmd file: its target, and what fixdep listed (`deps_T := \` and its continuation
@@ -237,14 +257,14 @@ int64_t Nanos(absl::Time t) { return absl::ToUnixNanos(t); }
 // (conservative: any of them changing walks). Empty when none exists.
 class PathResolver {
  public:
-  explicit PathResolver(std::string tree) : tree_(std::move(tree)) {}
+  PathResolver(std::string tree, StatCache* stats) : tree_(std::move(tree)), stats_(stats) {}
 
   std::vector<std::string> Resolve(const std::string& cmd_file, const std::string& path) {
-    if (path.empty() || path[0] == '/' || StatOf(Under(tree_, path)).exists) return {path};
+    if (path.empty() || path[0] == '/' || stats_->Get(path).exists) return {path};
     const fs::path dir = fs::path(cmd_file).parent_path();
     for (fs::path d = dir; !d.empty(); d = d.parent_path()) {  // Make ran in d, or above it.
       const std::string there = (d / path).lexically_normal().string();
-      if (!absl::StartsWith(there, "..") && StatOf(Under(tree_, there)).exists) return {there};
+      if (!absl::StartsWith(there, "..") && stats_->Get(there).exists) return {there};
     }
     const std::string top = dir.empty() ? "" : dir.begin()->string();
     if (top.empty() || path.find("..") != std::string::npos) return {};
@@ -269,6 +289,7 @@ class PathResolver {
 
  private:
   const std::string tree_;
+  StatCache* const stats_;
   std::map<std::string, std::multimap<std::string, std::string>> by_name_;  // Top dir -> files.
 };
 
@@ -298,47 +319,59 @@ absl::Status SaveWalkRecord(const std::string& tree, const WalkInputs& inputs,
                             absl::Time make_started, absl::Time make_exited) {
   ForgetWalkRecord(tree);
   const int64_t started = Nanos(make_started), exited = Nanos(make_exited);
-  std::set<std::string> files, absent;
+  absl::flat_hash_set<std::string> files, absent;
   const std::vector<std::string> cmd_files = CmdFiles(tree);
-  PathResolver resolver(tree);
+  StatCache stats(tree);
+  PathResolver resolver(tree, &stats);
+  // Make's rule for one dependency of `target`: a dependency written during the build must not
+  // be newer than what was made from it.
+  auto check = [&](const std::string& dep, const FileStat& d, const std::string& target,
+                   const FileStat& t) -> absl::Status {
+    if (d.mtime_ns > t.mtime_ns && d.mtime_ns >= started) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          dep, " is newer than ", target, ", which depends on it: it changed during the build"));
+    }
+    if (!files.contains(dep)) files.insert(dep);
+    return absl::OkStatus();
+  };
   for (const std::string& c : cmd_files) {
+    if (absl::EndsWith(c, ".ko.cmd")) continue;  // A module: modfinal's own output, after make.
     const CmdFile cmd = ParseCmd(ReadAll(Under(tree, c)));
-    // A module's .ko is modfinal's own output, written after make: not make's to judge.
     if (cmd.target.empty() || absl::EndsWith(cmd.target, ".ko")) continue;
-    const FileStat target = StatOf(Under(tree, cmd.target));
+    const FileStat target = stats.Get(cmd.target);
     if (!target.exists) continue;  // An intermediate kbuild removes; nothing depends on it.
     files.insert(cmd.target);
     for (const auto& [listed, wildcard] : cmd.deps) {
-      const std::vector<std::string> found = resolver.Resolve(c, listed);
-      if (found.empty()) {
-        if (!wildcard) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              listed, " (a dependency of ", cmd.target, " in ", c, ") does not exist"));
-        }
-        absent.insert(listed);
+      if (const FileStat& d = stats.Get(listed); d.exists) {  // The common case: as listed.
+        RETURN_IF_ERROR(check(listed, d, cmd.target, target));
         continue;
       }
-      for (const std::string& dep : found) {
-        const FileStat d = StatOf(Under(tree, dep));
-        if (d.mtime_ns > target.mtime_ns && d.mtime_ns >= started) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              dep, " is newer than ", cmd.target, ", which depends on it: it changed during the build"));
-        }
-        files.insert(dep);
+      if (wildcard) {  // fixdep's, relative to the tree: a config stamp, mostly absent.
+        if (!absent.contains(listed)) absent.insert(listed);
+        continue;
       }
+      const std::vector<std::string> found = resolver.Resolve(c, listed);
+      if (found.empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            listed, " (a dependency of ", cmd.target, " in ", c, ") does not exist"));
+      }
+      for (const std::string& dep : found) RETURN_IF_ERROR(check(dep, stats.Get(dep), cmd.target, target));
     }
   }
   for (const std::string& m : Makefiles(tree, cmd_files)) {
-    (StatOf(Under(tree, m)).exists ? files : absent).insert(m);
+    (stats.Get(m).exists ? files : absent).insert(m);
   }
+  std::vector<std::string> sorted_files(files.begin(), files.end()), sorted_absent(absent.begin(), absent.end());
+  std::sort(sorted_files.begin(), sorted_files.end());
+  std::sort(sorted_absent.begin(), sorted_absent.end());
   std::string out = absl::StrCat(kHeader, "\ntime ", exited, "\n");
   for (const std::string& a : inputs.make_args) absl::StrAppend(&out, "arg ", a, "\n");
   for (const std::string& e : inputs.env) absl::StrAppend(&out, "env ", e, "\n");
   for (const auto& [var, id] : ToolIdentities(tree, inputs.env)) {
     absl::StrAppend(&out, "tool ", var, " ", id, "\n");
   }
-  for (const std::string& f : files) absl::StrAppend(&out, "file ", f, "\n");
-  for (const std::string& a : absent) absl::StrAppend(&out, "absent ", a, "\n");
+  for (const std::string& f : sorted_files) absl::StrAppend(&out, "file ", f, "\n");
+  for (const std::string& a : sorted_absent) absl::StrAppend(&out, "absent ", a, "\n");
   const std::string path = tree + "/" + kRecordName, tmp = path + ".tmp";
   {
     std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
