@@ -1,6 +1,5 @@
 #include "kbuild/walk_record.h"
 
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -9,17 +8,16 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <thread>
-#include <unordered_map>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "common/status.h"
+#include "kbuild/cmd_files.h"
 
 namespace kfarm {
 namespace {
@@ -28,152 +26,6 @@ namespace fs = std::filesystem;
 
 constexpr char kRecordName[] = ".kfarm-walk";
 constexpr char kHeader[] = "kfarm-walk-record 1";
-
-std::string Under(const std::string& tree, const std::string& path) {
-  return path.empty() || path[0] == '/' ? path : tree + "/" + path;
-}
-
-struct FileStat {
-  bool exists = false;
-  int64_t mtime_ns = 0;
-  int64_t size = 0;
-  uint64_t inode = 0;
-};
-
-FileStat StatOf(const std::string& path) {
-  struct stat st;
-  FileStat f;
-  if (::stat(path.c_str(), &st) != 0) return f;
-  f.exists = true;
-  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  f.size = st.st_size;
-  f.inode = st.st_ino;
-  return f;
-}
-
-// Stat results by path: the .cmd files of one tree name the same headers thousands of times.
-class StatCache {
- public:
-  explicit StatCache(std::string tree) : tree_(std::move(tree)) {}
-  const FileStat& Get(const std::string& path) {
-    auto [it, fresh] = stats_.try_emplace(path);
-    if (fresh) it->second = StatOf(Under(tree_, path));
-    return it->second;
-  }
-
- private:
-  const std::string tree_;
-  std::unordered_map<std::string, FileStat> stats_;
-};
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return "";
-  std::string text(static_cast<size_t>(in.tellg()), '\0');
-  in.seekg(0);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  return text;
-}
-
-// One kbuild .cmd file: its target, and what fixdep listed (`deps_T := \` and its continuation
-// lines; `$(wildcard X)` for a file that may not exist) plus `T: $(wildcard X)` lines.
-struct CmdFile {
-  std::string target;
-  std::vector<std::pair<std::string, bool>> deps;  // Path, wildcard.
-};
-
-CmdFile ParseCmd(const std::string& text) {
-  CmdFile c;
-  bool in_deps = false;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (in_deps) {
-      absl::string_view item = absl::StripAsciiWhitespace(line);
-      in_deps = absl::ConsumeSuffix(&item, "\\");
-      item = absl::StripAsciiWhitespace(item);
-      if (absl::ConsumePrefix(&item, "$(wildcard ") && absl::ConsumeSuffix(&item, ")")) {
-        c.deps.emplace_back(std::string(item), true);
-      } else if (!item.empty()) {
-        c.deps.emplace_back(std::string(item), false);
-      }
-      continue;
-    }
-    for (absl::string_view key : {"savedcmd_", "cmd_", "deps_", "source_"}) {
-      absl::string_view rest = line;
-      if (!absl::ConsumePrefix(&rest, key)) continue;
-      const size_t eq = rest.find(" := ");
-      if (eq == absl::string_view::npos) continue;
-      if (c.target.empty()) c.target = std::string(rest.substr(0, eq));
-      absl::string_view value = absl::StripAsciiWhitespace(rest.substr(eq + 4));
-      if (key == absl::string_view("deps_")) {
-        in_deps = absl::ConsumeSuffix(&value, "\\");
-      } else if (key == absl::string_view("source_") && !value.empty()) {
-        c.deps.emplace_back(std::string(value), false);
-      }
-      break;
-    }
-    // "T: $(wildcard X)": one more prerequisite of the target that may not exist.
-    const size_t colon = line.find(": $(wildcard ");
-    if (colon != absl::string_view::npos && absl::EndsWith(line, ")") &&
-        line.substr(0, colon) == c.target) {
-      absl::string_view x = line.substr(colon + 13);
-      x.remove_suffix(1);
-      c.deps.emplace_back(std::string(x), true);
-    }
-  }
-  return c;
-}
-
-// Every kbuild .cmd file under `tree`, relative to it; `.git` is not entered.
-std::vector<std::string> CmdFiles(const std::string& tree) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(tree, fs::directory_options::skip_permission_denied, ec);
-  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (it->is_directory(ec)) {
-      if (name == ".git") it.disable_recursion_pending();
-      continue;
-    }
-    if (name.size() > 5 && name[0] == '.' && absl::EndsWith(name, ".cmd") && it->is_regular_file(ec)) {
-      out.push_back(fs::relative(it->path(), tree, ec).string());
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-// `ifneq "$(VAR)" "VALUE"` lines of include/config/auto.conf.cmd: the configuration was made
-// with these; kbuild configures again when one differs.
-std::map<std::string, std::string> ConfiguredWith(const std::string& tree) {
-  std::map<std::string, std::string> vars;
-  for (absl::string_view line : absl::StrSplit(ReadAll(tree + "/include/config/auto.conf.cmd"), '\n')) {
-    absl::string_view rest = line;
-    if (!absl::ConsumePrefix(&rest, "ifneq \"$(")) continue;
-    const size_t close = rest.find(")\" \"");
-    if (close == absl::string_view::npos || !absl::EndsWith(rest, "\"")) continue;
-    absl::string_view value = rest.substr(close + 4);
-    value.remove_suffix(1);
-    vars[std::string(rest.substr(0, close))] = std::string(value);
-  }
-  return vars;
-}
-
-// The Kconfig files the configuration was read from (`deps_config` of auto.conf.cmd).
-std::vector<std::string> KconfigFiles(const std::string& tree) {
-  std::vector<std::string> out;
-  bool in = false;
-  for (absl::string_view line : absl::StrSplit(ReadAll(tree + "/include/config/auto.conf.cmd"), '\n')) {
-    if (!in) {
-      in = absl::StartsWith(line, "deps_config := ");
-      continue;
-    }
-    absl::string_view item = absl::StripAsciiWhitespace(line);
-    in = absl::ConsumeSuffix(&item, "\\");
-    item = absl::StripAsciiWhitespace(item);
-    if (!item.empty()) out.emplace_back(item);
-  }
-  return out;
-}
 
 // A configured tool (CC=gcc, PAHOLE=pahole...) as found in PATH now: "path size mtime inode",
 // or "absent".
@@ -221,8 +73,9 @@ std::set<std::string> Makefiles(const std::string& tree, const std::vector<std::
   std::string src = configured.count("srctree") ? configured.at("srctree") : ".";
   const std::string arch = configured.count("SRCARCH") ? configured.at("SRCARCH") : "";
   auto in_src = [&](const std::string& p) { return src == "." ? p : src + "/" + p; };
-  std::set<std::string> out = {".config", "include/config/auto.conf",
-                               "include/config/auto.conf.cmd", in_src("Makefile"), in_src("Kbuild")};
+  // "Makefile" in the tree is, in an O= build, the wrapper kbuild writes there.
+  std::set<std::string> out = {".config", "include/config/auto.conf", "include/config/auto.conf.cmd",
+                               "Makefile", in_src("Makefile"), in_src("Kbuild")};
   for (const std::string& k : KconfigFiles(tree)) out.insert(in_src(k));
   std::set<std::string> dirs;
   for (const std::string& c : cmd_files) {
@@ -249,49 +102,6 @@ std::set<std::string> Makefiles(const std::string& tree, const std::vector<std::
 }
 
 int64_t Nanos(absl::Time t) { return absl::ToUnixNanos(t); }
-
-// The files a path in a .cmd file may name. Kbuild's are relative to the tree. The tools/ build
-// (objtool, resolve_btfids) runs make in its own directories and writes its objects elsewhere:
-// its relative paths are those of the .cmd file's directory or one above it, or, for a source
-// compiled from a library's directory, of some directory under the same top one; every file there ending so is taken
-// (conservative: any of them changing walks). Empty when none exists.
-class PathResolver {
- public:
-  PathResolver(std::string tree, StatCache* stats) : tree_(std::move(tree)), stats_(stats) {}
-
-  std::vector<std::string> Resolve(const std::string& cmd_file, const std::string& path) {
-    if (path.empty() || path[0] == '/' || stats_->Get(path).exists) return {path};
-    const fs::path dir = fs::path(cmd_file).parent_path();
-    for (fs::path d = dir; !d.empty(); d = d.parent_path()) {  // Make ran in d, or above it.
-      const std::string there = (d / path).lexically_normal().string();
-      if (!absl::StartsWith(there, "..") && stats_->Get(there).exists) return {there};
-    }
-    const std::string top = dir.empty() ? "" : dir.begin()->string();
-    if (top.empty() || path.find("..") != std::string::npos) return {};
-    auto [it, fresh] = by_name_.try_emplace(top);
-    if (fresh) {  // Every file under that top directory, by name, once.
-      std::error_code ec;
-      for (fs::recursive_directory_iterator f(Under(tree_, top), ec), end; !ec && f != end;
-           f.increment(ec)) {
-        if (f->is_regular_file(ec)) {
-          it->second.emplace(f->path().filename().string(),
-                             fs::relative(f->path(), tree_, ec).string());
-        }
-      }
-    }
-    std::vector<std::string> out;
-    const std::string name = fs::path(path).filename().string();
-    for (auto [m, end] = it->second.equal_range(name); m != end; ++m) {
-      if (absl::EndsWith(m->second, "/" + path)) out.push_back(m->second);
-    }
-    return out;
-  }
-
- private:
-  const std::string tree_;
-  StatCache* const stats_;
-  std::map<std::string, std::multimap<std::string, std::string>> by_name_;  // Top dir -> files.
-};
 
 }  // namespace
 
@@ -320,7 +130,7 @@ absl::Status SaveWalkRecord(const std::string& tree, const WalkInputs& inputs,
   ForgetWalkRecord(tree);
   const int64_t started = Nanos(make_started), exited = Nanos(make_exited);
   absl::flat_hash_set<std::string> files, absent;
-  const std::vector<std::string> cmd_files = CmdFiles(tree);
+  const std::vector<std::string> cmd_files = FindCmdFiles(tree);
   StatCache stats(tree);
   PathResolver resolver(tree, &stats);
   // Make's rule for one dependency of `target`: a dependency written during the build must not
@@ -336,7 +146,7 @@ absl::Status SaveWalkRecord(const std::string& tree, const WalkInputs& inputs,
   };
   for (const std::string& c : cmd_files) {
     if (absl::EndsWith(c, ".ko.cmd")) continue;  // A module: modfinal's own output, after make.
-    const CmdFile cmd = ParseCmd(ReadAll(Under(tree, c)));
+    const CmdFile cmd = ParseCmdFile(ReadFileOrEmpty(Under(tree, c)));
     if (cmd.target.empty() || absl::EndsWith(cmd.target, ".ko")) continue;
     const FileStat target = stats.Get(cmd.target);
     if (!target.exists) continue;  // An intermediate kbuild removes; nothing depends on it.
@@ -355,23 +165,27 @@ absl::Status SaveWalkRecord(const std::string& tree, const WalkInputs& inputs,
         return absl::FailedPreconditionError(absl::StrCat(
             listed, " (a dependency of ", cmd.target, " in ", c, ") does not exist"));
       }
-      for (const std::string& dep : found) RETURN_IF_ERROR(check(dep, stats.Get(dep), cmd.target, target));
+      for (const std::string& dep : found) {
+        RETURN_IF_ERROR(check(dep, stats.Get(dep), cmd.target, target));
+      }
     }
   }
   for (const std::string& m : Makefiles(tree, cmd_files)) {
     (stats.Get(m).exists ? files : absent).insert(m);
   }
-  std::vector<std::string> sorted_files(files.begin(), files.end()), sorted_absent(absent.begin(), absent.end());
+  std::vector<std::string> sorted_files(files.begin(), files.end());
+  std::vector<std::string> sorted_absent(absent.begin(), absent.end());
   std::sort(sorted_files.begin(), sorted_files.end());
   std::sort(sorted_absent.begin(), sorted_absent.end());
   std::string out = absl::StrCat(kHeader, "\ntime ", exited, "\n");
-  for (const std::string& a : inputs.make_args) absl::StrAppend(&out, "arg ", a, "\n");
-  for (const std::string& e : inputs.env) absl::StrAppend(&out, "env ", e, "\n");
+  // Values are C-escaped: an environment variable may hold newlines (an exported shell function).
+  for (const std::string& a : inputs.make_args) absl::StrAppend(&out, "arg ", absl::CEscape(a), "\n");
+  for (const std::string& e : inputs.env) absl::StrAppend(&out, "env ", absl::CEscape(e), "\n");
   for (const auto& [var, id] : ToolIdentities(tree, inputs.env)) {
-    absl::StrAppend(&out, "tool ", var, " ", id, "\n");
+    absl::StrAppend(&out, "tool ", var, " ", absl::CEscape(id), "\n");
   }
-  for (const std::string& f : sorted_files) absl::StrAppend(&out, "file ", f, "\n");
-  for (const std::string& a : sorted_absent) absl::StrAppend(&out, "absent ", a, "\n");
+  for (const std::string& f : sorted_files) absl::StrAppend(&out, "file ", absl::CEscape(f), "\n");
+  for (const std::string& a : sorted_absent) absl::StrAppend(&out, "absent ", absl::CEscape(a), "\n");
   const std::string path = tree + "/" + kRecordName, tmp = path + ".tmp";
   {
     std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
@@ -390,7 +204,7 @@ std::string WhyWalk(const std::string& tree, const WalkInputs& inputs, int* file
   int checked = 0;
   if (files_checked == nullptr) files_checked = &checked;
   *files_checked = 0;
-  const std::string text = ReadAll(tree + "/" + kRecordName);
+  const std::string text = ReadFileOrEmpty(tree + "/" + kRecordName);
   if (text.empty()) return "no record of an earlier walk in this tree";
   std::vector<absl::string_view> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
   if (lines.size() < 2 || lines[0] != kHeader) return absl::StrCat(kRecordName, " is not a record");
@@ -405,7 +219,10 @@ std::string WhyWalk(const std::string& tree, const WalkInputs& inputs, int* file
     const absl::string_view line = lines[i];
     const size_t sp = line.find(' ');
     const absl::string_view kind = line.substr(0, sp);
-    const std::string value(sp == absl::string_view::npos ? "" : line.substr(sp + 1));
+    std::string value;
+    if (!absl::CUnescape(sp == absl::string_view::npos ? "" : line.substr(sp + 1), &value)) {
+      return absl::StrCat(kRecordName, ": unreadable line \"", line, "\"");
+    }
     if (kind == "arg") {
       args.push_back(value);
     } else if (kind == "env") {

@@ -122,6 +122,15 @@ TEST_F(WalkRecordTest, AFileThatAppearsOrGoes) {
   EXPECT_EQ(WhyWalk(tree_, inputs_), "drivers/x/x.h is gone");
 }
 
+// An exported shell function is an environment variable with newlines in it.
+TEST_F(WalkRecordTest, AnEnvironmentWithNewlinesIsKept) {
+  inputs_.env.push_back("BASH_FUNC_f%%=() {  echo \"one\";\n echo two\n}");
+  Save();
+  EXPECT_EQ(WhyWalk(tree_, inputs_), "");
+  inputs_.env.back() += " ";
+  EXPECT_THAT(WhyWalk(tree_, inputs_), HasSubstr("(BASH_FUNC_f%%)"));
+}
+
 TEST_F(WalkRecordTest, ArgumentsEnvironmentAndToolsCount) {
   Save();
   WalkInputs other = inputs_;
