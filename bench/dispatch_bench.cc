@@ -146,7 +146,8 @@ absl::StatusOr<Run> RunFleet(int port) {
   return Run{actions / seconds, cpu / actions * 1e6};
 }
 
-absl::StatusOr<Run> RunKfarm() {
+// A scheduler in this process, its queue filled with --actions before any worker connects.
+absl::StatusOr<std::unique_ptr<SchedulerServer>> StartFilledScheduler() {
   const int actions = absl::GetFlag(FLAGS_actions);
   config::SchedulerConfig config;
   config.set_listen_address("127.0.0.1:0");
@@ -161,6 +162,12 @@ absl::StatusOr<Run> RunKfarm() {
       return name.status();
     }
   }
+  return server;
+}
+
+absl::StatusOr<Run> RunKfarm() {
+  auto server = StartFilledScheduler();
+  if (!server.ok()) return server.status();
   absl::StatusOr<Run> run = RunFleet((*server)->port());
   (*server)->Shutdown();
   return run;
@@ -183,19 +190,9 @@ class LoopLink : public WorkerLink {
 
 absl::StatusOr<Run> RunQueue() {
   const int actions = absl::GetFlag(FLAGS_actions);
-  config::SchedulerConfig config;
-  config.set_listen_address("127.0.0.1:0");
-  config.mutable_storage()->set_backend(config::StorageConfig::MEMORY);
-  config.mutable_execution()->set_heartbeat_interval_ms(60000);
-  config.mutable_execution()->set_max_pending_operations_per_principal(actions + 1);
-  auto server = SchedulerServer::Start(config);
+  auto server = StartFilledScheduler();
   if (!server.ok()) return server.status();
   BuildQueue* queue = (*server)->queue();
-  for (int i = 0; i < actions; ++i) {
-    if (auto name = queue->Submit(FakeAction(i, absl::GetFlag(FLAGS_builds))); !name.ok()) {
-      return name.status();
-    }
-  }
   std::deque<std::pair<std::string, std::string>> assigned;  // One thread: no lock needed.
   const double cpu0 = CpuSeconds();
   const auto t0 = Clock::now();
