@@ -53,10 +53,10 @@ std::string ToolIdentity(const std::string& name, const std::vector<std::string>
 }
 
 // Tools the configuration names, by their value when it is a plain command (no spaces).
-std::map<std::string, std::string> ToolIdentities(const std::string& tree,
-                                                  const std::vector<std::string>& env) {
+std::map<std::string, std::string> ToolIdentities(
+    const std::map<std::string, std::string>& configured, const std::vector<std::string>& env) {
   std::map<std::string, std::string> tools;
-  for (const auto& [var, value] : ConfiguredWith(tree)) {
+  for (const auto& [var, value] : configured) {
     if (var == "ARCH" || var == "SRCARCH" || var == "KERNELVERSION" || var == "srctree" ||
         value.empty() || value.find(' ') != std::string::npos) {
       continue;
@@ -68,8 +68,8 @@ std::map<std::string, std::string> ToolIdentities(const std::string& tree,
 
 // What make reads besides the dependencies: configuration, and the makefiles of every directory
 // with objects (and its parents), the top one, scripts' and the architecture's.
-std::set<std::string> Makefiles(const std::string& tree, const std::vector<std::string>& cmd_files) {
-  const auto configured = ConfiguredWith(tree);
+std::set<std::string> Makefiles(const std::string& tree, const std::vector<std::string>& cmd_files,
+                                const std::map<std::string, std::string>& configured) {
   std::string src = configured.count("srctree") ? configured.at("srctree") : ".";
   const std::string arch = configured.count("SRCARCH") ? configured.at("SRCARCH") : "";
   auto in_src = [&](const std::string& p) { return src == "." ? p : src + "/" + p; };
@@ -170,7 +170,8 @@ absl::Status SaveWalkRecord(const std::string& tree, const WalkInputs& inputs,
       }
     }
   }
-  for (const std::string& m : Makefiles(tree, cmd_files)) {
+  const std::map<std::string, std::string> configured = ConfiguredWith(tree);
+  for (const std::string& m : Makefiles(tree, cmd_files, configured)) {
     (stats.Get(m).exists ? files : absent).insert(m);
   }
   std::vector<std::string> sorted_files(files.begin(), files.end());
@@ -181,7 +182,7 @@ absl::Status SaveWalkRecord(const std::string& tree, const WalkInputs& inputs,
   // Values are C-escaped: an environment variable may hold newlines (an exported shell function).
   for (const std::string& a : inputs.make_args) absl::StrAppend(&out, "arg ", absl::CEscape(a), "\n");
   for (const std::string& e : inputs.env) absl::StrAppend(&out, "env ", absl::CEscape(e), "\n");
-  for (const auto& [var, id] : ToolIdentities(tree, inputs.env)) {
+  for (const auto& [var, id] : ToolIdentities(configured, inputs.env)) {
     absl::StrAppend(&out, "tool ", var, " ", absl::CEscape(id), "\n");
   }
   for (const std::string& f : sorted_files) absl::StrAppend(&out, "file ", absl::CEscape(f), "\n");
@@ -250,7 +251,7 @@ std::string WhyWalk(const std::string& tree, const WalkInputs& inputs, int* file
     for (const std::string& n : names) absl::StrAppend(&list, list.empty() ? "" : ", ", n);
     return absl::StrCat("the environment differs from the last walk's (", list, ")");
   }
-  const std::map<std::string, std::string> now = ToolIdentities(tree, inputs.env);
+  const std::map<std::string, std::string> now = ToolIdentities(ConfiguredWith(tree), inputs.env);
   for (const auto& [var, id] : now) {
     auto it = tools.find(var);
     if (it == tools.end() || it->second != id) {
